@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reference guest-side consumer of Xen event channels (2-level ABI): what a
+ * guest kernel does with shared_info and vcpu_info, written after Linux's
+ * drivers/xen/events behaviour, for tests, the demo and benchmarks.
+ *
+ * Each vCPU's calls must come from one thread at a time (as a real vCPU's
+ * upcall handler); different vCPUs may run concurrently.  Every access to
+ * shared memory is atomic, as the hypervisor side writes it concurrently.
+ */
+#ifndef EVTCHN_GUEST_H
+#define EVTCHN_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Issue EVTCHNOP @cmd from vCPU @vcpu with argument struct @arg (@len
+ * bytes), copying it in and out of guest memory; returns Xen's value. */
+typedef long (*evtchn_guest_op_cb)(void *ctx, uint32_t vcpu, int cmd,
+				   void *arg, size_t len);
+
+/* Called for each event the upcall handler takes. */
+typedef void (*evtchn_guest_event_cb)(uint32_t vcpu, uint32_t port,
+				      void *opaque);
+
+struct evtchn_guest_scan {
+	uint32_t word;  /* where the next scan starts: fairness */
+	uint32_t bit;
+};
+
+struct evtchn_guest {
+	unsigned char *shared_info;
+	bool compat;                   /* 32-bit layout */
+	uint32_t nr_vcpus;
+	unsigned char **vcpu_info;     /* [nr_vcpus] */
+	uint16_t *port_vcpu;           /* [nr ports]: vCPU a port is bound to */
+	struct evtchn_guest_scan *scan;
+	evtchn_guest_op_cb op;
+	void *ctx;
+};
+
+int evtchn_guest_init(struct evtchn_guest *g, void *shared_info, bool compat,
+		      uint32_t nr_vcpus, evtchn_guest_op_cb op, void *ctx);
+void evtchn_guest_fini(struct evtchn_guest *g);
+uint32_t evtchn_guest_nr_ports(const struct evtchn_guest *g);
+
+/* The vcpu_info the guest registered for @vcpu (VCPUOP_register_vcpu_info). */
+void evtchn_guest_set_vcpu_info(struct evtchn_guest *g, uint32_t vcpu,
+				void *vcpu_info);
+/* Record which vCPU handles @port (Linux's cpu_evtchn mask). */
+void evtchn_guest_bind_port(struct evtchn_guest *g, uint32_t port,
+			    uint32_t vcpu);
+
+/* The upcall handler of vCPU @vcpu: clear upcall_pending, exchange the
+ * selector, scan the pending words fairly from where the last scan
+ * stopped, clear each event's pending bit and dispatch it; repeat while
+ * upcall_pending was raised again.  Returns the number of events. */
+unsigned evtchn_guest_upcall(struct evtchn_guest *g, uint32_t vcpu,
+			     evtchn_guest_event_cb cb, void *opaque);
+
+void evtchn_guest_mask(struct evtchn_guest *g, uint32_t port);
+/* Linux's HVM unmask from vCPU @vcpu: clear the mask locally; when the
+ * event is pending (or the port belongs to another vCPU), re-mask and ask
+ * the hypervisor with EVTCHNOP_unmask. */
+void evtchn_guest_unmask(struct evtchn_guest *g, uint32_t vcpu,
+			 uint32_t port);
+bool evtchn_guest_is_pending(const struct evtchn_guest *g, uint32_t port);
+bool evtchn_guest_is_masked(const struct evtchn_guest *g, uint32_t port);
+bool evtchn_guest_upcall_pending(const struct evtchn_guest *g, uint32_t vcpu);
+uint64_t evtchn_guest_pending_sel(const struct evtchn_guest *g,
+				  uint32_t vcpu);
+
+#endif /* EVTCHN_GUEST_H */

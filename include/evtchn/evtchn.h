@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libevtchn: the hypervisor side of Xen event channels for any VMM.
+ *
+ * Conventions (the whole API):
+ *  - Calls return 0 (or a non-negative result) on success and a negative
+ *    errno value on failure.  Values a guest sees are Xen's (<xen/errno.h>,
+ *    which match Linux x86 errno numbers).
+ *  - Objects are opaque and named evtchn_<object>_<verb>.
+ *  - Callbacks end in _cb, take the object first and a void *opaque last.
+ *  - The library never prints and never exits the process.
+ *
+ * Threads: every call documents who may make it.  "Any thread" means any
+ * thread of the process, concurrently with any other call on other objects
+ * and with the hypercall entry on the same domain.
+ */
+#ifndef EVTCHN_EVTCHN_H
+#define EVTCHN_EVTCHN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EVTCHN_PAGE_SHIFT 12
+#define EVTCHN_PAGE_SIZE (1u << EVTCHN_PAGE_SHIFT)
+
+struct evtchn_host;
+struct evtchn_domain;
+
+/*
+ * Guest memory, as the VMM supplies it.
+ *
+ * Either a flat guest-physical region (set with evtchn_guest_mem_flat(): guest
+ * physical address 0 is at flat_base, flat_size bytes long) or callbacks:
+ *
+ * map_cb: return the host address of the 4 KiB guest-physical page @gfn, or
+ *   NULL when @gfn is not RAM the guest may use.  The library keeps a mapping
+ *   it uses for guest state (vcpu_info pages) until unmap_cb or until the
+ *   domain is destroyed; mappings used to copy hypercall arguments are
+ *   released at once.  Called on control paths only (never on the send path).
+ * unmap_cb: optional; releases a mapping returned by map_cb.
+ * translate_cb: optional; turns a hypercall argument address (a guest
+ *   virtual address for the calling vCPU) into a guest-physical address.
+ *   Return 0, or -EFAULT when the address is not mapped.  NULL means
+ *   hypercall argument addresses are guest-physical (identity).
+ */
+struct evtchn_guest_mem {
+	void *(*map_cb)(struct evtchn_domain *d, uint64_t gfn, bool writable,
+			void *opaque);
+	void (*unmap_cb)(struct evtchn_domain *d, uint64_t gfn, void *hva,
+			 void *opaque);
+	int (*translate_cb)(struct evtchn_domain *d, uint32_t vcpu,
+			    uint64_t gva, uint64_t *gpa, void *opaque);
+	void *opaque;
+	void *flat_base;
+	uint64_t flat_size;
+};
+
+/* Fill @mem for a flat guest-physical region at @base of @size bytes. */
+void evtchn_guest_mem_flat(struct evtchn_guest_mem *mem, void *base,
+			   uint64_t size);
+
+/*
+ * Upcall callback: vCPU @vcpu of @d must get the event channel upcall (its
+ * vcpu_info.evtchn_upcall_pending went from 0 to 1).  Called from whatever
+ * thread raised the event (a vCPU thread, a backend, a timer), possibly
+ * several at once for different vCPUs.  It must not block and must not call
+ * back into a control operation of the library (bind, close, destroy...):
+ * it runs inside the library's RCU read-side section.
+ */
+typedef void (*evtchn_upcall_cb)(struct evtchn_domain *d, uint32_t vcpu,
+				 void *opaque);
+
+/* Shared_info layout; Xen latches it from the guest's mode. */
+enum evtchn_layout {
+	EVTCHN_LAYOUT_64 = 0, /* 64-bit guest: 64-bit words, 4096 2L ports */
+	EVTCHN_LAYOUT_32 = 1, /* 32-bit guest: 32-bit words, 1024 2L ports */
+};
+
+struct evtchn_domain_config {
+	uint16_t domid;           /* below DOMID_FIRST_RESERVED (0x7FF0) */
+	uint32_t nr_vcpus;        /* 1 .. EVTCHN_MAX_VCPUS */
+	/*
+	 * Highest port number the domain may allocate (Xen's max_evtchn_port;
+	 * the toolstack's max_event_channels).  0 means the ABI maximum.
+	 */
+	uint32_t max_evtchn_port;
+	enum evtchn_layout layout;
+	/*
+	 * What Xen's default (dummy XSM) policy gives a control domain:
+	 * status of other domains' ports, alloc_unbound on another domain's
+	 * behalf, reset of another (paused) domain.
+	 */
+	bool privileged;
+	struct evtchn_guest_mem mem;
+	evtchn_upcall_cb upcall_cb; /* may be NULL */
+	void *opaque;               /* passed to upcall_cb */
+};
+
+#define EVTCHN_MAX_VCPUS 4096
+
+/*
+ * Hosts.  A host owns domains looked up by domid.  Any thread.
+ * evtchn_host_destroy() refuses with -EBUSY while domains are alive.
+ */
+int evtchn_host_create(struct evtchn_host **out);
+int evtchn_host_destroy(struct evtchn_host *h);
+
+/*
+ * Domains.  Control calls; any thread.  evtchn_domain_create() returns
+ * -EEXIST when the domid is taken, -EINVAL for a bad configuration.
+ * evtchn_domain_destroy() closes every port (interdomain peers in other
+ * domains become unbound, as when Xen destroys a domain), waits until no
+ * sender can still see the domain, and frees it.
+ */
+int evtchn_domain_create(struct evtchn_host *h,
+			 const struct evtchn_domain_config *cfg,
+			 struct evtchn_domain **out);
+int evtchn_domain_destroy(struct evtchn_domain *d);
+struct evtchn_domain *evtchn_host_domain(struct evtchn_host *h,
+					 uint16_t domid);
+uint16_t evtchn_domain_id(const struct evtchn_domain *d);
+uint32_t evtchn_domain_nr_vcpus(const struct evtchn_domain *d);
+
+/*
+ * The domain's shared_info page (EVTCHN_PAGE_SIZE bytes, page aligned),
+ * owned by the library as Xen owns it.  The VMM maps it into the guest where
+ * the guest asks (XENMEM_add_to_physmap, XENMAPSPACE_shared_info).
+ */
+void *evtchn_domain_shared_info(struct evtchn_domain *d);
+
+/* Latch the shared_info layout (Xen: at HVM_PARAM_CALLBACK_IRQ or when the
+ * hypercall page is written, from the guest's mode).  Returns 0. */
+int evtchn_domain_set_layout(struct evtchn_domain *d, enum evtchn_layout l);
+enum evtchn_layout evtchn_domain_layout(const struct evtchn_domain *d);
+
+/* Paused by its controller: a privileged domain may then reset it. */
+int evtchn_domain_set_paused(struct evtchn_domain *d, bool paused);
+
+/*
+ * Online state of a vCPU (Xen: not VPF_down).  Xen refuses to register the
+ * vcpu_info of a vCPU other than the caller while it is online.  vCPUs
+ * start offline; a VMM that tracks INIT/SIPI may report it.
+ */
+int evtchn_vcpu_set_online(struct evtchn_domain *d, uint32_t vcpu,
+			   bool online);
+
+/*
+ * Hypercall entry.  The VMM calls it on every Xen hypercall exit of vCPU
+ * @vcpu with the hypercall number and the six argument registers (for a
+ * 32-bit guest, the 32-bit registers zero-extended).  Returns Xen's return
+ * value.  Handles __HYPERVISOR_event_channel_op and
+ * VCPUOP_register_vcpu_info; any other hypercall or vcpu_op returns -ENOSYS
+ * and changes nothing, so the VMM can handle it.  Any vCPU thread, all at
+ * once; a vCPU's own calls must not overlap.
+ */
+long evtchn_hypercall(struct evtchn_domain *d, uint32_t vcpu, uint64_t nr,
+		      const uint64_t args[6]);
+
+/*
+ * Event sources outside the guest.  Any thread, no lock taken.
+ * evtchn_send_virq(): raise VIRQ @virq (Xen: send_guest_vcpu_virq for
+ *   per-vCPU VIRQs on @vcpu, send_guest_global_virq otherwise, @vcpu
+ *   ignored).  Returns 0 whether or not the VIRQ is bound (Xen drops
+ *   unbound VIRQs), -EINVAL for a bad virq or vcpu.
+ * evtchn_port_raise(): make port @port of @d pending at its notify vCPU, as
+ *   Xen does for an event arriving on it (KVM_XEN_HVM_EVTCHN_SEND).
+ *   -EINVAL for an invalid port or one that is not bound.
+ */
+int evtchn_send_virq(struct evtchn_domain *d, uint32_t vcpu, uint32_t virq);
+int evtchn_port_raise(struct evtchn_domain *d, uint32_t port);
+
+/* A short description of a negative errno value returned by the library. */
+const char *evtchn_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EVTCHN_EVTCHN_H */

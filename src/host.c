@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/* Hosts, domains and vCPUs: creation, lookup, locking, destruction. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "rcu.h"
+
+int evtchn_host_create(struct evtchn_host **out)
+{
+	struct evtchn_host *h;
+
+	if (!out)
+		return -EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->domains = calloc(DOMID_FIRST_RESERVED, sizeof(*h->domains));
+	if (!h->domains) {
+		free(h);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&h->xlock, NULL);
+	*out = h;
+	return 0;
+}
+
+int evtchn_host_destroy(struct evtchn_host *h)
+{
+	if (!h)
+		return -EINVAL;
+	pthread_mutex_lock(&h->xlock);
+	if (h->nr_domains) {
+		pthread_mutex_unlock(&h->xlock);
+		return -EBUSY;
+	}
+	pthread_mutex_unlock(&h->xlock);
+	pthread_mutex_destroy(&h->xlock);
+	free(h->domains);
+	free(h);
+	return 0;
+}
+
+/* Under RCU (senders) or xlock (control paths). */
+struct evtchn_domain *host_domain_rcu(struct evtchn_host *h, uint16_t domid)
+{
+	if (domid >= DOMID_FIRST_RESERVED)
+		return NULL;
+	/* pairs with the release store in evtchn_domain_create() */
+	return atomic_load_explicit(&h->domains[domid], memory_order_acquire);
+}
+
+struct evtchn_domain *evtchn_host_domain(struct evtchn_host *h,
+					 uint16_t domid)
+{
+	return h ? host_domain_rcu(h, domid) : NULL;
+}
+
+void domain_lock(struct evtchn_domain *d)
+{
+	pthread_mutex_lock(&d->lock);
+}
+
+void domain_unlock(struct evtchn_domain *d)
+{
+	pthread_mutex_unlock(&d->lock);
+}
+
+void domain_assert_locked(struct evtchn_domain *d)
+{
+#ifndef NDEBUG
+	/* An error-checking mutex would say EDEADLK; a trylock that
+	 * succeeds means nobody held it. */
+	if (pthread_mutex_trylock(&d->lock) == 0) {
+		pthread_mutex_unlock(&d->lock);
+		__builtin_trap();
+	}
+#else
+	(void)d;
+#endif
+}
+
+/* Two domain locks, lower domid first.  Caller holds the host's xlock
+ * (see struct evtchn_host), or a == b. */
+void domain_lock_pair(struct evtchn_domain *a, struct evtchn_domain *b)
+{
+	if (a == b) {
+		domain_lock(a);
+	} else if (a->domid < b->domid) {
+		domain_lock(a);
+		domain_lock(b);
+	} else {
+		domain_lock(b);
+		domain_lock(a);
+	}
+}
+
+void domain_unlock_pair(struct evtchn_domain *a, struct evtchn_domain *b)
+{
+	domain_unlock(a);
+	if (a != b)
+		domain_unlock(b);
+}
+
+static int domain_config_check(const struct evtchn_domain_config *cfg)
+{
+	if (cfg->domid >= DOMID_FIRST_RESERVED)
+		return -EINVAL;
+	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > EVTCHN_MAX_VCPUS)
+		return -EINVAL;
+	if (cfg->layout != EVTCHN_LAYOUT_64 && cfg->layout != EVTCHN_LAYOUT_32)
+		return -EINVAL;
+	if (!cfg->mem.map_cb && !cfg->mem.flat_base)
+		return -EINVAL;
+	return 0;
+}
+
+static void domain_free(struct evtchn_domain *d)
+{
+	for (uint32_t i = 0; d->vcpu && i < d->nr_vcpus; i++)
+		if (d->vcpu[i].registered)
+			guest_unmap_gfn(d, d->vcpu[i].vi_gfn,
+					d->vcpu[i].vi_page);
+	port_table_destroy(d);
+	free(d->vcpu);
+	free(d->shared_info);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+int evtchn_domain_create(struct evtchn_host *h,
+			 const struct evtchn_domain_config *cfg,
+			 struct evtchn_domain **out)
+{
+	struct evtchn_domain *d;
+	int rc;
+
+	if (!h || !cfg || !out)
+		return -EINVAL;
+	rc = domain_config_check(cfg);
+	if (rc)
+		return rc;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	pthread_mutex_init(&d->lock, NULL);
+	d->host = h;
+	d->domid = cfg->domid;
+	d->nr_vcpus = cfg->nr_vcpus;
+	d->privileged = cfg->privileged;
+	d->max_evtchn_port = cfg->max_evtchn_port ? cfg->max_evtchn_port
+						  : STORAGE_MAX_PORTS - 1;
+	d->mem = cfg->mem;
+	d->upcall_cb = cfg->upcall_cb;
+	d->opaque = cfg->opaque;
+	d->abi = &evtchn_abi_2l;
+	atomic_init(&d->layout, cfg->layout);
+	d->shared_info = aligned_alloc(EVTCHN_PAGE_SIZE, EVTCHN_PAGE_SIZE);
+	d->vcpu = calloc(cfg->nr_vcpus, sizeof(*d->vcpu));
+	if (!d->shared_info || !d->vcpu) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	memset(d->shared_info, 0, EVTCHN_PAGE_SIZE);
+	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
+		d->vcpu[i].id = i;
+		vcpu_info_reset(d, &d->vcpu[i]);
+	}
+
+	/* Port 0 exists from the start and is reserved (bucket 0 valid). */
+	domain_lock(d);
+	rc = port_alloc_bucket(d, 0);
+	if (rc == 0)
+		port_set_bind(port_get(d, 0), bind_make(ECS_RESERVED, 0, 0));
+	d->free_hint = 1;
+	domain_unlock(d);
+	if (rc) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+
+	pthread_mutex_lock(&h->xlock);
+	if (host_domain_rcu(h, d->domid)) {
+		pthread_mutex_unlock(&h->xlock);
+		rc = -EEXIST;
+		goto fail;
+	}
+	/* pairs with the acquire load in host_domain_rcu() */
+	atomic_store_explicit(&h->domains[d->domid], d, memory_order_release);
+	h->nr_domains++;
+	pthread_mutex_unlock(&h->xlock);
+	*out = d;
+	return 0;
+fail:
+	domain_free(d);
+	return rc;
+}
+
+int evtchn_domain_destroy(struct evtchn_domain *d)
+{
+	struct evtchn_host *h;
+
+	if (!d)
+		return -EINVAL;
+	h = d->host;
+	pthread_mutex_lock(&h->xlock);
+	domain_lock(d);
+	d->dying = true;
+	domain_unlock(d);
+	/* Peers in other domains become unbound, as in Xen. */
+	evtchn_close_all(d);
+	atomic_store_explicit(&h->domains[d->domid], NULL,
+			      memory_order_release);
+	h->nr_domains--;
+	pthread_mutex_unlock(&h->xlock);
+	/* No sender can reach the domain once this returns. */
+	evtchn_synchronize_rcu();
+	domain_free(d);
+	return 0;
+}
+
+uint16_t evtchn_domain_id(const struct evtchn_domain *d)
+{
+	return d->domid;
+}
+
+uint32_t evtchn_domain_nr_vcpus(const struct evtchn_domain *d)
+{
+	return d->nr_vcpus;
+}
+
+void *evtchn_domain_shared_info(struct evtchn_domain *d)
+{
+	return d->shared_info;
+}
+
+int evtchn_domain_set_layout(struct evtchn_domain *d, enum evtchn_layout l)
+{
+	if (l != EVTCHN_LAYOUT_64 && l != EVTCHN_LAYOUT_32)
+		return -EINVAL;
+	domain_lock(d);
+	atomic_store_explicit(&d->layout, l, memory_order_relaxed);
+	domain_unlock(d);
+	return 0;
+}
+
+enum evtchn_layout evtchn_domain_layout(const struct evtchn_domain *d)
+{
+	return domain_layout(d);
+}
+
+int evtchn_domain_set_paused(struct evtchn_domain *d, bool paused)
+{
+	atomic_store(&d->paused, paused);
+	return 0;
+}
+
+int evtchn_vcpu_set_online(struct evtchn_domain *d, uint32_t vcpu,
+			   bool online)
+{
+	struct evtchn_vcpu *v = domain_vcpu(d, vcpu);
+
+	if (!v)
+		return -ENOENT;
+	atomic_store(&v->online, online);
+	return 0;
+}

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/* Private structures of libevtchn.  Not installed. */
+#ifndef EVTCHN_INTERNAL_H
+#define EVTCHN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "evtchn/evtchn.h"
+#include "xen_abi.h"
+
+/* Port states: Xen's ECS_* values. */
+enum port_state {
+	ECS_FREE = 0,
+	ECS_RESERVED = 1,
+	ECS_UNBOUND = 2,
+	ECS_INTERDOMAIN = 3,
+	ECS_PIRQ = 4,
+	ECS_VIRQ = 5,
+	ECS_IPI = 6,
+};
+
+/*
+ * A port's binding is one 64-bit word, so a lock-free sender reads a
+ * consistent (state, peer) pair with one load:
+ *   bits  0..7   state (enum port_state)
+ *   bit   8      ZOMBIE: freed, but a sender may still hold the old binding;
+ *                not allocatable until a grace period has passed
+ *   bits 16..31  remote domid (UNBOUND, INTERDOMAIN) or virq (VIRQ)
+ *   bits 32..63  remote port (INTERDOMAIN) or pirq (PIRQ)
+ */
+#define BIND_ZOMBIE (1ull << 8)
+
+static inline uint64_t bind_make(enum port_state s, uint16_t a, uint32_t b)
+{
+	return (uint64_t)s | ((uint64_t)a << 16) | ((uint64_t)b << 32);
+}
+static inline enum port_state bind_state(uint64_t b) { return b & 0xff; }
+static inline uint16_t bind_dom(uint64_t b) { return (b >> 16) & 0xffff; }
+static inline uint16_t bind_virq(uint64_t b) { return (b >> 16) & 0xffff; }
+static inline uint32_t bind_port(uint64_t b) { return b >> 32; }
+
+struct evtchn_port {
+	_Atomic uint64_t bind;        /* see bind_make() */
+	_Atomic uint32_t notify_vcpu; /* vCPU that receives its events */
+	uint32_t pad;
+};
+
+/* Storage: buckets of 64 ports (Xen's EVTCHNS_PER_BUCKET), 64 buckets a
+ * group, groups allocated on demand up to the FIFO maximum. */
+#define BUCKETS_PER_GROUP 64u
+#define PORTS_PER_GROUP (EVTCHN_PORTS_PER_BUCKET * BUCKETS_PER_GROUP)
+#define STORAGE_MAX_PORTS (1u << 17) /* EVTCHN_FIFO_NR_CHANNELS */
+#define NR_GROUPS (STORAGE_MAX_PORTS / PORTS_PER_GROUP)
+
+struct evtchn_bucket {
+	struct evtchn_port port[EVTCHN_PORTS_PER_BUCKET];
+};
+
+struct evtchn_vcpu {
+	uint32_t id;
+	/* Where this vCPU's vcpu_info lives: in shared_info (vCPUs < 32), a
+	 * registered guest page, or the private dummy.  Published with
+	 * release (register_vcpu_info), read with acquire by senders. */
+	_Atomic(unsigned char *) vcpu_info;
+	bool registered;           /* VCPUOP_register_vcpu_info done */
+	uint64_t vi_gfn;
+	void *vi_page;
+	_Atomic bool online;
+	/* VIRQ -> port; global VIRQs are recorded in vCPU 0's table. */
+	_Atomic uint32_t virq_to_evtchn[NR_VIRQS];
+	_Alignas(64) unsigned char dummy_vcpu_info[64];
+};
+
+struct evtchn_domain;
+
+/* One ABI (2-level now, FIFO later) behind an ops table. */
+struct evtchn_abi_ops {
+	const char *name;
+	/* Make @port pending at vCPU @v; may raise the upcall.  Send path. */
+	void (*set_pending)(struct evtchn_domain *d, struct evtchn_vcpu *v,
+			    uint32_t port);
+	void (*clear_pending)(struct evtchn_domain *d, uint32_t port);
+	/* EVTCHNOP_unmask on a usable port; @v is its notify vCPU. */
+	void (*unmask)(struct evtchn_domain *d, struct evtchn_vcpu *v,
+		       uint32_t port);
+	bool (*is_pending)(struct evtchn_domain *d, uint32_t port);
+	bool (*is_masked)(struct evtchn_domain *d, uint32_t port);
+	/* Highest number of ports this ABI gives the domain now. */
+	uint32_t (*max_ports)(const struct evtchn_domain *d);
+};
+
+extern const struct evtchn_abi_ops evtchn_abi_2l;
+
+struct evtchn_domain {
+	struct evtchn_host *host;
+	uint16_t domid;
+	uint32_t nr_vcpus;
+	bool privileged;
+	uint32_t max_evtchn_port;
+	struct evtchn_guest_mem mem;
+	evtchn_upcall_cb upcall_cb;
+	void *opaque;
+
+	/* Xen's event_lock: every control operation on this domain. */
+	pthread_mutex_t lock;
+	bool dying;                       /* under lock */
+	_Atomic bool paused;
+	_Atomic int layout;               /* enum evtchn_layout */
+	const struct evtchn_abi_ops *abi; /* changes under lock */
+
+	/* Ports [0, valid_ports) have storage.  Bucket pointers are written
+	 * under lock before valid_ports is raised with release; readers load
+	 * valid_ports with acquire (port_is_valid) before touching them. */
+	_Atomic uint32_t valid_ports;
+	uint32_t free_hint;                /* under lock: no free port below */
+	struct evtchn_bucket **group[NR_GROUPS];
+
+	unsigned char *shared_info;       /* page owned by the library */
+	struct evtchn_vcpu *vcpu;         /* [nr_vcpus] */
+};
+
+struct evtchn_host {
+	/* Held for anything that spans two domains or looks up another
+	 * domain for a control operation (bind_interdomain, close of a
+	 * cross-domain channel, reset, destroy, status/alloc_unbound of another
+	 * domain).  Taken before any domain lock.  Rule: a thread holds at most
+	 * one domain lock unless it holds xlock, so two domain locks are never
+	 * taken in opposite orders. */
+	pthread_mutex_t xlock;
+	unsigned nr_domains;              /* under xlock */
+	/* Published with rcu_assign semantics (release), read under RCU. */
+	_Atomic(struct evtchn_domain *) *domains; /* [DOMID_FIRST_RESERVED] */
+};
+
+/* port.c */
+static inline bool port_is_valid(struct evtchn_domain *d, uint32_t port)
+{
+	/* pairs with the release store in port_alloc_bucket() */
+	return port < atomic_load_explicit(&d->valid_ports,
+					   memory_order_acquire);
+}
+
+static inline struct evtchn_port *port_get(struct evtchn_domain *d,
+					   uint32_t port)
+{
+	struct evtchn_bucket **g = d->group[port / PORTS_PER_GROUP];
+
+	return &g[(port / EVTCHN_PORTS_PER_BUCKET) % BUCKETS_PER_GROUP]
+			->port[port % EVTCHN_PORTS_PER_BUCKET];
+}
+
+static inline uint64_t port_bind(struct evtchn_port *p)
+{
+	/* pairs with the release stores in port_set_bind() */
+	return atomic_load_explicit(&p->bind, memory_order_acquire);
+}
+
+/* A port that can carry events: state above RESERVED (Xen's
+ * evtchn_usable(); there are no Xen-consumed ports here). */
+static inline bool bind_usable(uint64_t b)
+{
+	return !(b & BIND_ZOMBIE) && bind_state(b) > ECS_RESERVED;
+}
+
+int port_alloc_bucket(struct evtchn_domain *d, uint32_t port);
+int port_get_free(struct evtchn_domain *d);
+void port_set_bind(struct evtchn_port *p, uint64_t bind);
+void port_set_notify(struct evtchn_port *p, uint32_t vcpu);
+void port_free_begin(struct evtchn_domain *d, uint32_t port);
+void port_free_finish(struct evtchn_domain *d, uint32_t port);
+void port_table_destroy(struct evtchn_domain *d);
+bool virq_is_global(uint32_t virq);
+
+/* host.c */
+void domain_lock(struct evtchn_domain *d);
+void domain_unlock(struct evtchn_domain *d);
+void domain_assert_locked(struct evtchn_domain *d);
+struct evtchn_domain *host_domain_rcu(struct evtchn_host *h, uint16_t domid);
+void domain_lock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
+void domain_unlock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
+
+static inline enum evtchn_layout domain_layout(const struct evtchn_domain *d)
+{
+	return atomic_load_explicit(&d->layout, memory_order_relaxed);
+}
+
+static inline struct evtchn_vcpu *domain_vcpu(struct evtchn_domain *d,
+					      uint32_t id)
+{
+	return id < d->nr_vcpus ? &d->vcpu[id] : NULL;
+}
+
+/* mem.c: guest memory.  Return 0 or -XEN_EFAULT. */
+int guest_copy_from(struct evtchn_domain *d, uint32_t vcpu, uint64_t gva,
+		    void *buf, size_t len);
+int guest_copy_to(struct evtchn_domain *d, uint32_t vcpu, uint64_t gva,
+		  const void *buf, size_t len);
+void *guest_map_gfn(struct evtchn_domain *d, uint64_t gfn, bool writable);
+void guest_unmap_gfn(struct evtchn_domain *d, uint64_t gfn, void *hva);
+
+/* deliver.c: the send path.  Callers hold the RCU read lock. */
+void deliver_port(struct evtchn_domain *d, uint32_t vcpu, uint32_t port);
+void vcpu_mark_events_pending(struct evtchn_domain *d, struct evtchn_vcpu *v);
+int evtchn_send_locked_rcu(struct evtchn_domain *ld, uint32_t lport);
+
+/* evtchn_op.c */
+long do_event_channel_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
+			 uint64_t arg);
+int evtchn_close(struct evtchn_domain *d, uint32_t port, bool guest);
+int evtchn_reset_domain(struct evtchn_domain *d);
+void evtchn_close_all(struct evtchn_domain *d);
+
+/* vcpu_op.c */
+long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
+		uint32_t vcpuid, uint64_t arg);
+void vcpu_info_reset(struct evtchn_domain *d, struct evtchn_vcpu *v);
+
+#endif /* EVTCHN_INTERNAL_H */

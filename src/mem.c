@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest memory: copying hypercall arguments in and out, page by page, and
+ * mapping guest pages the library keeps (vcpu_info).  Every address comes
+ * from the guest and is checked; a bad one gives -EFAULT, never a crash.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+void evtchn_guest_mem_flat(struct evtchn_guest_mem *mem, void *base,
+			   uint64_t size)
+{
+	memset(mem, 0, sizeof(*mem));
+	mem->flat_base = base;
+	mem->flat_size = size;
+}
+
+void *guest_map_gfn(struct evtchn_domain *d, uint64_t gfn, bool writable)
+{
+	const struct evtchn_guest_mem *m = &d->mem;
+
+	if (m->map_cb)
+		return m->map_cb(d, gfn, writable, m->opaque);
+	if (!m->flat_base || gfn >= (m->flat_size >> EVTCHN_PAGE_SHIFT))
+		return NULL;
+	return (unsigned char *)m->flat_base + (gfn << EVTCHN_PAGE_SHIFT);
+}
+
+void guest_unmap_gfn(struct evtchn_domain *d, uint64_t gfn, void *hva)
+{
+	if (d->mem.map_cb && d->mem.unmap_cb && hva)
+		d->mem.unmap_cb(d, gfn, hva, d->mem.opaque);
+}
+
+/* The host address of @len bytes at @gva, all inside one page, or NULL. */
+static unsigned char *guest_page_ptr(struct evtchn_domain *d, uint32_t vcpu,
+				     uint64_t gva, bool writable,
+				     uint64_t *gfn)
+{
+	uint64_t gpa = gva;
+	unsigned char *page;
+
+	if (d->mem.translate_cb &&
+	    d->mem.translate_cb(d, vcpu, gva, &gpa, d->mem.opaque) != 0)
+		return NULL;
+	*gfn = gpa >> EVTCHN_PAGE_SHIFT;
+	page = guest_map_gfn(d, *gfn, writable);
+	return page ? page + (gpa & (EVTCHN_PAGE_SIZE - 1)) : NULL;
+}
+
+static int guest_copy(struct evtchn_domain *d, uint32_t vcpu, uint64_t gva,
+		      void *buf, size_t len, bool to_guest)
+{
+	unsigned char *p = buf;
+
+	if (gva + len < gva)
+		return -XEN_EFAULT; /* wraps around the address space */
+	while (len) {
+		size_t chunk = EVTCHN_PAGE_SIZE - (gva & (EVTCHN_PAGE_SIZE - 1));
+		unsigned char *hva;
+		uint64_t gfn;
+
+		if (chunk > len)
+			chunk = len;
+		hva = guest_page_ptr(d, vcpu, gva, to_guest, &gfn);
+		if (!hva)
+			return -XEN_EFAULT;
+		if (to_guest)
+			memcpy(hva, p, chunk);
+		else
+			memcpy(p, hva, chunk);
+		guest_unmap_gfn(d, gfn, hva - (gva & (EVTCHN_PAGE_SIZE - 1)));
+		p += chunk;
+		gva += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+int guest_copy_from(struct evtchn_domain *d, uint32_t vcpu, uint64_t gva,
+		    void *buf, size_t len)
+{
+	return guest_copy(d, vcpu, gva, buf, len, false);
+}
+
+int guest_copy_to(struct evtchn_domain *d, uint32_t vcpu, uint64_t gva,
+		  const void *buf, size_t len)
+{
+	return guest_copy(d, vcpu, gva, (void *)buf, len, true);
+}

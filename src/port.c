@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The port table: storage grown in buckets on demand, lowest-free
+ * allocation, and the freeing protocol that keeps lock-free senders safe.
+ *
+ * Freeing protocol.  Senders read a port's binding without any lock (under
+ * RCU).  A port that is closed is first unpublished (its binding becomes
+ * FREE|ZOMBIE: no new sender delivers to it and nobody allocates it), then,
+ * after a grace period in which every sender that saw the old binding has
+ * finished, it is finished: pending cleared, notify vCPU 0, allocatable.
+ * So an event sent while a port is closed reaches the old binding or is
+ * dropped, never a binding made later (DESIGN invariant 3).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "rcu.h"
+
+void port_set_bind(struct evtchn_port *p, uint64_t bind)
+{
+	/* pairs with the acquire load in port_bind() */
+	atomic_store_explicit(&p->bind, bind, memory_order_release);
+}
+
+void port_set_notify(struct evtchn_port *p, uint32_t vcpu)
+{
+	/* Senders read it after the binding (acquire) or on its own; either
+	 * value is a binding that existed during the send.  pairs with the
+	 * acquire load in deliver_port_notify() */
+	atomic_store_explicit(&p->notify_vcpu, vcpu, memory_order_release);
+}
+
+/* Give ports [valid_ports, valid_ports + 64) storage.  Called with the
+ * domain lock held, for the first port past the valid range only. */
+int port_alloc_bucket(struct evtchn_domain *d, uint32_t port)
+{
+	uint32_t gi = port / PORTS_PER_GROUP;
+	uint32_t bi = (port / EVTCHN_PORTS_PER_BUCKET) % BUCKETS_PER_GROUP;
+	struct evtchn_bucket *b;
+
+	domain_assert_locked(d);
+	if (gi >= NR_GROUPS)
+		return -XEN_ENOSPC;
+	if (!d->group[gi]) {
+		d->group[gi] = calloc(BUCKETS_PER_GROUP, sizeof(*d->group[gi]));
+		if (!d->group[gi])
+			return -XEN_ENOMEM;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -XEN_ENOMEM;
+	d->group[gi][bi] = b;
+	/* Publish the bucket before the ports in it become valid.
+	 * pairs with the acquire load in port_is_valid() */
+	atomic_store_explicit(&d->valid_ports,
+			      (port / EVTCHN_PORTS_PER_BUCKET + 1) *
+				      EVTCHN_PORTS_PER_BUCKET,
+			      memory_order_release);
+	return 0;
+}
+
+/* Xen's evtchn_allocate_port(): 0, -EBUSY (in use), -ENOSPC, -ENOMEM. */
+static int port_allocate(struct evtchn_domain *d, uint32_t port)
+{
+	if (port > d->max_evtchn_port || port >= d->abi->max_ports(d))
+		return -XEN_ENOSPC;
+	if (port_is_valid(d, port)) {
+		uint64_t b = port_bind(port_get(d, port));
+
+		if (bind_state(b) != ECS_FREE || (b & BIND_ZOMBIE))
+			return -XEN_EBUSY;
+		return 0;
+	}
+	return port_alloc_bucket(d, port);
+}
+
+/* Xen's get_free_port(): the lowest free port, or a negative error.  The
+ * port stays FREE until the caller binds it. */
+int port_get_free(struct evtchn_domain *d)
+{
+	uint32_t port;
+
+	domain_assert_locked(d);
+	if (d->dying)
+		return -XEN_EINVAL;
+	for (port = d->free_hint;; port++) {
+		int rc = port_allocate(d, port);
+
+		if (rc == 0) {
+			d->free_hint = port;
+			return (int)port;
+		}
+		if (rc != -XEN_EBUSY)
+			return rc;
+	}
+}
+
+/* Unpublish @port (lock held).  The caller must finish it after a grace
+ * period with port_free_finish(). */
+void port_free_begin(struct evtchn_domain *d, uint32_t port)
+{
+	domain_assert_locked(d);
+	port_set_bind(port_get(d, port), bind_make(ECS_FREE, 0, 0) |
+						  BIND_ZOMBIE);
+}
+
+/* Xen's evtchn_free(): clear pending, notify vCPU 0; the mask bit is left
+ * alone.  Lock held; a grace period has passed since port_free_begin(). */
+void port_free_finish(struct evtchn_domain *d, uint32_t port)
+{
+	struct evtchn_port *p = port_get(d, port);
+
+	domain_assert_locked(d);
+	d->abi->clear_pending(d, port);
+	port_set_notify(p, 0);
+	port_set_bind(p, bind_make(ECS_FREE, 0, 0));
+	if (port < d->free_hint)
+		d->free_hint = port;
+}
+
+void port_table_destroy(struct evtchn_domain *d)
+{
+	for (uint32_t g = 0; g < NR_GROUPS; g++) {
+		if (!d->group[g])
+			continue;
+		for (uint32_t b = 0; b < BUCKETS_PER_GROUP; b++)
+			free(d->group[g][b]);
+		free(d->group[g]);
+		d->group[g] = NULL;
+	}
+}
+
+/* x86 Xen 4.17: TIMER, DEBUG, XENOPROF and XENPMU are per-vCPU; every other
+ * VIRQ (ARGO and the ARCH range included) is global: bound on vCPU 0 and
+ * movable with bind_vcpu. */
+bool virq_is_global(uint32_t virq)
+{
+	switch (virq) {
+	case VIRQ_TIMER:
+	case VIRQ_DEBUG:
+	case VIRQ_XENOPROF:
+	case VIRQ_XENPMU:
+		return false;
+	default:
+		return true;
+	}
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * RCU for libevtchn: liburcu's membarrier flavour (urcu_memb_*), named
+ * explicitly so a VMM using another flavour coexists with it.
+ *
+ * Readers (the send path) register lazily: the first read-side section of a
+ * thread registers it with liburcu and a thread-exit destructor unregisters
+ * it, so a VMM need not know about RCU.
+ *
+ * ThreadSanitizer cannot see the ordering a grace period gives (it comes
+ * from membarrier()), so under TSan every read-side unlock releases, and
+ * every grace period acquires, one shadow object: the happens-before edge
+ * RCU guarantees, stated to the tool.
+ */
+#ifndef EVTCHN_RCU_H
+#define EVTCHN_RCU_H
+
+#include <urcu/urcu-memb.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define EVTCHN_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EVTCHN_TSAN 1
+#endif
+#endif
+
+#ifdef EVTCHN_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+extern char evtchn_rcu_tsan_token;
+#define evtchn_tsan_release() __tsan_release(&evtchn_rcu_tsan_token)
+#define evtchn_tsan_acquire() __tsan_acquire(&evtchn_rcu_tsan_token)
+#else
+#define evtchn_tsan_release() do { } while (0)
+#define evtchn_tsan_acquire() do { } while (0)
+#endif
+
+void evtchn_rcu_register_slow(void);
+extern __thread int evtchn_rcu_registered;
+
+static inline void evtchn_rcu_read_lock(void)
+{
+	if (__builtin_expect(!evtchn_rcu_registered, 0))
+		evtchn_rcu_register_slow();
+	urcu_memb_read_lock();
+}
+
+static inline void evtchn_rcu_read_unlock(void)
+{
+	evtchn_tsan_release();
+	urcu_memb_read_unlock();
+}
+
+/* Wait until every read-side section that began before the call has ended.
+ * Never call it inside a read-side section or from an upcall callback. */
+static inline void evtchn_synchronize_rcu(void)
+{
+	urcu_memb_synchronize_rcu();
+	evtchn_tsan_acquire();
+}
+
+#endif /* EVTCHN_RCU_H */
