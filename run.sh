@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# evtchn: set up a Debian 12 machine (as root) and build, demo or test.
+#
+#   ./run.sh demo        install what is needed, build, run the demo
+#   ./run.sh test        install what is needed, run every test: the suite,
+#                        the suite under ASan+UBSan, the threaded tests
+#                        under TSan
+#   ./run.sh asan|tsan   one sanitizer run only
+#   ./run.sh fuzz [SEC]  run the libFuzzer target (clang) for SEC seconds
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config
+	  libxen-dev liburcu-dev libcmocka-dev)
+JOBS=${JOBS:-2}
+
+install_deps() {
+	local missing=()
+	for p in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "run.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build DIR [meson options...]
+build() {
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >/dev/null
+	fi
+	ninja -C "$dir" -j "$JOBS" >/dev/null
+}
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+
+# suite DIR [meson test options...]: run and count
+suite() {
+	local dir=$1
+	shift
+	local rc=0
+	meson test -C "$dir" --num-processes "$JOBS" --print-errorlogs "$@" || rc=$?
+	local counts
+	counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+p = f = s = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line).get("result")
+    if r in ("OK", "EXPECTEDFAIL"):
+        p += 1
+    elif r == "SKIP":
+        s += 1
+    else:
+        f += 1
+print(p, f, s)
+PY
+)
+	read -r p f s <<<"$counts"
+	PASSED=$((PASSED + p))
+	FAILED=$((FAILED + f))
+	SKIPPED=$((SKIPPED + s))
+	[ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || FAILED=$((FAILED + 1))
+}
+
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+run_plain() { build build; suite build; }
+run_asan() {
+	build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fno-sanitize-recover=undefined
+	suite build-asan
+}
+run_tsan() {
+	CC=clang build build-tsan -Db_sanitize=thread -Db_lundef=false
+	suite build-tsan --suite threaded
+}
+
+summary() {
+	echo "evtchn: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+	[ "$FAILED" -eq 0 ]
+}
+
+case "${1:-}" in
+demo)
+	install_deps
+	build build
+	./build/evtchn-demo
+	;;
+test)
+	install_deps
+	run_plain
+	run_asan
+	run_tsan
+	summary
+	;;
+asan)
+	install_deps
+	run_asan
+	summary
+	;;
+tsan)
+	install_deps
+	run_tsan
+	summary
+	;;
+fuzz)
+	install_deps
+	CC=clang build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+		-Db_lundef=false
+	mkdir -p build-fuzz/corpus
+	./build-fuzz/tests/fuzz-hypercall -max_total_time="${2:-60}" \
+		-rss_limit_mb=2048 build-fuzz/corpus
+	;;
+*)
+	sed -n '2,10p' "$0"
+	exit 2
+	;;
+esac
