@@ -6,12 +6,13 @@
 #                        the suite under ASan+UBSan, the threaded tests
 #                        under TSan
 #   ./run.sh asan|tsan   one sanitizer run only
+#   ./run.sh oracle      compare with a real Xen 4.17 booted under QEMU
 #   ./run.sh fuzz [SEC]  run the libFuzzer target (clang) for SEC seconds
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config
-	  libxen-dev liburcu-dev libcmocka-dev)
+	  libxen-dev liburcu-dev libcmocka-dev python3)
 JOBS=${JOBS:-2}
 
 install_deps() {
@@ -84,6 +85,18 @@ run_tsan() {
 	suite build-tsan --suite threaded
 }
 
+# The live comparison with Xen: skipped (never passed) when the packages or
+# QEMU cannot be had.
+run_oracle() {
+	local rc=0
+	scripts/oracle.sh || rc=$?
+	case $rc in
+	0) PASSED=$((PASSED + 1)) ;;
+	77) SKIPPED=$((SKIPPED + 1)) ;;
+	*) FAILED=$((FAILED + 1)) ;;
+	esac
+}
+
 summary() {
 	echo "evtchn: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 	[ "$FAILED" -eq 0 ]
@@ -100,6 +113,13 @@ test)
 	run_plain
 	run_asan
 	run_tsan
+	run_oracle
+	summary
+	;;
+oracle)
+	install_deps
+	build build
+	run_oracle
 	summary
 	;;
 asan)
@@ -121,7 +141,7 @@ fuzz)
 		-rss_limit_mb=2048 build-fuzz/corpus
 	;;
 *)
-	sed -n '2,10p' "$0"
+	sed -n '2,11p' "$0"
 	exit 2
 	;;
 esac

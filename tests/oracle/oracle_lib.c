@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The libevtchn back end: the scenario's domain is domain 0, privileged,
+ * 2 vCPUs (as the dom0 the Xen side runs in), 2-level ABI, 64-bit layout.
+ * Guest memory: pages 1..15 (page 0 is not RAM, like dom0's NULL page).
+ */
+#ifndef __XEN_TOOLS__
+#define __XEN_TOOLS__ 1
+#endif
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xen/xen.h>
+
+#include "evtchn/evtchn.h"
+#include "oracle.h"
+
+int oracle_main(int argc, char **argv, const struct oracle_backend *be);
+
+#define PAGES 16u
+#define ARG_GPA 0x1000u
+
+struct lib_ctx {
+	struct evtchn_domain *d;
+	unsigned char *mem;
+};
+
+static void *lib_map(struct evtchn_domain *d, uint64_t gfn, bool writable,
+		     void *opaque)
+{
+	struct lib_ctx *c = opaque;
+
+	(void)d;
+	(void)writable;
+	if (gfn == 0 || gfn >= PAGES)
+		return NULL;
+	return c->mem + gfn * 4096;
+}
+
+static long lib_op(void *opaque, int cmd, void *arg, size_t len,
+		   enum oracle_addr where)
+{
+	struct lib_ctx *c = opaque;
+	uint64_t args[6] = { (uint64_t)(unsigned)cmd };
+
+	switch (where) {
+	case ORACLE_ADDR_NULL:
+		args[1] = 0;
+		break;
+	case ORACLE_ADDR_UNMAPPED:
+		args[1] = (uint64_t)PAGES * 4096 * 16;
+		break;
+	case ORACLE_ADDR_STRADDLE:
+		memcpy(c->mem + PAGES * 4096 - 2, arg, 2);
+		args[1] = PAGES * 4096 - 2;
+		break;
+	default:
+		memcpy(c->mem + ARG_GPA, arg, len);
+		args[1] = ARG_GPA;
+		break;
+	}
+	/* xencall passes cmd as an unsigned int; Xen reads an int */
+	long rc = evtchn_hypercall(c->d, 0, __HYPERVISOR_event_channel_op, args);
+	if (where == ORACLE_ADDR_OK)
+		memcpy(arg, c->mem + ARG_GPA, len);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct lib_ctx c = { 0 };
+	struct oracle_backend be = { "libevtchn", lib_op, &c };
+	struct evtchn_domain_config cfg = { .domid = 0, .nr_vcpus = 2,
+					    .privileged = true };
+	struct evtchn_host *h;
+	int rc;
+
+	c.mem = calloc(PAGES, 4096);
+	cfg.mem.map_cb = lib_map;
+	cfg.mem.opaque = &c;
+	if (!c.mem || evtchn_host_create(&h) ||
+	    evtchn_domain_create(h, &cfg, &c.d))
+		return 2;
+	rc = oracle_main(argc, argv, &be);
+	evtchn_domain_destroy(c.d);
+	evtchn_host_destroy(h);
+	free(c.mem);
+	return rc;
+}
