@@ -70,6 +70,21 @@ static bool bit_test(unsigned char *base, uint32_t nr, unsigned bits)
 		       (nr % 32) & 1;
 }
 
+/*
+ * The selector bit @nr.  A vcpu_info registered under the 32-bit layout may
+ * be only 4-byte aligned and then used under the 64-bit layout: set the bit
+ * with a 32-bit atomic on the half that holds it (x86 is little-endian),
+ * never with a 64-bit one that could split a cache line (a split lock:
+ * SIGBUS where the kernel makes them fatal).
+ */
+static bool sel_test_and_set(unsigned char *sel, uint32_t nr)
+{
+	uint32_t m = 1u << (nr % 32);
+	uint32_t *w = (uint32_t *)sel + nr / 32;
+
+	return __atomic_fetch_or(w, m, __ATOMIC_SEQ_CST) & m;
+}
+
 static uint32_t max_ports_2l(const struct evtchn_domain *d)
 {
 	return domain_layout(d) == EVTCHN_LAYOUT_32 ? EVTCHN_2L_PORTS_32
@@ -96,8 +111,7 @@ static void set_pending_2l(struct evtchn_domain *d, struct evtchn_vcpu *v,
 	if (bit_test_and_set(si + l->pending, port, l->bits))
 		return;
 	if (!bit_test(si + l->mask, port, l->bits) &&
-	    !bit_test_and_set(vcpu_info_of(v) + l->sel, port / l->bits,
-			      l->bits))
+	    !sel_test_and_set(vcpu_info_of(v) + l->sel, port / l->bits))
 		vcpu_mark_events_pending(d, v);
 }
 
@@ -120,8 +134,7 @@ static void unmask_2l(struct evtchn_domain *d, struct evtchn_vcpu *v,
 		return;
 	if (bit_test_and_clear(si + l->mask, port, l->bits) &&
 	    bit_test(si + l->pending, port, l->bits) &&
-	    !bit_test_and_set(vcpu_info_of(v) + l->sel, port / l->bits,
-			      l->bits))
+	    !sel_test_and_set(vcpu_info_of(v) + l->sel, port / l->bits))
 		vcpu_mark_events_pending(d, v);
 }
 

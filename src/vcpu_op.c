@@ -67,15 +67,20 @@ static long map_vcpu_info(struct evtchn_domain *d, uint32_t caller,
 	 * loads in abi_2l.c and deliver.c */
 	atomic_store_explicit(&v->vcpu_info, vi, memory_order_release);
 
-	/* Everything pending, so nothing is lost: a spurious upcall. */
-	if (compat)
+	/* Everything pending, so nothing is lost: a spurious upcall.  32-bit
+	 * halves: the 64-bit selector may be only 4-byte aligned (see
+	 * sel_test_and_set() in abi_2l.c). */
+	if (compat) {
 		__atomic_store_n((uint32_t *)(vi + offsetof(struct vcpu_info_x86_32,
 							    evtchn_pending_sel)),
 				 ~0u, __ATOMIC_SEQ_CST);
-	else
-		__atomic_store_n((uint64_t *)(vi + offsetof(struct vcpu_info_x86_64,
-							    evtchn_pending_sel)),
-				 ~0ull, __ATOMIC_SEQ_CST);
+	} else {
+		uint32_t *sel = (uint32_t *)(vi + offsetof(struct vcpu_info_x86_64,
+							   evtchn_pending_sel));
+
+		__atomic_store_n(&sel[0], ~0u, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&sel[1], ~0u, __ATOMIC_SEQ_CST);
+	}
 	evtchn_rcu_read_lock();
 	vcpu_mark_events_pending(d, v);
 	evtchn_rcu_read_unlock();

@@ -330,6 +330,40 @@ static void register_vcpu_info_beyond_legacy_slots(void **state)
 	th_domain_destroy(&big);
 }
 
+/* A vcpu_info registered 4-byte aligned under the 32-bit layout, used
+ * after a switch to 64-bit: selector bits land in both 32-bit halves of the
+ * 64-bit selector.  (They are set with 32-bit atomics so that no access
+ * splits a cache line; that is not observable here, the bits are.) */
+static void misaligned_vcpu_info_after_layout_switch(void **state)
+{
+	F;
+	struct vcpu_register_vcpu_info info = { .mfn = 50, .offset = 52 };
+	uint64_t gpa = 51ull * EVTCHN_PAGE_SIZE, sel;
+	unsigned char *vi = f->d1.mem + 50 * EVTCHN_PAGE_SIZE + 52;
+	long lo = 0, hi = 0;
+
+	memcpy(f->d1.mem + gpa, &info, sizeof(info));
+	assert_int_equal(th_hypercall(&f->d1, 1, __HYPERVISOR_vcpu_op,
+				      VCPUOP_register_vcpu_info, 1, gpa), 0);
+	assert_int_equal(evtchn_domain_set_layout(f->d1.d, EVTCHN_LAYOUT_64),
+			 0);
+	memset(vi, 0, 16);
+	for (long p = 1; p < 40 * 64 + 1; p++) {
+		long q = th_bind_ipi(&f->d1, 1);
+
+		assert_int_equal(q, p);
+		if (q == 5)
+			lo = q;
+		if (q == 39 * 64 + 7)
+			hi = q;
+	}
+	assert_int_equal(th_send(&f->d1, 0, lo), 0);
+	assert_int_equal(th_send(&f->d1, 0, hi), 0);
+	memcpy(&sel, vi + 8, sizeof(sel));
+	assert_int_equal(sel, (1ull << 0) | (1ull << 39));
+	assert_int_equal(vi[0], 1);
+}
+
 /* Layout switch: 2-level limits and bit positions follow the latch. */
 static void layout_switch_changes_limits(void **state)
 {
@@ -361,6 +395,7 @@ int main(void)
 		BOTH(register_vcpu_info_rules),
 		BOTH(register_vcpu_info_beyond_legacy_slots),
 		BOTH(layout_switch_changes_limits),
+		FX_TEST32(misaligned_vcpu_info_after_layout_switch),
 	};
 
 	return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);

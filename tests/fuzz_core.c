@@ -1,0 +1,2130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fuzz core (see fuzz_core.h for the input format): hostile hypercall
+ * sequences, hostile VMM calls and a hostile guest scribbling its memory,
+ * each result checked against a model of Xen's answers, built on the public
+ * API and Xen's headers only.
+ *
+ * The oracle.  The port table is read back the way a control domain reads
+ * it, with EVTCHNOP_status from the privileged domain 0, and cached until an
+ * operation may change it.  From it every EVTCHNOP gets its exact expected
+ * return value (Xen's checks in Xen's order: lowest free port, -ENOSPC,
+ * -EEXIST, -EPERM...), successful binds are read back, deliveries are
+ * checked bit by bit in shared_info and vcpu_info (pending always set; the
+ * selector and upcall raised only on the transitions Xen raises them; the
+ * upcall callback called exactly then), and the whole table is checked for
+ * consistency every FZ_CHECK_EVERY operations: interdomain peers point back,
+ * port 0 is reserved, vCPUs exist, VIRQs are bound once and delivered.
+ * Anything else aborts, which is what a fuzzer reports.
+ *
+ * The reference guest consumer is used when its header is on the include
+ * path (the replay test links guest_dep); the libFuzzer target built
+ * without guest_dep skips the consumer operations.
+ */
+#ifndef __XEN_TOOLS__
+#define __XEN_TOOLS__ 1
+#endif
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xen/xen.h>
+#include <xen/errno.h>
+#include <xen/event_channel.h>
+#include <xen/vcpu.h>
+#include <xen/foreign/x86_32.h>
+#include <xen/foreign/x86_64.h>
+
+#include "evtchn/evtchn.h"
+#include "fuzz_core.h"
+
+/* guest_dep brings both the header's directory and the library. */
+#if defined(__has_include)
+#if __has_include("evtchn_guest.h")
+#include "evtchn_guest.h"
+#define FZ_HAVE_GUEST 1
+#endif
+#endif
+#ifndef FZ_HAVE_GUEST
+#define FZ_HAVE_GUEST 0
+#endif
+
+#ifndef EVTCHNOP_reset_cont
+#define EVTCHNOP_reset_cont 14 /* Xen-internal in the public header */
+#endif
+
+#define NDOM 3
+#define MAX_VCPUS 40u
+#define MEM_SIZE ((uint64_t)FZ_MEM_PAGES * EVTCHN_PAGE_SIZE)
+#define PORTS_64 4096u /* 2-level: 64 * 64 */
+#define PORTS_32 1024u /* 2-level: 32 * 32 */
+#define BUCKET 64u     /* ports are made valid 64 at a time */
+#define STORAGE_MAX_PORT ((1u << 17) - 1) /* max_evtchn_port 0 */
+#define VCPU_INFO_SIZE 64u
+#define MAX_OPS 2048u
+/* Guest addresses the harness itself uses for arguments. */
+#define SCRATCH_STATUS (MEM_SIZE - 64)               /* domain 0 */
+#define SCRATCH_GUEST (MEM_SIZE - EVTCHN_PAGE_SIZE + 2048) /* consumer */
+
+_Static_assert(FZ_MEM_PAGES * EVTCHN_PAGE_SIZE == 65536,
+	       "ADDR decoding assumes 64 KiB of guest memory");
+_Static_assert(NR_VIRQS == 24, "NR_VIRQS");
+_Static_assert(sizeof(struct vcpu_info_x86_64) == VCPU_INFO_SIZE &&
+		       sizeof(struct vcpu_info_x86_32) == VCPU_INFO_SIZE,
+	       "vcpu_info size");
+
+static const uint32_t fz_max_ports[16] = { 1,  2,   3,   5,    31,   62,
+					   63, 64,  65,  70,   127,  128,
+					   1023, 1024, 4095, 4096 };
+static const uint32_t fz_nr_vcpus[NDOM] = { 1, 3, 40 };
+
+static struct evtchn_fuzz_stats stats;
+
+const struct evtchn_fuzz_stats *evtchn_fuzz_stats(void)
+{
+	return &stats;
+}
+
+int evtchn_fuzz_have_guest(void)
+{
+	return FZ_HAVE_GUEST;
+}
+
+/* ------------------------------------------------------------------ */
+/* State */
+
+struct fz;
+
+struct fz_dom {
+	struct fz *f;
+	int idx;                    /* == domid */
+	struct evtchn_domain *d;    /* NULL: not there */
+	unsigned char *mem;         /* flat guest memory, MEM_SIZE, malloc */
+	uint32_t nr_vcpus;
+	uint32_t cfg_max;           /* config max_evtchn_port (0: ABI max) */
+	bool privileged, paused;
+	bool online[MAX_VCPUS], registered[MAX_VCPUS];
+	/* Where each vCPU's vcpu_info is; NULL: the library's private dummy
+	 * (vCPUs from 32 up until they register one). */
+	unsigned char *vi[MAX_VCPUS];
+	unsigned long upcalls[MAX_VCPUS];
+	/* A register_vcpu_info in progress: the upcall may come from there. */
+	int reg_vcpu;
+	unsigned char *reg_vi;
+#if FZ_HAVE_GUEST
+	struct evtchn_guest g;
+	bool g_ok;
+#endif
+};
+
+/* The port table of one domain as domain 0 sees it with EVTCHNOP_status:
+ * ports [0, end) are valid. */
+struct fz_scan {
+	bool valid;
+	uint32_t end;
+	struct evtchn_status st[PORTS_64];
+};
+
+struct fz {
+	const uint8_t *p;
+	size_t n;
+	struct evtchn_host *h;
+	struct fz_dom dom[NDOM];
+	struct fz_scan scan[NDOM];
+	struct fz_scan before; /* a copy, for reset */
+	unsigned long total_upcalls;
+	bool check_always;
+	unsigned ops;
+};
+
+static void fz_fail(int line, const char *what)
+{
+	fprintf(stderr, "evtchn fuzz: invariant broken at fuzz_core.c:%d: %s\n",
+		line, what);
+	abort();
+}
+
+#define CHECK(c)                                 \
+	do {                                     \
+		if (!(c))                        \
+			fz_fail(__LINE__, #c);   \
+	} while (0)
+
+/* ------------------------------------------------------------------ */
+/* Input */
+
+static uint8_t in8(struct fz *f)
+{
+	if (!f->n)
+		return 0;
+	f->n--;
+	return *f->p++;
+}
+
+static uint16_t in16(struct fz *f)
+{
+	uint16_t v = in8(f);
+
+	return v | (uint16_t)(in8(f) << 8);
+}
+
+static uint32_t in32(struct fz *f)
+{
+	uint32_t v = in16(f);
+
+	return v | ((uint32_t)in16(f) << 16);
+}
+
+static uint64_t in64(struct fz *f)
+{
+	uint64_t v = in32(f);
+
+	return v | ((uint64_t)in32(f) << 32);
+}
+
+static void in_bytes(struct fz *f, void *buf, size_t len)
+{
+	unsigned char *b = buf;
+
+	for (size_t i = 0; i < len; i++)
+		b[i] = in8(f);
+}
+
+/* DOM: a domain index. */
+static int rd_dom(struct fz *f)
+{
+	return in8(f) % NDOM;
+}
+
+/* VCPU: the calling vCPU of domain @z, sometimes not one of its vCPUs. */
+static uint32_t rd_vcpu(struct fz *f, const struct fz_dom *z)
+{
+	uint8_t b = in8(f);
+
+	if (b < 250)
+		return b % z->nr_vcpus;
+	if (b == 255)
+		return UINT32_MAX;
+	return z->nr_vcpus + (b - 250);
+}
+
+/* TVCPU: a vCPU named in an argument. */
+static uint32_t rd_tvcpu(struct fz *f)
+{
+	uint8_t b = in8(f);
+	static const uint32_t special[] = { UINT32_MAX, 0x80000000u, 40, 0 };
+
+	if (b < 200)
+		return b % 4;
+	if (b < 240)
+		return 30 + b % 12;
+	if (b % 4 == 3)
+		return in32(f);
+	return special[b % 4];
+}
+
+static uint32_t rd_port(struct fz *f)
+{
+	static const uint32_t special[] = { 63,	     64,	  127,
+					    128,     1023,	  1024,
+					    4095,    4096,	  0x7FFFFFFFu,
+					    UINT32_MAX, 0x80000000u };
+	uint8_t b = in8(f);
+
+	if (b < 100)
+		return b % 8; /* the ports most likely bound */
+	if (b < 200)
+		return b % 71;
+	b = (b - 200) % 12;
+	return b < 11 ? special[b] : in32(f);
+}
+
+static domid_t rd_domid(struct fz *f)
+{
+	static const domid_t plain[] = { 0, 1, 2, DOMID_SELF, DOMID_SELF,
+					 1, 2, 0, 3 };
+	uint8_t b = in8(f);
+
+	if (b % 10 < 9)
+		return plain[b % 10];
+	switch (b / 10 % 4) {
+	case 0:
+		return DOMID_IO;
+	case 1:
+		return 0xFFFF;
+	case 2:
+		return in16(f);
+	default:
+		return 0x7FEF;
+	}
+}
+
+static uint32_t rd_virq(struct fz *f)
+{
+	static const uint32_t special[] = { UINT32_MAX, 0x80000000u, 24 };
+	uint8_t b = in8(f);
+
+	if (b < 230)
+		return b % 26;
+	b %= 4;
+	return b < 3 ? special[b] : in32(f);
+}
+
+static uint64_t rd_addr(struct fz *f)
+{
+	uint8_t m = in8(f);
+
+	if (m < 192)
+		return in16(f);
+	if (m < 216)
+		return MEM_SIZE - in8(f) % 40;
+	if (m < 232) {
+		uint64_t page = in8(f) % (FZ_MEM_PAGES - 1) + 1;
+
+		return page * EVTCHN_PAGE_SIZE - (in8(f) % 23 + 1);
+	}
+	if (m < 240)
+		return in8(f);
+	if (m < 248)
+		return in64(f);
+	return UINT64_MAX - in8(f) % 32;
+}
+
+/* ------------------------------------------------------------------ */
+/* Guest memory and shared_info */
+
+static bool in_mem(uint64_t addr, uint64_t len)
+{
+	return addr <= MEM_SIZE && len <= MEM_SIZE - addr;
+}
+
+/* Write what fits of @len bytes at guest-physical @addr. */
+static void put(struct fz_dom *z, uint64_t addr, const void *buf, size_t len)
+{
+	const unsigned char *b = buf;
+
+	for (size_t i = 0; i < len; i++) {
+		uint64_t a = addr + i;
+
+		if (a < addr)
+			break;
+		if (a < MEM_SIZE)
+			z->mem[a] = b[i];
+	}
+}
+
+/* Save / compare what is in memory of [@addr, @addr + @len). */
+static void save(const struct fz_dom *z, uint64_t addr, unsigned char *buf,
+		 size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint64_t a = addr + i;
+
+		buf[i] = (a >= addr && a < MEM_SIZE) ? z->mem[a] : 0;
+	}
+}
+
+static bool same(const struct fz_dom *z, uint64_t addr,
+		 const unsigned char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint64_t a = addr + i;
+
+		if (a >= addr && a < MEM_SIZE && z->mem[a] != buf[i])
+			return false;
+	}
+	return true;
+}
+
+static bool overlaps(const unsigned char *a, size_t alen,
+		     const unsigned char *b, size_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+static bool is32(const struct fz_dom *z)
+{
+	return evtchn_domain_layout(z->d) == EVTCHN_LAYOUT_32;
+}
+
+static uint32_t layout_ports(const struct fz_dom *z)
+{
+	return is32(z) ? PORTS_32 : PORTS_64;
+}
+
+static unsigned char *si(const struct fz_dom *z)
+{
+	return evtchn_domain_shared_info(z->d);
+}
+
+static unsigned char *pending_map(const struct fz_dom *z)
+{
+	return si(z) + (is32(z) ? offsetof(struct shared_info_x86_32,
+					   evtchn_pending)
+				: offsetof(struct shared_info_x86_64,
+					   evtchn_pending));
+}
+
+static unsigned char *mask_map(const struct fz_dom *z)
+{
+	return si(z) + (is32(z) ? offsetof(struct shared_info_x86_32,
+					   evtchn_mask)
+				: offsetof(struct shared_info_x86_64,
+					   evtchn_mask));
+}
+
+static size_t sel_off(const struct fz_dom *z)
+{
+	return is32(z) ? offsetof(struct vcpu_info_x86_32, evtchn_pending_sel)
+		       : offsetof(struct vcpu_info_x86_64, evtchn_pending_sel);
+}
+
+static size_t sel_size(const struct fz_dom *z)
+{
+	return is32(z) ? 4 : 8;
+}
+
+static unsigned bits_per_word(const struct fz_dom *z)
+{
+	return is32(z) ? 32 : 64;
+}
+
+/* Bitmaps are arrays of little-endian words: bit n is in byte n / 8 in
+ * both layouts. */
+static bool bit_get(const unsigned char *base, uint32_t nr)
+{
+	return base[nr / 8] >> (nr % 8) & 1;
+}
+
+static void bit_put(unsigned char *base, uint32_t nr, bool v)
+{
+	if (v)
+		base[nr / 8] |= (unsigned char)(1u << (nr % 8));
+	else
+		base[nr / 8] &= (unsigned char)~(1u << (nr % 8));
+}
+
+/* Highest port the domain may allocate now. */
+static uint32_t port_limit(const struct fz_dom *z)
+{
+	uint32_t max = z->cfg_max ? z->cfg_max : STORAGE_MAX_PORT;
+	uint32_t abi = layout_ports(z) - 1;
+
+	return max < abi ? max : abi;
+}
+
+static bool virq_global(uint32_t virq)
+{
+	return virq != VIRQ_TIMER && virq != VIRQ_DEBUG &&
+	       virq != VIRQ_XENOPROF && virq != VIRQ_XENPMU;
+}
+
+/* The domain @domid names for @caller, as Xen looks it up. */
+static int dom_idx(struct fz *f, int caller, domid_t domid)
+{
+	if (domid == DOMID_SELF || domid == caller)
+		return caller;
+	if (domid < NDOM && f->dom[domid].d)
+		return domid;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Calls into the library */
+
+static bool xen_errno_ok(long rc)
+{
+	switch (-rc) {
+	case 0:
+	case XEN_EPERM:
+	case XEN_ENOENT:
+	case XEN_ESRCH:
+	case XEN_EFAULT:
+	case XEN_EINVAL:
+	case XEN_EEXIST:
+	case XEN_ENOSPC:
+	case XEN_EBUSY:
+	case XEN_ENOSYS:
+	case XEN_EOPNOTSUPP:
+	case XEN_ENXIO:
+	case XEN_ENOMEM:
+		return true;
+	default:
+		/* No EVTCHNOP or VCPUOP returns a positive value: ports come
+		 * back in the argument struct. */
+		return false;
+	}
+}
+
+static long hcall(struct fz_dom *z, uint32_t vcpu, uint64_t nr,
+		  const uint64_t a[6])
+{
+	long rc = evtchn_hypercall(z->d, vcpu, nr, a);
+
+	stats.hypercalls++;
+	CHECK(xen_errno_ok(rc));
+	if (rc == 0)
+		stats.ok++;
+	return rc;
+}
+
+static void fz_upcall(struct evtchn_domain *d, uint32_t vcpu, void *opaque)
+{
+	struct fz_dom *z = opaque;
+	unsigned char *vi;
+
+	CHECK(d == z->d);
+	CHECK(vcpu < z->nr_vcpus);
+	vi = (int)vcpu == z->reg_vcpu ? z->reg_vi : z->vi[vcpu];
+	/* Called on the 0 -> 1 transition: the flag is set by now. */
+	if (vi)
+		CHECK(vi[0] & 1);
+	z->upcalls[vcpu]++;
+	z->f->total_upcalls++;
+	stats.upcalls++;
+}
+
+/* EVTCHNOP_status from domain 0 (privileged) on any domain's port. */
+static long q_status(struct fz *f, domid_t dom, uint32_t port,
+		     struct evtchn_status *out)
+{
+	struct fz_dom *z0 = &f->dom[0];
+	struct evtchn_status s;
+	uint64_t a[6] = { EVTCHNOP_status, SCRATCH_STATUS, 0, 0, 0, 0 };
+	unsigned long total = f->total_upcalls;
+	long rc;
+
+	memset(&s, 0, sizeof(s));
+	s.dom = dom;
+	s.port = port;
+	memcpy(z0->mem + SCRATCH_STATUS, &s, sizeof(s));
+	rc = hcall(z0, 0, __HYPERVISOR_event_channel_op, a);
+	CHECK(f->total_upcalls == total);
+	if (rc == 0) {
+		memcpy(out, z0->mem + SCRATCH_STATUS, sizeof(*out));
+		CHECK(out->dom == dom && out->port == port);
+	}
+	return rc;
+}
+
+static void invalidate(struct fz *f)
+{
+	for (int i = 0; i < NDOM; i++)
+		f->scan[i].valid = false;
+}
+
+static struct fz_scan *scan(struct fz *f, int di)
+{
+	struct fz_scan *s = &f->scan[di];
+	struct evtchn_status st;
+	uint32_t p;
+
+	CHECK(f->dom[di].d);
+	if (s->valid)
+		return s;
+	for (p = 0; p < PORTS_64; p++) {
+		long rc = q_status(f, (domid_t)di, p, &s->st[p]);
+
+		if (rc == -XEN_EINVAL)
+			break;
+		CHECK(rc == 0);
+	}
+	/* Never more than the 2-level ABI's ports. */
+	if (p == PORTS_64)
+		CHECK(q_status(f, (domid_t)di, p, &st) == -XEN_EINVAL);
+	/* Valid ports come in buckets; bucket 0 exists from the start. */
+	CHECK(p >= BUCKET && p % BUCKET == 0);
+	s->end = p;
+	s->valid = true;
+	return s;
+}
+
+static bool st_closed(const struct fz_scan *s, uint32_t port)
+{
+	return port >= s->end || s->st[port].status == EVTCHNSTAT_closed;
+}
+
+/* Xen's get_free_port(): the lowest free port from 1, or -1 (-ENOSPC). */
+static long lowest_free(struct fz *f, int di)
+{
+	struct fz_scan *s = scan(f, di);
+	uint32_t lim = port_limit(&f->dom[di]);
+
+	for (uint32_t p = 1; p <= lim; p++)
+		if (st_closed(s, p))
+			return p;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Delivery oracle */
+
+struct fz_ev {
+	bool on;
+	struct fz_dom *z;
+	uint32_t port, vcpu;
+	bool in_range, have_vi;
+	bool pend, mask, sel, upc;
+	unsigned long cnt, total;
+};
+
+/* Snapshot what Xen's set_pending / unmask look at for @port of @z with
+ * notify vCPU @vcpu. */
+static void ev_snap(struct fz_dom *z, uint32_t port, uint32_t vcpu,
+		    struct fz_ev *e)
+{
+	unsigned char *vi;
+
+	memset(e, 0, sizeof(*e));
+	CHECK(vcpu < z->nr_vcpus);
+	e->on = true;
+	e->z = z;
+	e->port = port;
+	e->vcpu = vcpu;
+	e->cnt = z->upcalls[vcpu];
+	e->total = z->f->total_upcalls;
+	e->in_range = port < layout_ports(z);
+	if (!e->in_range)
+		return;
+	e->pend = bit_get(pending_map(z), port);
+	e->mask = bit_get(mask_map(z), port);
+	vi = z->vi[vcpu];
+	if (vi) {
+		e->have_vi = true;
+		e->sel = bit_get(vi + sel_off(z), port / bits_per_word(z));
+		e->upc = vi[0] & 1;
+	}
+}
+
+/* After the selector and the upcall flag were looked at: @raised says
+ * whether Xen goes on to set the selector bit. */
+static void ev_check_raise(const struct fz_ev *e, bool raised, bool skip_vi)
+{
+	struct fz_dom *z = e->z;
+	unsigned long d = z->upcalls[e->vcpu] - e->cnt;
+	unsigned long dt = z->f->total_upcalls - e->total;
+	unsigned char *vi = z->vi[e->vcpu];
+
+	if (!raised) {
+		CHECK(d == 0 && dt == 0);
+		return;
+	}
+	if (!e->have_vi) {
+		CHECK(d <= 1 && dt == d);
+		return;
+	}
+	if (!skip_vi)
+		CHECK(bit_get(vi + sel_off(z), e->port / bits_per_word(z)));
+	if (!e->sel && !e->upc) {
+		CHECK(d == 1 && dt == 1);
+		if (!skip_vi)
+			CHECK(vi[0] & 1);
+	} else {
+		CHECK(d == 0 && dt == 0);
+	}
+}
+
+/* An event arrived on a usable port (Xen's evtchn_2l_set_pending). */
+static void ev_check_event(const struct fz_ev *e, bool skip_vi)
+{
+	if (!e->on)
+		return;
+	stats.sends_delivered++;
+	if (!e->in_range) {
+		/* Beyond the current layout's bitmaps: dropped. */
+		CHECK(e->z->f->total_upcalls == e->total);
+		return;
+	}
+	CHECK(bit_get(pending_map(e->z), e->port));
+	ev_check_raise(e, !e->pend && !e->mask, skip_vi);
+}
+
+/* EVTCHNOP_unmask on a usable port (Xen's evtchn_2l_unmask). */
+static void ev_check_unmask(const struct fz_ev *e)
+{
+	if (!e->in_range) {
+		CHECK(e->z->f->total_upcalls == e->total);
+		return;
+	}
+	CHECK(!bit_get(mask_map(e->z), e->port));
+	CHECK(bit_get(pending_map(e->z), e->port) == e->pend);
+	ev_check_raise(e, e->mask && e->pend, false);
+}
+
+/* Nothing may change for @port: no bit, no upcall. */
+static void ev_check_nothing(const struct fz_ev *e)
+{
+	CHECK(e->z->f->total_upcalls == e->total);
+	if (!e->in_range)
+		return;
+	CHECK(bit_get(pending_map(e->z), e->port) == e->pend);
+	CHECK(bit_get(mask_map(e->z), e->port) == e->mask);
+}
+
+/* ------------------------------------------------------------------ */
+/* EVTCHNOP model */
+
+union fz_arg {
+	struct evtchn_bind_interdomain bind_interdomain;
+	struct evtchn_bind_virq bind_virq;
+	struct evtchn_bind_pirq bind_pirq;
+	struct evtchn_close close;
+	struct evtchn_send send;
+	struct evtchn_status status;
+	struct evtchn_alloc_unbound alloc_unbound;
+	struct evtchn_bind_ipi bind_ipi;
+	struct evtchn_bind_vcpu bind_vcpu;
+	struct evtchn_unmask unmask;
+	struct evtchn_reset reset;
+	struct evtchn_init_control init_control;
+	struct evtchn_expand_array expand_array;
+	struct evtchn_set_priority set_priority;
+	unsigned char raw[32];
+};
+
+static size_t op_size(int cmd)
+{
+	switch (cmd) {
+	case EVTCHNOP_bind_interdomain:
+		return sizeof(struct evtchn_bind_interdomain);
+	case EVTCHNOP_bind_virq:
+		return sizeof(struct evtchn_bind_virq);
+	case EVTCHNOP_bind_pirq:
+		return sizeof(struct evtchn_bind_pirq);
+	case EVTCHNOP_close:
+		return sizeof(struct evtchn_close);
+	case EVTCHNOP_send:
+		return sizeof(struct evtchn_send);
+	case EVTCHNOP_status:
+		return sizeof(struct evtchn_status);
+	case EVTCHNOP_alloc_unbound:
+		return sizeof(struct evtchn_alloc_unbound);
+	case EVTCHNOP_bind_ipi:
+		return sizeof(struct evtchn_bind_ipi);
+	case EVTCHNOP_bind_vcpu:
+		return sizeof(struct evtchn_bind_vcpu);
+	case EVTCHNOP_unmask:
+		return sizeof(struct evtchn_unmask);
+	case EVTCHNOP_reset:
+	case EVTCHNOP_reset_cont:
+		return sizeof(struct evtchn_reset);
+	case EVTCHNOP_init_control:
+		return sizeof(struct evtchn_init_control);
+	case EVTCHNOP_expand_array:
+		return sizeof(struct evtchn_expand_array);
+	case EVTCHNOP_set_priority:
+		return sizeof(struct evtchn_set_priority);
+	default:
+		return 0;
+	}
+}
+
+#if FZ_HAVE_GUEST
+static void guest_bind(struct fz_dom *z, uint32_t port, uint32_t vcpu)
+{
+	if (z->g_ok)
+		evtchn_guest_bind_port(&z->g, port, vcpu);
+}
+#else
+static void guest_bind(struct fz_dom *z, uint32_t port, uint32_t vcpu)
+{
+	(void)z;
+	(void)port;
+	(void)vcpu;
+}
+#endif
+
+static void expect_status(struct fz *f, int di, uint32_t port,
+			  uint32_t status, uint32_t vcpu)
+{
+	struct evtchn_status s;
+
+	CHECK(q_status(f, (domid_t)di, port, &s) == 0);
+	CHECK(s.status == status);
+	CHECK(s.vcpu == vcpu);
+}
+
+static void check_unbound_to(struct fz *f, int di, uint32_t port,
+			     domid_t remote, uint32_t vcpu)
+{
+	struct evtchn_status s;
+
+	CHECK(q_status(f, (domid_t)di, port, &s) == 0);
+	CHECK(s.status == EVTCHNSTAT_unbound);
+	CHECK(s.u.unbound.dom == remote);
+	CHECK(s.vcpu == vcpu);
+}
+
+static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
+			 const uint64_t a[6])
+{
+	struct fz_dom *z = &f->dom[di];
+	int cmd = (int)a[0];
+	uint64_t addr = a[1];
+	size_t size = op_size(cmd);
+	union fz_arg in, out;
+	unsigned char saved[sizeof(union fz_arg)];
+	unsigned char before[sizeof(union fz_arg)];
+	struct evtchn_status st = { 0 }, rst = { 0 };
+	struct fz_ev ev = { 0 }, ev2 = { 0 };
+	bool valid = false, deliver = false, nothing = false, unmask = false;
+	long exp, rc, lf = -1;
+	int t = -1;
+	uint32_t port = 0, tv = 0;
+
+	memset(&in, 0, sizeof(in));
+	if (vcpu >= z->nr_vcpus) {
+		exp = -XEN_EINVAL;
+	} else if (!size) {
+		exp = -XEN_ENOSYS;
+	} else if (!in_mem(addr, size)) {
+		exp = -XEN_EFAULT;
+	} else {
+		memcpy(&in, z->mem + addr, size);
+		exp = 1; /* computed below */
+	}
+
+	/* The model reads the port table through domain 0's memory, which
+	 * may be where this argument is: put the argument back after. */
+	save(z, addr, saved, sizeof(saved));
+
+	if (exp == 1) {
+		switch (cmd) {
+		case EVTCHNOP_bind_interdomain: {
+			struct evtchn_bind_interdomain *b =
+				&in.bind_interdomain;
+			struct fz_scan *rs;
+
+			t = dom_idx(f, di, b->remote_dom);
+			if (t < 0) {
+				exp = -XEN_ESRCH;
+				break;
+			}
+			lf = lowest_free(f, di);
+			if (lf < 0) {
+				exp = -XEN_ENOSPC;
+				break;
+			}
+			rs = scan(f, t);
+			port = b->remote_port;
+			if (!st_closed(rs, port) &&
+			    rs->st[port].status == EVTCHNSTAT_unbound &&
+			    rs->st[port].u.unbound.dom == di) {
+				exp = 0;
+				rst = rs->st[port];
+			} else {
+				exp = -XEN_EINVAL;
+			}
+			break;
+		}
+		case EVTCHNOP_bind_virq: {
+			struct evtchn_bind_virq *b = &in.bind_virq;
+			struct fz_scan *s;
+			bool bound = false;
+
+			tv = b->vcpu;
+			if ((int32_t)b->virq < 0 || b->virq >= NR_VIRQS) {
+				exp = -XEN_EINVAL;
+				break;
+			}
+			if (virq_global(b->virq) && tv != 0) {
+				exp = -XEN_EINVAL;
+				break;
+			}
+			if (tv >= z->nr_vcpus) {
+				exp = -XEN_ENOENT;
+				break;
+			}
+			s = scan(f, di);
+			for (uint32_t p = 1; p < s->end; p++)
+				if (s->st[p].status == EVTCHNSTAT_virq &&
+				    s->st[p].u.virq == b->virq &&
+				    (virq_global(b->virq) ||
+				     s->st[p].vcpu == tv))
+					bound = true;
+			if (bound) {
+				exp = -XEN_EEXIST;
+				break;
+			}
+			lf = lowest_free(f, di);
+			exp = lf < 0 ? -XEN_ENOSPC : 0;
+			break;
+		}
+		case EVTCHNOP_bind_pirq:
+			exp = -XEN_EINVAL; /* no PIRQ exists */
+			break;
+		case EVTCHNOP_close:
+		case EVTCHNOP_send:
+		case EVTCHNOP_unmask:
+		case EVTCHNOP_set_priority:
+		case EVTCHNOP_bind_vcpu: {
+			struct fz_scan *s = scan(f, di);
+
+			port = cmd == EVTCHNOP_close	  ? in.close.port
+			       : cmd == EVTCHNOP_send	  ? in.send.port
+			       : cmd == EVTCHNOP_unmask	  ? in.unmask.port
+			       : cmd == EVTCHNOP_bind_vcpu ? in.bind_vcpu.port
+						   : in.set_priority.port;
+			valid = port < s->end;
+			if (valid)
+				st = s->st[port];
+			if (cmd == EVTCHNOP_bind_vcpu) {
+				tv = in.bind_vcpu.vcpu;
+				if (tv >= z->nr_vcpus)
+					exp = -XEN_ENOENT;
+				else if (!valid)
+					exp = -XEN_EINVAL;
+				else if (st.status == EVTCHNSTAT_virq)
+					exp = virq_global(st.u.virq)
+						      ? 0
+						      : -XEN_EINVAL;
+				else if (st.status == EVTCHNSTAT_unbound ||
+					 st.status ==
+						 EVTCHNSTAT_interdomain ||
+					 st.status == EVTCHNSTAT_pirq)
+					exp = 0;
+				else
+					exp = -XEN_EINVAL;
+				break;
+			}
+			if (!valid) {
+				exp = -XEN_EINVAL;
+				break;
+			}
+			if (cmd == EVTCHNOP_set_priority) {
+				exp = -XEN_ENOSYS;
+			} else if (cmd == EVTCHNOP_unmask) {
+				exp = 0;
+				unmask = st.status != EVTCHNSTAT_closed;
+				nothing = !unmask;
+			} else if (cmd == EVTCHNOP_close) {
+				exp = st.status == EVTCHNSTAT_closed
+					      ? -XEN_EINVAL
+					      : 0;
+			} else if (st.status == EVTCHNSTAT_ipi) {
+				exp = 0;
+				deliver = true;
+			} else if (st.status == EVTCHNSTAT_interdomain) {
+				exp = 0;
+				deliver = true;
+				t = st.u.interdomain.dom;
+				CHECK(t < NDOM && f->dom[t].d);
+				CHECK(!st_closed(scan(f, t),
+						 st.u.interdomain.port));
+				rst = scan(f, t)->st[st.u.interdomain.port];
+			} else if (st.status == EVTCHNSTAT_unbound) {
+				exp = 0; /* dropped */
+			} else {
+				exp = -XEN_EINVAL;
+			}
+			break;
+		}
+		case EVTCHNOP_status: {
+			struct fz_scan *s;
+
+			t = dom_idx(f, di, in.status.dom);
+			port = in.status.port;
+			if (t < 0) {
+				exp = -XEN_ESRCH;
+				break;
+			}
+			s = scan(f, t);
+			if (port >= s->end)
+				exp = -XEN_EINVAL;
+			else if (t != di && !z->privileged)
+				exp = -XEN_EPERM;
+			else {
+				exp = 0;
+				st = s->st[port];
+			}
+			break;
+		}
+		case EVTCHNOP_alloc_unbound:
+			t = dom_idx(f, di, in.alloc_unbound.dom);
+			if (t < 0) {
+				exp = -XEN_ESRCH;
+				break;
+			}
+			lf = lowest_free(f, t);
+			if (lf < 0)
+				exp = -XEN_ENOSPC;
+			else if (t != di && !z->privileged)
+				exp = -XEN_EPERM;
+			else
+				exp = 0;
+			break;
+		case EVTCHNOP_bind_ipi:
+			tv = in.bind_ipi.vcpu;
+			if (tv >= z->nr_vcpus) {
+				exp = -XEN_ENOENT;
+				break;
+			}
+			lf = lowest_free(f, di);
+			exp = lf < 0 ? -XEN_ENOSPC : 0;
+			break;
+		case EVTCHNOP_reset:
+		case EVTCHNOP_reset_cont:
+			t = dom_idx(f, di, in.reset.dom);
+			if (t < 0)
+				exp = -XEN_ESRCH;
+			else if (t != di && !z->privileged)
+				exp = -XEN_EPERM;
+			else if (t != di && !f->dom[t].paused)
+				exp = -XEN_EINVAL;
+			else if (cmd == EVTCHNOP_reset_cont)
+				exp = -XEN_EBUSY; /* no reset in progress */
+			else {
+				exp = 0;
+				f->before = *scan(f, t);
+			}
+			break;
+		case EVTCHNOP_init_control:
+		case EVTCHNOP_expand_array:
+			exp = -XEN_EOPNOTSUPP; /* 2-level only */
+			break;
+		default:
+			CHECK(0);
+		}
+	}
+
+	put(z, addr, saved, sizeof(saved));
+
+	/* Deliveries to expect, looked at now. */
+	if (exp == 0 && cmd == EVTCHNOP_bind_interdomain)
+		ev_snap(z, (uint32_t)lf, 0, &ev);
+	if (exp == 0 && deliver) {
+		if (st.status == EVTCHNSTAT_ipi)
+			ev_snap(z, port, st.vcpu, &ev);
+		else
+			ev_snap(&f->dom[t], st.u.interdomain.port, rst.vcpu,
+				&ev);
+	}
+	if (exp == 0 && (unmask || nothing))
+		ev_snap(z, port, st.vcpu, &ev);
+	if (exp == 0 && cmd == EVTCHNOP_send && !deliver)
+		ev_snap(z, port, st.vcpu, &ev2); /* unbound: nothing */
+
+	save(z, addr, before, sizeof(before));
+	{
+		unsigned long total = f->total_upcalls;
+
+		rc = hcall(z, vcpu, __HYPERVISOR_event_channel_op, a);
+		CHECK(rc == exp);
+		if (rc != 0 || !(deliver || unmask ||
+				 cmd == EVTCHNOP_bind_interdomain))
+			CHECK(f->total_upcalls == total);
+	}
+	if (rc == -XEN_EFAULT)
+		stats.efault++;
+
+	/* Nothing changes the guest's argument but a successful copy-out. */
+	if (rc != 0 || cmd == EVTCHNOP_close || cmd == EVTCHNOP_bind_vcpu ||
+	    cmd == EVTCHNOP_reset || cmd == EVTCHNOP_set_priority)
+		CHECK(same(z, addr, before, size ? size : 8));
+
+	/* Anything that may have allocated storage or bound a port. */
+	if (rc == 0 || cmd == EVTCHNOP_bind_interdomain ||
+	    cmd == EVTCHNOP_alloc_unbound)
+		if (cmd != EVTCHNOP_status && cmd != EVTCHNOP_send &&
+		    cmd != EVTCHNOP_unmask)
+			invalidate(f);
+	if (rc != 0)
+		return rc;
+
+	memset(&out, 0, sizeof(out));
+	memcpy(&out, z->mem + addr, size);
+
+	switch (cmd) {
+	case EVTCHNOP_bind_interdomain: {
+		const unsigned char *arg = z->mem + addr;
+		bool skip = z->vi[0] &&
+			    overlaps(arg, size, z->vi[0], VCPU_INFO_SIZE);
+
+		/* "We may have lost notifications": the new port is made
+		 * pending at vCPU 0. */
+		ev_check_event(&ev, skip);
+		CHECK(out.bind_interdomain.local_port == (uint32_t)lf);
+		CHECK(out.bind_interdomain.remote_dom ==
+		      in.bind_interdomain.remote_dom);
+		CHECK(out.bind_interdomain.remote_port ==
+		      in.bind_interdomain.remote_port);
+		{
+			struct evtchn_status s;
+
+			CHECK(q_status(f, (domid_t)di, lf, &s) == 0);
+			CHECK(s.status == EVTCHNSTAT_interdomain);
+			CHECK(s.u.interdomain.dom == t);
+			CHECK(s.u.interdomain.port == port);
+			CHECK(s.vcpu == 0);
+			CHECK(q_status(f, (domid_t)t, port, &s) == 0);
+			CHECK(s.status == EVTCHNSTAT_interdomain);
+			CHECK(s.u.interdomain.dom == di);
+			CHECK(s.u.interdomain.port == (uint32_t)lf);
+			CHECK(s.vcpu == rst.vcpu);
+		}
+		guest_bind(z, lf, 0);
+		if (t == di)
+			stats.loopback++;
+		else
+			stats.interdomain++;
+		break;
+	}
+	case EVTCHNOP_bind_virq: {
+		struct evtchn_status s;
+
+		CHECK(out.bind_virq.port == (uint32_t)lf);
+		CHECK(out.bind_virq.virq == in.bind_virq.virq &&
+		      out.bind_virq.vcpu == in.bind_virq.vcpu);
+		CHECK(q_status(f, (domid_t)di, lf, &s) == 0);
+		CHECK(s.status == EVTCHNSTAT_virq);
+		CHECK(s.u.virq == in.bind_virq.virq);
+		CHECK(s.vcpu == tv);
+		guest_bind(z, lf, tv);
+		stats.virq++;
+		break;
+	}
+	case EVTCHNOP_bind_ipi:
+		CHECK(out.bind_ipi.port == (uint32_t)lf);
+		CHECK(out.bind_ipi.vcpu == in.bind_ipi.vcpu);
+		expect_status(f, di, lf, EVTCHNSTAT_ipi, tv);
+		guest_bind(z, lf, tv);
+		stats.ipi++;
+		break;
+	case EVTCHNOP_alloc_unbound: {
+		domid_t remote = in.alloc_unbound.remote_dom == DOMID_SELF
+					 ? (domid_t)di
+					 : in.alloc_unbound.remote_dom;
+
+		CHECK(out.alloc_unbound.port == (uint32_t)lf);
+		CHECK(out.alloc_unbound.dom == in.alloc_unbound.dom &&
+		      out.alloc_unbound.remote_dom ==
+			      in.alloc_unbound.remote_dom);
+		check_unbound_to(f, t, lf, remote, 0);
+		guest_bind(&f->dom[t], lf, 0);
+		stats.unbound++;
+		break;
+	}
+	case EVTCHNOP_close:
+		expect_status(f, di, port, EVTCHNSTAT_closed, 0);
+		if (port < layout_ports(z))
+			CHECK(!bit_get(pending_map(z), port));
+		if (st.status == EVTCHNSTAT_interdomain)
+			/* The peer is unbound, reserved for the closer. */
+			check_unbound_to(f, st.u.interdomain.dom,
+					 st.u.interdomain.port, (domid_t)di,
+					 scan(f, st.u.interdomain.dom)
+						 ->st[st.u.interdomain.port]
+						 .vcpu);
+		stats.closes++;
+		break;
+	case EVTCHNOP_send:
+		if (deliver)
+			ev_check_event(&ev, false);
+		else
+			ev_check_nothing(&ev2);
+		break;
+	case EVTCHNOP_unmask:
+		if (unmask)
+			ev_check_unmask(&ev);
+		else
+			ev_check_nothing(&ev);
+		break;
+	case EVTCHNOP_bind_vcpu: {
+		struct evtchn_status s;
+
+		CHECK(q_status(f, (domid_t)di, port, &s) == 0);
+		CHECK(s.status == st.status && s.vcpu == tv);
+		guest_bind(z, port, tv);
+		break;
+	}
+	case EVTCHNOP_status: {
+		/* Xen writes status, vcpu and the union member of the state;
+		 * everything else is what the guest passed. */
+		struct evtchn_status e = in.status;
+
+		e.status = st.status;
+		e.vcpu = st.vcpu;
+		switch (st.status) {
+		case EVTCHNSTAT_unbound:
+			e.u.unbound.dom = st.u.unbound.dom;
+			break;
+		case EVTCHNSTAT_interdomain:
+			e.u.interdomain.dom = st.u.interdomain.dom;
+			e.u.interdomain.port = st.u.interdomain.port;
+			break;
+		case EVTCHNSTAT_pirq:
+			e.u.pirq = st.u.pirq;
+			break;
+		case EVTCHNSTAT_virq:
+			e.u.virq = st.u.virq;
+			break;
+		default:
+			break;
+		}
+		CHECK(memcmp(&e, &out.status, sizeof(e)) == 0);
+		break;
+	}
+	case EVTCHNOP_reset: {
+		struct fz_scan *s = scan(f, t);
+		struct fz_dom *zt = &f->dom[t];
+
+		CHECK(s->end == f->before.end);
+		for (uint32_t p = 1; p < s->end; p++) {
+			const struct evtchn_status *b = &f->before.st[p];
+
+			CHECK(s->st[p].status == EVTCHNSTAT_closed);
+			CHECK(s->st[p].vcpu == 0);
+			if (b->status != EVTCHNSTAT_closed &&
+			    p < layout_ports(zt))
+				CHECK(!bit_get(pending_map(zt), p));
+			if (b->status == EVTCHNSTAT_interdomain &&
+			    b->u.interdomain.dom != t)
+				check_unbound_to(
+					f, b->u.interdomain.dom,
+					b->u.interdomain.port, (domid_t)t,
+					scan(f, b->u.interdomain.dom)
+						->st[b->u.interdomain.port]
+						.vcpu);
+		}
+		stats.resets++;
+		break;
+	}
+	default:
+		break;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* VCPUOP model */
+
+static long fz_vcpu_op(struct fz *f, int di, uint32_t vcpu,
+		       const uint64_t a[6])
+{
+	struct fz_dom *z = &f->dom[di];
+	int cmd = (int)a[0];
+	uint32_t vid = (uint32_t)a[1];
+	uint64_t addr = a[2];
+	struct vcpu_register_vcpu_info info = { 0 };
+	size_t align = is32(z) ? _Alignof(struct vcpu_info_x86_32)
+			       : _Alignof(struct vcpu_info_x86_64);
+	unsigned char old[VCPU_INFO_SIZE], before[sizeof(info)];
+	unsigned char *nvi = NULL, *ovi = NULL;
+	unsigned long total = f->total_upcalls, cnt = 0;
+	bool upc = false;
+	long exp, rc;
+
+	if (vcpu >= z->nr_vcpus)
+		exp = -XEN_EINVAL;
+	else if (cmd != VCPUOP_register_vcpu_info)
+		exp = -XEN_ENOSYS;
+	else if (vid >= z->nr_vcpus)
+		exp = -XEN_ENOENT;
+	else if (!in_mem(addr, sizeof(info)))
+		exp = -XEN_EFAULT;
+	else {
+		memcpy(&info, z->mem + addr, sizeof(info));
+		/* Xen 4.17's map_vcpu_info(), in its order. */
+		if (info.offset > EVTCHN_PAGE_SIZE - VCPU_INFO_SIZE)
+			exp = -XEN_ENXIO;
+		else if (info.offset & (align - 1))
+			exp = -XEN_ENXIO;
+		else if (z->registered[vid])
+			exp = -XEN_EINVAL;
+		else if (vid != vcpu && z->online[vid])
+			exp = -XEN_EINVAL;
+		else if (info.mfn >= FZ_MEM_PAGES)
+			exp = -XEN_EINVAL;
+		else
+			exp = 0;
+	}
+	if (exp == 0) {
+		nvi = z->mem + info.mfn * EVTCHN_PAGE_SIZE + info.offset;
+		ovi = z->vi[vid];
+		if (ovi)
+			memcpy(old, ovi, sizeof(old));
+		upc = ovi && (ovi[0] & 1);
+		cnt = z->upcalls[vid];
+		z->reg_vcpu = (int)vid;
+		z->reg_vi = nvi;
+	}
+	save(z, addr, before, sizeof(before));
+	rc = hcall(z, vcpu, __HYPERVISOR_vcpu_op, a);
+	z->reg_vcpu = -1;
+	CHECK(rc == exp);
+	if (rc == -XEN_EFAULT)
+		stats.efault++;
+	if (rc != 0) {
+		CHECK(f->total_upcalls == total);
+		CHECK(same(z, addr, before, sizeof(before)));
+		return rc;
+	}
+
+	/* The old contents moved (or a fresh one with the upcall masked),
+	 * every selector bit set, the upcall raised unless it was pending. */
+	for (size_t i = 0; i < VCPU_INFO_SIZE; i++) {
+		if (i >= sel_off(z) && i < sel_off(z) + sel_size(z))
+			CHECK(nvi[i] == 0xFF);
+		else if (i == 0)
+			CHECK(nvi[0] == ((ovi ? old[0] : 0) | 1));
+		else if (ovi)
+			CHECK(nvi[i] == old[i]);
+		else
+			CHECK(nvi[i] ==
+			      (i == offsetof(struct vcpu_info_x86_64,
+					     evtchn_upcall_mask)
+				       ? 1
+				       : 0));
+	}
+	CHECK(z->upcalls[vid] - cnt == (upc ? 0u : 1u));
+	CHECK(f->total_upcalls - total == (upc ? 0u : 1u));
+	z->vi[vid] = nvi;
+	z->registered[vid] = true;
+#if FZ_HAVE_GUEST
+	if (z->g_ok)
+		evtchn_guest_set_vcpu_info(&z->g, vid, nvi);
+#endif
+	stats.registered++;
+	if (vid >= 32)
+		stats.high_vcpu_registered++;
+	return rc;
+}
+
+/* Any hypercall from vCPU @vcpu of domain @di, checked. */
+static long fz_hypercall(struct fz *f, int di, uint32_t vcpu, uint64_t nr,
+			 const uint64_t a[6])
+{
+	struct fz_dom *z = &f->dom[di];
+	unsigned long total = f->total_upcalls;
+	long rc;
+
+	if (nr == __HYPERVISOR_event_channel_op)
+		return fz_evtchn_op(f, di, vcpu, a);
+	if (nr == __HYPERVISOR_vcpu_op)
+		return fz_vcpu_op(f, di, vcpu, a);
+	rc = hcall(z, vcpu, nr, a);
+	CHECK(rc == (vcpu >= z->nr_vcpus ? -XEN_EINVAL : -XEN_ENOSYS));
+	CHECK(f->total_upcalls == total);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The reference guest consumer */
+
+#if FZ_HAVE_GUEST
+static long fz_guest_op(void *ctx, uint32_t vcpu, int cmd, void *arg,
+			size_t len)
+{
+	struct fz_dom *z = ctx;
+	uint64_t a[6] = { (uint64_t)(int64_t)cmd, SCRATCH_GUEST, 0, 0, 0, 0 };
+	long rc;
+
+	CHECK(len <= 64);
+	memcpy(z->mem + SCRATCH_GUEST, arg, len);
+	rc = fz_hypercall(z->f, z->idx, vcpu, __HYPERVISOR_event_channel_op,
+			  a);
+	memcpy(arg, z->mem + SCRATCH_GUEST, len);
+	return rc;
+}
+
+struct fz_upcall_ctx {
+	struct fz_dom *z;
+	uint32_t vcpu;
+};
+
+static void fz_guest_event(uint32_t vcpu, uint32_t port, void *opaque)
+{
+	struct fz_upcall_ctx *c = opaque;
+
+	CHECK(vcpu == c->vcpu);
+	CHECK(port < evtchn_guest_nr_ports(&c->z->g));
+	/* Acked (pending cleared) before it is handled. */
+	CHECK(!evtchn_guest_is_pending(&c->z->g, port));
+	stats.guest_events++;
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Domains */
+
+static void dom_create(struct fz *f, int di, bool l32, uint8_t maxsel)
+{
+	struct fz_dom *z = &f->dom[di];
+	struct evtchn_domain_config cfg;
+	unsigned char *page;
+	int rc;
+
+	memset(z, 0, sizeof(*z));
+	z->f = f;
+	z->idx = di;
+	z->reg_vcpu = -1;
+	z->nr_vcpus = fz_nr_vcpus[di];
+	z->cfg_max = maxsel < 128 ? 0 : fz_max_ports[(maxsel - 128) % 16];
+	z->privileged = di == 0;
+	z->mem = malloc(MEM_SIZE);
+	CHECK(z->mem);
+	memset(z->mem, 0, MEM_SIZE);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.domid = (uint16_t)di;
+	cfg.nr_vcpus = z->nr_vcpus;
+	cfg.max_evtchn_port = z->cfg_max;
+	cfg.layout = l32 ? EVTCHN_LAYOUT_32 : EVTCHN_LAYOUT_64;
+	cfg.privileged = z->privileged;
+	evtchn_guest_mem_flat(&cfg.mem, z->mem, MEM_SIZE);
+	cfg.upcall_cb = fz_upcall;
+	cfg.opaque = z;
+	rc = evtchn_domain_create(f->h, &cfg, &z->d);
+	CHECK(rc == 0);
+	CHECK(evtchn_host_domain(f->h, (uint16_t)di) == z->d);
+	CHECK(evtchn_domain_id(z->d) == di);
+	CHECK(evtchn_domain_nr_vcpus(z->d) == z->nr_vcpus);
+	CHECK(evtchn_domain_layout(z->d) == cfg.layout);
+	page = si(z);
+	CHECK(page && ((uintptr_t)page & (EVTCHN_PAGE_SIZE - 1)) == 0);
+	for (size_t i = 0; i < EVTCHN_PAGE_SIZE; i++)
+		CHECK(page[i] == 0);
+	for (uint32_t v = 0; v < z->nr_vcpus && v < 32; v++)
+		z->vi[v] = page + v * VCPU_INFO_SIZE;
+#if FZ_HAVE_GUEST
+	CHECK(evtchn_guest_init(&z->g, page, l32, z->nr_vcpus, fz_guest_op,
+				z) == 0);
+	z->g_ok = true;
+#endif
+	invalidate(f);
+}
+
+static void dom_destroy(struct fz *f, int di)
+{
+	struct fz_dom *z = &f->dom[di];
+
+	CHECK(evtchn_domain_destroy(z->d) == 0);
+	z->d = NULL;
+	CHECK(evtchn_host_domain(f->h, (uint16_t)di) == NULL);
+#if FZ_HAVE_GUEST
+	if (z->g_ok)
+		evtchn_guest_fini(&z->g);
+	z->g_ok = false;
+#endif
+	free(z->mem);
+	z->mem = NULL;
+	invalidate(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* The whole port table */
+
+static void check_all(struct fz *f)
+{
+	invalidate(f);
+	stats.checks++;
+	for (int di = 0; di < NDOM; di++) {
+		struct fz_dom *z = &f->dom[di];
+		bool seen_global[NR_VIRQS] = { false };
+		static bool seen_vcpu[NR_VIRQS][MAX_VCPUS];
+		struct fz_scan *s;
+		uint32_t max, lim;
+
+		CHECK(evtchn_host_domain(f->h, (uint16_t)di) == z->d);
+		if (!z->d)
+			continue;
+		s = scan(f, di);
+		/* Storage only up to the highest port ever allocatable. */
+		max = z->cfg_max ? z->cfg_max : STORAGE_MAX_PORT;
+		if (max > PORTS_64 - 1)
+			max = PORTS_64 - 1;
+		lim = (max + 1 + BUCKET - 1) / BUCKET * BUCKET;
+		CHECK(s->end <= (lim > BUCKET ? lim : BUCKET));
+		/* Port 0 is reserved: closed, vCPU 0. */
+		CHECK(s->st[0].status == EVTCHNSTAT_closed);
+		CHECK(s->st[0].vcpu == 0);
+		memset(seen_vcpu, 0, sizeof(seen_vcpu));
+		for (uint32_t p = 0; p < s->end; p++) {
+			const struct evtchn_status *st = &s->st[p];
+
+			CHECK(st->vcpu < z->nr_vcpus);
+			switch (st->status) {
+			case EVTCHNSTAT_closed:
+			case EVTCHNSTAT_unbound:
+			case EVTCHNSTAT_ipi:
+				break;
+			case EVTCHNSTAT_interdomain: {
+				int t = st->u.interdomain.dom;
+				uint32_t rp = st->u.interdomain.port;
+				struct fz_scan *ts;
+
+				CHECK(t < NDOM && f->dom[t].d);
+				ts = scan(f, t);
+				CHECK(rp < ts->end);
+				CHECK(ts->st[rp].status ==
+				      EVTCHNSTAT_interdomain);
+				CHECK(ts->st[rp].u.interdomain.dom == di);
+				CHECK(ts->st[rp].u.interdomain.port == p);
+				CHECK(t != di || rp != p);
+				break;
+			}
+			case EVTCHNSTAT_virq:
+				CHECK(st->u.virq < NR_VIRQS);
+				if (virq_global(st->u.virq)) {
+					CHECK(!seen_global[st->u.virq]);
+					seen_global[st->u.virq] = true;
+				} else {
+					CHECK(!seen_vcpu[st->u.virq][st->vcpu]);
+					seen_vcpu[st->u.virq][st->vcpu] = true;
+				}
+				break;
+			default: /* PIRQs do not exist; nothing else does */
+				CHECK(0);
+			}
+		}
+		/* Every bound VIRQ reaches its port. */
+		for (uint32_t p = 1; p < s->end; p++) {
+			const struct evtchn_status *st = &s->st[p];
+			struct fz_ev e;
+
+			if (st->status != EVTCHNSTAT_virq ||
+			    p >= layout_ports(z))
+				continue;
+			bit_put(pending_map(z), p, false); /* the guest acks */
+			ev_snap(z, p, st->vcpu, &e);
+			CHECK(evtchn_send_virq(z->d,
+					       virq_global(st->u.virq)
+						       ? 0
+						       : st->vcpu,
+					       st->u.virq) == 0);
+			ev_check_event(&e, false);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Operations */
+
+static void op_evtchn(struct fz *f)
+{
+	static const uint64_t special_cmd[16] = {
+		15,
+		16,
+		UINT64_MAX,
+		0x80000000u,
+		0x7FFFFFFFu,
+		0x100000000ull | EVTCHNOP_close,
+		0x100000000ull | EVTCHNOP_bind_interdomain,
+		0xFFFFFFFF00000000ull | EVTCHNOP_status,
+		0xFFFFFFFFu,
+		100,
+		EVTCHNOP_reset_cont,
+		EVTCHNOP_init_control,
+		EVTCHNOP_expand_array,
+		EVTCHNOP_set_priority,
+		EVTCHNOP_bind_pirq,
+		0,
+	};
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint32_t vcpu;
+	uint8_t cb;
+	uint64_t a[6] = { 0 };
+	union fz_arg arg;
+	size_t len;
+	int cmd;
+
+	if (!z->d)
+		return;
+	vcpu = rd_vcpu(f, z);
+	cb = in8(f);
+	a[0] = cb < 240 ? cb % 15 : special_cmd[cb - 240];
+	if (cb == 255)
+		a[0] = in64(f);
+	a[1] = rd_addr(f);
+	cmd = (int)a[0];
+	memset(&arg, 0, sizeof(arg));
+	if (in8(f) >= 224) {
+		in_bytes(f, arg.raw, 24);
+		len = 24;
+	} else {
+		len = op_size(cmd);
+		switch (cmd) {
+		case EVTCHNOP_bind_interdomain:
+			arg.bind_interdomain.remote_dom = rd_domid(f);
+			arg.bind_interdomain.remote_port = rd_port(f);
+			arg.bind_interdomain.local_port = in8(f);
+			break;
+		case EVTCHNOP_bind_virq:
+			arg.bind_virq.virq = rd_virq(f);
+			arg.bind_virq.vcpu = rd_tvcpu(f);
+			arg.bind_virq.port = in8(f);
+			break;
+		case EVTCHNOP_bind_pirq:
+			arg.bind_pirq.pirq = rd_port(f);
+			arg.bind_pirq.flags = in8(f) & 1;
+			break;
+		case EVTCHNOP_close:
+			arg.close.port = rd_port(f);
+			break;
+		case EVTCHNOP_send:
+			arg.send.port = rd_port(f);
+			break;
+		case EVTCHNOP_status:
+			arg.status.dom = rd_domid(f);
+			arg.status.port = rd_port(f);
+			arg.status.status = in8(f);
+			memset(&arg.status.u, in8(f), sizeof(arg.status.u));
+			break;
+		case EVTCHNOP_alloc_unbound:
+			arg.alloc_unbound.dom = rd_domid(f);
+			arg.alloc_unbound.remote_dom = rd_domid(f);
+			break;
+		case EVTCHNOP_bind_ipi:
+			arg.bind_ipi.vcpu = rd_tvcpu(f);
+			break;
+		case EVTCHNOP_bind_vcpu:
+			arg.bind_vcpu.port = rd_port(f);
+			arg.bind_vcpu.vcpu = rd_tvcpu(f);
+			break;
+		case EVTCHNOP_unmask:
+			arg.unmask.port = rd_port(f);
+			break;
+		case EVTCHNOP_reset:
+		case EVTCHNOP_reset_cont:
+			arg.reset.dom = rd_domid(f);
+			break;
+		case EVTCHNOP_init_control:
+			arg.init_control.control_gfn = in8(f) % 20;
+			arg.init_control.offset = in16(f);
+			arg.init_control.vcpu = rd_tvcpu(f);
+			break;
+		case EVTCHNOP_expand_array:
+			arg.expand_array.array_gfn = in8(f) % 20;
+			break;
+		case EVTCHNOP_set_priority:
+			arg.set_priority.port = rd_port(f);
+			arg.set_priority.priority = in8(f);
+			break;
+		default:
+			in_bytes(f, arg.raw, 8);
+			len = 8;
+			break;
+		}
+	}
+	put(z, a[1], &arg, len);
+	fz_hypercall(f, di, vcpu, __HYPERVISOR_event_channel_op, a);
+}
+
+/* alloc_unbound in A for B, then B binds to it. */
+static void op_connect(struct fz *f)
+{
+	uint8_t b = in8(f);
+	int A = b % 3, B = b / 3 % 3, via0 = b / 9 & 1, self = b / 18 & 1;
+	uint64_t addr_a = rd_addr(f), addr_b = rd_addr(f);
+	int caller = via0 ? 0 : A;
+	struct evtchn_alloc_unbound al = { 0 };
+	struct evtchn_bind_interdomain bi = { 0 };
+	uint64_t a[6] = { EVTCHNOP_alloc_unbound, addr_a, 0, 0, 0, 0 };
+
+	if (!f->dom[A].d || !f->dom[B].d)
+		return;
+	al.dom = via0 ? (domid_t)A : DOMID_SELF;
+	al.remote_dom = (self && caller == B) ? DOMID_SELF : (domid_t)B;
+	put(&f->dom[caller], addr_a, &al, sizeof(al));
+	if (fz_hypercall(f, caller, 0, __HYPERVISOR_event_channel_op, a))
+		return;
+	memcpy(&al, f->dom[caller].mem + addr_a, sizeof(al));
+	bi.remote_dom = (self && A == B) ? DOMID_SELF : (domid_t)A;
+	bi.remote_port = al.port;
+	put(&f->dom[B], addr_b, &bi, sizeof(bi));
+	a[0] = EVTCHNOP_bind_interdomain;
+	a[1] = addr_b;
+	fz_hypercall(f, B, 0, __HYPERVISOR_event_channel_op, a);
+}
+
+static void op_register(struct fz *f)
+{
+	static const uint64_t special_gfn[] = { 16, 17, 0xFFFFF, 1ull << 40,
+						UINT64_MAX };
+	static const uint32_t special_off[] = { 4096, 4095, UINT32_MAX, 4033 };
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	struct vcpu_register_vcpu_info info = { 0 };
+	uint64_t a[6] = { VCPUOP_register_vcpu_info, 0, 0, 0, 0, 0 };
+	uint32_t vcpu;
+	uint8_t b;
+
+	if (!z->d)
+		return;
+	vcpu = rd_vcpu(f, z);
+	b = in8(f);
+	if (b < 160)
+		a[1] = b % z->nr_vcpus;
+	else if (b < 220)
+		a[1] = 30 + b % 12;
+	else
+		a[1] = b == 255 ? in32(f) : 0xFFFFFFFFu - b % 2;
+	b = in8(f);
+	info.mfn = b < 220 ? b % FZ_MEM_PAGES : special_gfn[b % 5];
+	b = in8(f);
+	if (b < 96)
+		info.offset = (b % 64) * 64u;
+	else if (b < 128)
+		info.offset = EVTCHN_PAGE_SIZE - VCPU_INFO_SIZE; /* last */
+	else if (b < 160)
+		info.offset = EVTCHN_PAGE_SIZE - VCPU_INFO_SIZE + 4 + b % 8 * 4;
+	else if (b < 192)
+		info.offset = (b % 63) * 64u + 4; /* 32-bit aligned only */
+	else if (b < 216)
+		info.offset = (b % 63) * 64u + 1 + b % 3;
+	else if (b < 252)
+		info.offset = special_off[b % 4];
+	else
+		info.offset = in32(f);
+	info.rsvd = in8(f) < 240 ? 0 : 0xdeadbeef;
+	a[2] = rd_addr(f);
+	if (in8(f) >= 250)
+		a[0] = in8(f); /* another vcpu_op */
+	put(z, a[2], &info, sizeof(info));
+	fz_hypercall(f, di, vcpu, __HYPERVISOR_vcpu_op, a);
+}
+
+static void op_raw(struct fz *f)
+{
+	static const uint64_t special_nr[] = {
+		0, 16, 17, 23, 25, 31, 33, 64, 0xFFFFFFFFu,
+		(1ull << 32) | __HYPERVISOR_event_channel_op,
+		(1ull << 32) | __HYPERVISOR_vcpu_op, UINT64_MAX,
+	};
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint64_t a[6] = { 0 }, nr;
+	unsigned char bytes[24];
+	uint32_t vcpu;
+	uint8_t b, n;
+
+	if (!z->d)
+		return;
+	vcpu = rd_vcpu(f, z);
+	b = in8(f);
+	nr = b < 100   ? __HYPERVISOR_event_channel_op
+	     : b < 180 ? __HYPERVISOR_vcpu_op
+		       : special_nr[b % 12];
+	b = in8(f);
+	a[0] = b < 128 ? b % 16 : b < 192 ? VCPUOP_register_vcpu_info : in64(f);
+	if (nr == __HYPERVISOR_vcpu_op) {
+		a[1] = rd_tvcpu(f);
+		a[2] = rd_addr(f);
+	} else {
+		a[1] = rd_addr(f);
+		a[2] = in8(f);
+	}
+	for (int i = 3; i < 6; i++)
+		a[i] = in8(f) * 0x0101010101010101ull;
+	n = in8(f) % 25;
+	in_bytes(f, bytes, n);
+	put(z, nr == __HYPERVISOR_vcpu_op ? a[2] : a[1], bytes, n);
+	if (n == 24 && bytes[0] == 0xA5) {
+		/* A NULL argument array. */
+		CHECK(evtchn_hypercall(z->d, 0, nr, NULL) == -EINVAL);
+		CHECK(evtchn_hypercall(NULL, 0, nr, a) == -EINVAL);
+	}
+	fz_hypercall(f, di, vcpu, nr, a);
+}
+
+static void op_virq(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint32_t vcpu = rd_tvcpu(f), virq = rd_virq(f);
+	struct fz_ev e = { 0 };
+	unsigned long total = f->total_upcalls;
+	int exp = 0, rc;
+
+	if (!z->d)
+		return;
+	if (virq >= NR_VIRQS)
+		exp = -EINVAL;
+	else if (!virq_global(virq) && vcpu >= z->nr_vcpus)
+		exp = -EINVAL;
+	if (exp == 0) {
+		struct fz_scan *s = scan(f, di);
+
+		for (uint32_t p = 1; p < s->end; p++)
+			if (s->st[p].status == EVTCHNSTAT_virq &&
+			    s->st[p].u.virq == virq &&
+			    (virq_global(virq) || s->st[p].vcpu == vcpu))
+				ev_snap(z, p, s->st[p].vcpu, &e);
+	}
+	rc = evtchn_send_virq(z->d, vcpu, virq);
+	CHECK(rc == exp);
+	if (e.on)
+		ev_check_event(&e, false);
+	else
+		CHECK(f->total_upcalls == total); /* unbound: dropped */
+}
+
+static void op_raise(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint32_t port = rd_port(f);
+	struct fz_scan *s;
+	struct fz_ev e;
+	bool usable;
+	int rc;
+
+	if (!z->d)
+		return;
+	s = scan(f, di);
+	usable = !st_closed(s, port);
+	if (usable)
+		ev_snap(z, port, s->st[port].vcpu, &e);
+	else
+		ev_snap(z, port, 0, &e);
+	rc = evtchn_port_raise(z->d, port);
+	if (usable) {
+		CHECK(rc == 0);
+		ev_check_event(&e, false);
+	} else {
+		CHECK(rc == -EINVAL);
+		ev_check_nothing(&e);
+	}
+}
+
+static void op_layout(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint8_t b = in8(f);
+	static const int bad[] = { 2, -1, 0x7FFFFFFF, 1000 };
+	int l = b < 120 ? EVTCHN_LAYOUT_64 : b < 240 ? EVTCHN_LAYOUT_32 : bad[b % 4];
+	enum evtchn_layout old;
+	int rc;
+
+	if (!z->d)
+		return;
+	old = evtchn_domain_layout(z->d);
+	rc = evtchn_domain_set_layout(z->d, (enum evtchn_layout)l);
+	if (l == EVTCHN_LAYOUT_64 || l == EVTCHN_LAYOUT_32) {
+		CHECK(rc == 0);
+		CHECK((int)evtchn_domain_layout(z->d) == l);
+		if ((int)old != l)
+			stats.layout_switch++;
+#if FZ_HAVE_GUEST
+		if (z->g_ok)
+			z->g.compat = l == EVTCHN_LAYOUT_32;
+#endif
+	} else {
+		CHECK(rc == -EINVAL);
+		CHECK(evtchn_domain_layout(z->d) == old);
+	}
+}
+
+static void op_pause(struct fz *f)
+{
+	int di = rd_dom(f);
+	bool paused = in8(f) & 1;
+
+	if (!f->dom[di].d)
+		return;
+	CHECK(evtchn_domain_set_paused(f->dom[di].d, paused) == 0);
+	f->dom[di].paused = paused;
+}
+
+static void op_online(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint32_t vcpu = rd_tvcpu(f);
+	bool online = in8(f) & 1;
+	int rc;
+
+	if (!z->d)
+		return;
+	rc = evtchn_vcpu_set_online(z->d, vcpu, online);
+	if (vcpu < z->nr_vcpus) {
+		CHECK(rc == 0);
+		z->online[vcpu] = online;
+	} else {
+		CHECK(rc == -ENOENT);
+	}
+}
+
+static void op_scribble_si(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint8_t mode = in8(f) % 4;
+	uint32_t port, v;
+	unsigned char *page;
+
+	if (!z->d)
+		return;
+	page = si(z);
+	switch (mode) {
+	case 0: {
+		uint32_t off = in16(f) % EVTCHN_PAGE_SIZE;
+		uint32_t len = in8(f) % 32 + 1;
+
+		for (uint32_t i = 0; i < len; i++) {
+			uint8_t byte = in8(f);
+
+			if (off + i < EVTCHN_PAGE_SIZE)
+				page[off + i] = byte;
+		}
+		break;
+	}
+	case 1:
+	case 2:
+		port = rd_port(f);
+		v = in8(f) & 1;
+		if (port < layout_ports(z))
+			bit_put(mode == 1 ? pending_map(z) : mask_map(z), port,
+				v);
+		break;
+	default:
+		v = rd_tvcpu(f);
+		port = in8(f) % VCPU_INFO_SIZE; /* an offset */
+		mode = in8(f);
+		if (v < z->nr_vcpus && z->vi[v])
+			z->vi[v][port] = mode;
+		break;
+	}
+}
+
+static void op_scribble_mem(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint64_t off = in16(f);
+	uint32_t len = in8(f) % 64 + 1;
+	unsigned char buf[64];
+
+	in_bytes(f, buf, len);
+	if (z->d)
+		put(z, off, buf, len);
+}
+
+static void op_guest_upcall(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint8_t b = in8(f);
+#if FZ_HAVE_GUEST
+	uint32_t vcpu;
+	unsigned long total = f->total_upcalls;
+	struct fz_upcall_ctx c;
+
+	if (!z->d || !z->g_ok)
+		return;
+	vcpu = b % z->nr_vcpus;
+	if (!z->vi[vcpu])
+		return;
+	c.z = z;
+	c.vcpu = vcpu;
+	evtchn_guest_upcall(&z->g, vcpu, fz_guest_event, &c);
+	CHECK(f->total_upcalls == total);
+	CHECK(z->vi[vcpu][0] == 0);
+#else
+	(void)z;
+	(void)b;
+#endif
+}
+
+static void op_guest_mask(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint32_t port = rd_port(f);
+#if FZ_HAVE_GUEST
+	if (z->d && z->g_ok && port < evtchn_guest_nr_ports(&z->g))
+		evtchn_guest_mask(&z->g, port);
+#else
+	(void)z;
+	(void)port;
+#endif
+}
+
+static void op_guest_unmask(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint8_t b = in8(f);
+	uint32_t port = rd_port(f);
+#if FZ_HAVE_GUEST
+	if (z->d && z->g_ok && port < evtchn_guest_nr_ports(&z->g))
+		evtchn_guest_unmask(&z->g, b % z->nr_vcpus, port);
+#else
+	(void)z;
+	(void)b;
+	(void)port;
+#endif
+}
+
+static void op_recreate(struct fz *f)
+{
+	uint8_t b = in8(f), lb = in8(f), mb = in8(f);
+	int di = 1 + b % 2;
+	struct fz_dom *z = &f->dom[di];
+	/* Ports of other domains connected to this one. */
+	struct {
+		int dom;
+		uint32_t port, vcpu;
+	} peers[2 * PORTS_64];
+	unsigned np = 0;
+
+	if (!z->d) {
+		dom_create(f, di, lb & 1, mb);
+		stats.recreated++;
+		return;
+	}
+	for (int o = 0; o < NDOM; o++) {
+		struct fz_scan *s;
+
+		if (o == di || !f->dom[o].d)
+			continue;
+		s = scan(f, o);
+		for (uint32_t p = 1; p < s->end; p++)
+			if (s->st[p].status == EVTCHNSTAT_interdomain &&
+			    s->st[p].u.interdomain.dom == di) {
+				peers[np].dom = o;
+				peers[np].port = p;
+				peers[np].vcpu = s->st[p].vcpu;
+				np++;
+			}
+	}
+	dom_destroy(f, di);
+	/* Xen: peers in other domains become unbound, for the dead domain. */
+	for (unsigned i = 0; i < np; i++)
+		check_unbound_to(f, peers[i].dom, peers[i].port, (domid_t)di,
+				 peers[i].vcpu);
+	check_all(f);
+	if (!(b & 2)) {
+		dom_create(f, di, lb & 1, mb);
+		stats.recreated++;
+	}
+}
+
+static void op_badcreate(struct fz *f)
+{
+	struct evtchn_domain_config cfg;
+	struct evtchn_domain *d = NULL;
+	uint8_t k = in8(f);
+	int exp = -EINVAL;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.domid = 0; /* taken: domain 0 is always there */
+	cfg.nr_vcpus = 1;
+	cfg.layout = EVTCHN_LAYOUT_64;
+	evtchn_guest_mem_flat(&cfg.mem, f->dom[0].mem, MEM_SIZE);
+	switch (k % 7) {
+	case 0:
+		exp = -EEXIST;
+		break;
+	case 1:
+		cfg.domid = (uint16_t)(DOMID_FIRST_RESERVED + k % 16);
+		break;
+	case 2:
+		cfg.nr_vcpus = 0;
+		break;
+	case 3:
+		cfg.nr_vcpus = EVTCHN_MAX_VCPUS + 1 + k;
+		break;
+	case 4:
+		cfg.layout = (enum evtchn_layout)(2 + k % 3);
+		break;
+	case 5:
+		cfg.mem.flat_base = NULL;
+		break;
+	default:
+		CHECK(evtchn_domain_create(NULL, &cfg, &d) == -EINVAL);
+		CHECK(evtchn_domain_create(f->h, NULL, &d) == -EINVAL);
+		CHECK(evtchn_domain_create(f->h, &cfg, NULL) == -EINVAL);
+		CHECK(evtchn_domain_destroy(NULL) == -EINVAL);
+		CHECK(evtchn_host_domain(f->h, DOMID_SELF) == NULL);
+		CHECK(evtchn_host_domain(NULL, 0) == NULL);
+		exp = -EEXIST;
+		break;
+	}
+	CHECK(evtchn_domain_create(f->h, &cfg, &d) == exp);
+	CHECK(evtchn_host_domain(f->h, 0) == f->dom[0].d);
+}
+
+int evtchn_fuzz_one(const uint8_t *data, size_t size)
+{
+	struct fz *f = calloc(1, sizeof(*f));
+	uint8_t flags, max[NDOM];
+
+	CHECK(f);
+	f->p = data;
+	f->n = data ? size : 0;
+	stats.inputs++;
+	flags = in8(f);
+	for (int i = 0; i < NDOM; i++)
+		max[i] = in8(f);
+	f->check_always = flags & FZ_HDR_CHECK_ALWAYS;
+	CHECK(evtchn_host_create(&f->h) == 0);
+	for (int i = 0; i < NDOM; i++)
+		dom_create(f, i, flags >> i & 1, max[i]);
+
+	while (f->n && f->ops < MAX_OPS) {
+		uint8_t op = in8(f);
+
+		f->ops++;
+		stats.ops++;
+		if (op < FZ_OP_CONNECT || op >= FZ_OP_EVTCHN2)
+			op_evtchn(f);
+		else if (op < FZ_OP_REGISTER)
+			op_connect(f);
+		else if (op < FZ_OP_RAW)
+			op_register(f);
+		else if (op < FZ_OP_VIRQ)
+			op_raw(f);
+		else if (op < FZ_OP_RAISE)
+			op_virq(f);
+		else if (op < FZ_OP_LAYOUT)
+			op_raise(f);
+		else if (op < FZ_OP_PAUSE)
+			op_layout(f);
+		else if (op < FZ_OP_ONLINE)
+			op_pause(f);
+		else if (op < FZ_OP_SCRIBBLE_SI)
+			op_online(f);
+		else if (op < FZ_OP_SCRIBBLE_MEM)
+			op_scribble_si(f);
+		else if (op < FZ_OP_GUEST_UPCALL)
+			op_scribble_mem(f);
+		else if (op < FZ_OP_GUEST_MASK)
+			op_guest_upcall(f);
+		else if (op < FZ_OP_GUEST_UNMASK)
+			op_guest_mask(f);
+		else if (op < FZ_OP_RECREATE)
+			op_guest_unmask(f);
+		else if (op < FZ_OP_CHECK)
+			op_recreate(f);
+		else if (op < FZ_OP_BADCREATE)
+			check_all(f);
+		else
+			op_badcreate(f);
+		if (f->check_always || f->ops % FZ_CHECK_EVERY == 0)
+			check_all(f);
+	}
+
+	/* Teardown: the host refuses while domains live; domains go in the
+	 * order the input says, the table consistent after each. */
+	CHECK(evtchn_host_destroy(f->h) == -EBUSY);
+	check_all(f);
+	for (int k = 0; k < 2; k++) {
+		int di = (flags & 0x10) ? 1 + k : 2 - k;
+
+		if (f->dom[di].d) {
+			dom_destroy(f, di);
+			check_all(f);
+		}
+	}
+	dom_destroy(f, 0);
+	CHECK(evtchn_host_destroy(f->h) == 0);
+	free(f);
+	return 0;
+}
