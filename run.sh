@@ -50,11 +50,21 @@ suite() {
 	meson test -C "$dir" --num-processes "$JOBS" --print-errorlogs "$@" || rc=$?
 	local counts
 	counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
-import json, sys
+import json, re, sys
+# cmocka cases where the log names them, else the test program as one
 p = f = s = 0
 for line in open(sys.argv[1]):
-    r = json.loads(line).get("result")
-    if r in ("OK", "EXPECTEDFAIL"):
+    t = json.loads(line)
+    r = t.get("result")
+    out = (t.get("stdout") or "") + (t.get("stderr") or "")
+    ok = re.findall(r"\[  PASSED  \] (\d+) test", out)
+    bad = re.findall(r"\[  FAILED  \] (\d+) test", out)
+    if ok or bad:
+        p += sum(map(int, ok))
+        f += sum(map(int, bad))
+        if r not in ("OK", "EXPECTEDFAIL") and not bad:
+            f += 1
+    elif r in ("OK", "EXPECTEDFAIL"):
         p += 1
     elif r == "SKIP":
         s += 1
@@ -63,6 +73,7 @@ for line in open(sys.argv[1]):
 print(p, f, s)
 PY
 )
+
 	read -r p f s <<<"$counts"
 	PASSED=$((PASSED + p))
 	FAILED=$((FAILED + f))
