@@ -90,12 +90,13 @@ static long op_bind_interdomain(struct evtchn_domain *ld, uint32_t vcpu,
 	domid_t rdom = b->remote_dom == DOMID_SELF ? ld->domid : b->remote_dom;
 	struct evtchn_domain *rd;
 	struct evtchn_port *rchn;
-	bool xheld;
+	bool xheld, waited = false;
 	uint64_t rb;
 	long rc;
 	int lport;
 
 	(void)vcpu;
+again:
 	rd = domain_by_any_id(ld, rdom, &xheld);
 	if (!rd)
 		return -XEN_ESRCH;
@@ -113,6 +114,16 @@ static long op_bind_interdomain(struct evtchn_domain *ld, uint32_t vcpu,
 	if ((rb & BIND_ZOMBIE) || bind_state(rb) != ECS_UNBOUND ||
 	    bind_dom(rb) != ld->domid)
 		goto out;
+	if ((rb & BIND_SETTLING) && !waited) {
+		/* Its old channel closed a moment ago: let every sender that
+		 * saw that channel finish first, or its event would reach the
+		 * new one.  Then look again from the start. */
+		domain_unlock_pair(ld, rd);
+		domain_put(ld, xheld);
+		evtchn_synchronize_rcu();
+		waited = true;
+		goto again;
+	}
 
 	/* The local end first: a sender on the remote end that sees the new
 	 * binding finds a bound local port. */
@@ -175,8 +186,9 @@ static long op_bind_pirq(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 	(void)d;
 	(void)vcpu;
 	(void)arg;
-	/* PIRQs arrive with the PHYSDEVOP support; until then no PIRQ exists
-	 * (nr_pirqs is 0), which is Xen's answer for any pirq number. */
+	/* Not implemented yet: the domain has no PIRQs (nr_pirqs 0), so every
+	 * pirq is out of range.  Xen 4.17 gives an HVM guest nr_pirqs > 0 and
+	 * binds any pirq below it (documented in docs/conformance.md). */
 	return -XEN_EINVAL;
 }
 
@@ -247,9 +259,11 @@ static int close_locked(struct evtchn_domain *d1, uint32_t port1,
 		} else {
 			d2 = d1;
 		}
-		/* The peer becomes unbound, reserved for the closer. */
+		/* The peer becomes unbound, reserved for the closer; settling
+		 * until the senders that saw the channel are done. */
 		port_set_bind(port_get(d2, bind_port(b)),
-			      bind_make(ECS_UNBOUND, d1->domid, 0));
+			      bind_make(ECS_UNBOUND, d1->domid, 0) |
+				      BIND_SETTLING);
 		break;
 	default: /* FREE, RESERVED */
 		return -XEN_EINVAL;
@@ -391,7 +405,8 @@ static long op_status(struct evtchn_domain *cur, uint32_t vcpu, void *arg)
 		s->status = EVTCHNSTAT_closed;
 		break;
 	}
-	s->vcpu = atomic_load(&p->notify_vcpu);
+	/* A port being freed is closed with vCPU 0 already, as in Xen. */
+	s->vcpu = (b & BIND_ZOMBIE) ? 0 : atomic_load(&p->notify_vcpu);
 	rc = 0;
 out:
 	domain_unlock(d);
@@ -459,7 +474,9 @@ static long op_unmask(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 /*
  * Xen's evtchn_reset() run to completion: close every port from 1 up (the
  * guest's way), then finish them after one grace period.  xlock is held by
- * the caller.  Returns 0 or -EBUSY when a reset is already running.
+ * the caller, so no other reset runs meanwhile.  Returns 0: unlike Xen,
+ * never -EAGAIN (ports opened by other vCPUs during the reset, in buckets
+ * added meanwhile, stay open).
  */
 int evtchn_reset_domain(struct evtchn_domain *d)
 {

@@ -157,12 +157,14 @@ int evtchn_domain_create(struct evtchn_host *h,
 	d->abi = &evtchn_abi_2l;
 	atomic_init(&d->layout, cfg->layout);
 	d->shared_info = aligned_alloc(EVTCHN_PAGE_SIZE, EVTCHN_PAGE_SIZE);
-	d->vcpu = calloc(cfg->nr_vcpus, sizeof(*d->vcpu));
+	d->vcpu = aligned_alloc(_Alignof(struct evtchn_vcpu),
+				cfg->nr_vcpus * sizeof(*d->vcpu));
 	if (!d->shared_info || !d->vcpu) {
 		rc = -ENOMEM;
 		goto fail;
 	}
 	memset(d->shared_info, 0, EVTCHN_PAGE_SIZE);
+	memset(d->vcpu, 0, cfg->nr_vcpus * sizeof(*d->vcpu));
 	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
 		d->vcpu[i].id = i;
 		vcpu_info_reset(d, &d->vcpu[i]);
@@ -210,6 +212,11 @@ int evtchn_domain_destroy(struct evtchn_domain *d)
 	domain_unlock(d);
 	/* Peers in other domains become unbound, as in Xen. */
 	evtchn_close_all(d);
+	pthread_mutex_unlock(&h->xlock);
+	/* Senders that saw a channel to this domain finish while its domid
+	 * is still taken, so none reaches a new domain given the same domid. */
+	evtchn_synchronize_rcu();
+	pthread_mutex_lock(&h->xlock);
 	atomic_store_explicit(&h->domains[d->domid], NULL,
 			      memory_order_release);
 	h->nr_domains--;

@@ -28,10 +28,14 @@ enum port_state {
  *   bits  0..7   state (enum port_state)
  *   bit   8      ZOMBIE: freed, but a sender may still hold the old binding;
  *                not allocatable until a grace period has passed
+ *   bit   9      SETTLING: unbound because its peer closed; a sender may
+ *                still deliver to it under the old channel, so it is not
+ *                bound to a new peer before a grace period has passed
  *   bits 16..31  remote domid (UNBOUND, INTERDOMAIN) or virq (VIRQ)
  *   bits 32..63  remote port (INTERDOMAIN) or pirq (PIRQ)
  */
 #define BIND_ZOMBIE (1ull << 8)
+#define BIND_SETTLING (1ull << 9)
 
 static inline uint64_t bind_make(enum port_state s, uint16_t a, uint32_t b)
 {

@@ -33,10 +33,10 @@ void guest_unmap_gfn(struct evtchn_domain *d, uint64_t gfn, void *hva)
 		d->mem.unmap_cb(d, gfn, hva, d->mem.opaque);
 }
 
-/* The host address of @len bytes at @gva, all inside one page, or NULL. */
+/* The host address of @gva (its gfn and offset in the page), or NULL. */
 static unsigned char *guest_page_ptr(struct evtchn_domain *d, uint32_t vcpu,
 				     uint64_t gva, bool writable,
-				     uint64_t *gfn)
+				     uint64_t *gfn, uint64_t *off)
 {
 	uint64_t gpa = gva;
 	unsigned char *page;
@@ -45,8 +45,9 @@ static unsigned char *guest_page_ptr(struct evtchn_domain *d, uint32_t vcpu,
 	    d->mem.translate_cb(d, vcpu, gva, &gpa, d->mem.opaque) != 0)
 		return NULL;
 	*gfn = gpa >> EVTCHN_PAGE_SHIFT;
+	*off = gpa & (EVTCHN_PAGE_SIZE - 1);
 	page = guest_map_gfn(d, *gfn, writable);
-	return page ? page + (gpa & (EVTCHN_PAGE_SIZE - 1)) : NULL;
+	return page ? page + *off : NULL;
 }
 
 static int guest_copy(struct evtchn_domain *d, uint32_t vcpu, uint64_t gva,
@@ -54,23 +55,26 @@ static int guest_copy(struct evtchn_domain *d, uint32_t vcpu, uint64_t gva,
 {
 	unsigned char *p = buf;
 
-	if (gva + len < gva)
+	if (len && gva + (len - 1) < gva)
 		return -XEN_EFAULT; /* wraps around the address space */
 	while (len) {
 		size_t chunk = EVTCHN_PAGE_SIZE - (gva & (EVTCHN_PAGE_SIZE - 1));
 		unsigned char *hva;
-		uint64_t gfn;
+		uint64_t gfn, off;
 
-		if (chunk > len)
-			chunk = len;
-		hva = guest_page_ptr(d, vcpu, gva, to_guest, &gfn);
+		hva = guest_page_ptr(d, vcpu, gva, to_guest, &gfn, &off);
 		if (!hva)
 			return -XEN_EFAULT;
+		/* Within both the virtual and the physical page. */
+		if (chunk > EVTCHN_PAGE_SIZE - off)
+			chunk = EVTCHN_PAGE_SIZE - off;
+		if (chunk > len)
+			chunk = len;
 		if (to_guest)
 			memcpy(hva, p, chunk);
 		else
 			memcpy(p, hva, chunk);
-		guest_unmap_gfn(d, gfn, hva - (gva & (EVTCHN_PAGE_SIZE - 1)));
+		guest_unmap_gfn(d, gfn, hva - off);
 		p += chunk;
 		gva += chunk;
 		len -= chunk;

@@ -5,7 +5,9 @@
  *
  * Readers (the send path) register lazily: the first read-side section of a
  * thread registers it with liburcu and a thread-exit destructor unregisters
- * it, so a VMM need not know about RCU.
+ * it, so a VMM need not know about RCU.  A thread the VMM registered with
+ * urcu_memb itself keeps the VMM's registration (the VMM must keep it
+ * registered while it calls into the library).
  *
  * ThreadSanitizer cannot see the ordering a grace period gives (it comes
  * from membarrier()), so under TSan every read-side unlock releases, and

@@ -25,6 +25,9 @@
 extern "C" {
 #endif
 
+/* What the shared library exports; everything else is hidden. */
+#define EVTCHN_API __attribute__((visibility("default")))
+
 #define EVTCHN_PAGE_SHIFT 12
 #define EVTCHN_PAGE_SIZE (1u << EVTCHN_PAGE_SHIFT)
 
@@ -61,7 +64,7 @@ struct evtchn_guest_mem {
 };
 
 /* Fill @mem for a flat guest-physical region at @base of @size bytes. */
-void evtchn_guest_mem_flat(struct evtchn_guest_mem *mem, void *base,
+EVTCHN_API void evtchn_guest_mem_flat(struct evtchn_guest_mem *mem, void *base,
 			   uint64_t size);
 
 /*
@@ -107,8 +110,8 @@ struct evtchn_domain_config {
  * Hosts.  A host owns domains looked up by domid.  Any thread.
  * evtchn_host_destroy() refuses with -EBUSY while domains are alive.
  */
-int evtchn_host_create(struct evtchn_host **out);
-int evtchn_host_destroy(struct evtchn_host *h);
+EVTCHN_API int evtchn_host_create(struct evtchn_host **out);
+EVTCHN_API int evtchn_host_destroy(struct evtchn_host *h);
 
 /*
  * Domains.  Control calls; any thread.  evtchn_domain_create() returns
@@ -117,36 +120,36 @@ int evtchn_host_destroy(struct evtchn_host *h);
  * domains become unbound, as when Xen destroys a domain), waits until no
  * sender can still see the domain, and frees it.
  */
-int evtchn_domain_create(struct evtchn_host *h,
+EVTCHN_API int evtchn_domain_create(struct evtchn_host *h,
 			 const struct evtchn_domain_config *cfg,
 			 struct evtchn_domain **out);
-int evtchn_domain_destroy(struct evtchn_domain *d);
-struct evtchn_domain *evtchn_host_domain(struct evtchn_host *h,
+EVTCHN_API int evtchn_domain_destroy(struct evtchn_domain *d);
+EVTCHN_API struct evtchn_domain *evtchn_host_domain(struct evtchn_host *h,
 					 uint16_t domid);
-uint16_t evtchn_domain_id(const struct evtchn_domain *d);
-uint32_t evtchn_domain_nr_vcpus(const struct evtchn_domain *d);
+EVTCHN_API uint16_t evtchn_domain_id(const struct evtchn_domain *d);
+EVTCHN_API uint32_t evtchn_domain_nr_vcpus(const struct evtchn_domain *d);
 
 /*
  * The domain's shared_info page (EVTCHN_PAGE_SIZE bytes, page aligned),
  * owned by the library as Xen owns it.  The VMM maps it into the guest where
  * the guest asks (XENMEM_add_to_physmap, XENMAPSPACE_shared_info).
  */
-void *evtchn_domain_shared_info(struct evtchn_domain *d);
+EVTCHN_API void *evtchn_domain_shared_info(struct evtchn_domain *d);
 
 /* Latch the shared_info layout (Xen: at HVM_PARAM_CALLBACK_IRQ or when the
  * hypercall page is written, from the guest's mode).  Returns 0. */
-int evtchn_domain_set_layout(struct evtchn_domain *d, enum evtchn_layout l);
-enum evtchn_layout evtchn_domain_layout(const struct evtchn_domain *d);
+EVTCHN_API int evtchn_domain_set_layout(struct evtchn_domain *d, enum evtchn_layout l);
+EVTCHN_API enum evtchn_layout evtchn_domain_layout(const struct evtchn_domain *d);
 
 /* Paused by its controller: a privileged domain may then reset it. */
-int evtchn_domain_set_paused(struct evtchn_domain *d, bool paused);
+EVTCHN_API int evtchn_domain_set_paused(struct evtchn_domain *d, bool paused);
 
 /*
  * Online state of a vCPU (Xen: not VPF_down).  Xen refuses to register the
  * vcpu_info of a vCPU other than the caller while it is online.  vCPUs
  * start offline; a VMM that tracks INIT/SIPI may report it.
  */
-int evtchn_vcpu_set_online(struct evtchn_domain *d, uint32_t vcpu,
+EVTCHN_API int evtchn_vcpu_set_online(struct evtchn_domain *d, uint32_t vcpu,
 			   bool online);
 
 /*
@@ -158,7 +161,7 @@ int evtchn_vcpu_set_online(struct evtchn_domain *d, uint32_t vcpu,
  * and changes nothing, so the VMM can handle it.  Any vCPU thread, all at
  * once; a vCPU's own calls must not overlap.
  */
-long evtchn_hypercall(struct evtchn_domain *d, uint32_t vcpu, uint64_t nr,
+EVTCHN_API long evtchn_hypercall(struct evtchn_domain *d, uint32_t vcpu, uint64_t nr,
 		      const uint64_t args[6]);
 
 /*
@@ -171,11 +174,11 @@ long evtchn_hypercall(struct evtchn_domain *d, uint32_t vcpu, uint64_t nr,
  *   Xen does for an event arriving on it (KVM_XEN_HVM_EVTCHN_SEND).
  *   -EINVAL for an invalid port or one that is not bound.
  */
-int evtchn_send_virq(struct evtchn_domain *d, uint32_t vcpu, uint32_t virq);
-int evtchn_port_raise(struct evtchn_domain *d, uint32_t port);
+EVTCHN_API int evtchn_send_virq(struct evtchn_domain *d, uint32_t vcpu, uint32_t virq);
+EVTCHN_API int evtchn_port_raise(struct evtchn_domain *d, uint32_t port);
 
 /* A short description of a negative errno value returned by the library. */
-const char *evtchn_strerror(int err);
+EVTCHN_API const char *evtchn_strerror(int err);
 
 #ifdef __cplusplus
 }
