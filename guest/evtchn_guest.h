@@ -29,9 +29,18 @@ struct evtchn_guest_scan {
 	uint32_t bit;
 };
 
+#define EVTCHN_GUEST_FIFO_PAGES 128
+#define EVTCHN_GUEST_FIFO_QUEUES 16
+
 struct evtchn_guest {
 	unsigned char *shared_info;
 	bool compat;                   /* 32-bit layout */
+	/* FIFO ABI, once evtchn_guest_fifo_init_vcpu() succeeded */
+	bool fifo;
+	uint32_t *fifo_array[EVTCHN_GUEST_FIFO_PAGES]; /* event words */
+	uint32_t fifo_pages;
+	void **fifo_cb;                /* [nr_vcpus] control blocks */
+	uint32_t (*fifo_head)[EVTCHN_GUEST_FIFO_QUEUES]; /* local heads */
 	uint32_t nr_vcpus;
 	unsigned char **vcpu_info;     /* [nr_vcpus] */
 	uint16_t *port_vcpu;           /* [nr ports]: vCPU a port is bound to */
@@ -68,6 +77,24 @@ void evtchn_guest_unmask(struct evtchn_guest *g, uint32_t vcpu,
 bool evtchn_guest_is_pending(const struct evtchn_guest *g, uint32_t port);
 bool evtchn_guest_is_masked(const struct evtchn_guest *g, uint32_t port);
 bool evtchn_guest_upcall_pending(const struct evtchn_guest *g, uint32_t vcpu);
+
+/*
+ * FIFO ABI, as Linux's drivers/xen/events/events_fifo.c does it.
+ * init_vcpu: EVTCHNOP_init_control for @vcpu with its control block at
+ *   @cb (host address) = guest frame @gfn + @offset; the first one switches
+ *   the domain (and this consumer) to FIFO.  Returns Xen's value.
+ * expand: EVTCHNOP_expand_array with the zeroed page @page at @gfn.
+ * Once in FIFO mode, evtchn_guest_upcall() consumes the queues (highest
+ * priority first, clearing LINKED and following links), and mask, unmask
+ * (BUSY-aware; EVTCHNOP_unmask when the event is pending), is_pending and
+ * is_masked work on event words.
+ */
+long evtchn_guest_fifo_init_vcpu(struct evtchn_guest *g, uint32_t vcpu,
+				 void *cb, uint64_t gfn, uint32_t offset);
+long evtchn_guest_fifo_expand(struct evtchn_guest *g, void *page,
+			      uint64_t gfn);
+/* The event word of @port, or NULL when its page was not added. */
+uint32_t *evtchn_guest_fifo_word(const struct evtchn_guest *g, uint32_t port);
 uint64_t evtchn_guest_pending_sel(const struct evtchn_guest *g,
 				  uint32_t vcpu);
 

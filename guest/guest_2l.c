@@ -15,6 +15,7 @@
 #include <xen/foreign/x86_64.h>
 
 #include "evtchn_guest.h"
+#include "guest_internal.h"
 
 static unsigned bits_per_word(const struct evtchn_guest *g)
 {
@@ -94,7 +95,10 @@ int evtchn_guest_init(struct evtchn_guest *g, void *shared_info, bool compat,
 	g->vcpu_info = calloc(nr_vcpus, sizeof(*g->vcpu_info));
 	g->scan = calloc(nr_vcpus, sizeof(*g->scan));
 	g->port_vcpu = calloc(64 * 64, sizeof(*g->port_vcpu));
-	if (!g->vcpu_info || !g->scan || !g->port_vcpu) {
+	g->fifo_cb = calloc(nr_vcpus, sizeof(*g->fifo_cb));
+	g->fifo_head = calloc(nr_vcpus, sizeof(*g->fifo_head));
+	if (!g->vcpu_info || !g->scan || !g->port_vcpu || !g->fifo_cb ||
+	    !g->fifo_head) {
 		evtchn_guest_fini(g);
 		return -ENOMEM;
 	}
@@ -108,6 +112,8 @@ void evtchn_guest_fini(struct evtchn_guest *g)
 	free(g->vcpu_info);
 	free(g->scan);
 	free(g->port_vcpu);
+	free(g->fifo_cb);
+	free(g->fifo_head);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -163,6 +169,8 @@ unsigned evtchn_guest_upcall(struct evtchn_guest *g, uint32_t vcpu,
 	unsigned char *vi = g->vcpu_info[vcpu];
 	unsigned bits = bits_per_word(g), n = 0;
 
+	if (g->fifo)
+		return guest_fifo_upcall(g, vcpu, cb, opaque);
 	do {
 		uint64_t sel;
 		uint32_t start;
@@ -192,6 +200,8 @@ unsigned evtchn_guest_upcall(struct evtchn_guest *g, uint32_t vcpu,
 
 void evtchn_guest_mask(struct evtchn_guest *g, uint32_t port)
 {
+	if (g->fifo)
+		return guest_fifo_mask(g, port);
 	bit_op(g, mask_base(g), port, 1);
 }
 
@@ -200,6 +210,8 @@ void evtchn_guest_unmask(struct evtchn_guest *g, uint32_t vcpu,
 {
 	struct evtchn_unmask unmask = { .port = port };
 
+	if (g->fifo)
+		return guest_fifo_unmask(g, vcpu, port);
 	if (port_is_mine(g, port, vcpu)) {
 		/* Clear the mask before testing pending; EVTCHNOP_unmask only
 		 * re-delivers when the mask bit was set, so re-mask first. */
@@ -213,11 +225,15 @@ void evtchn_guest_unmask(struct evtchn_guest *g, uint32_t vcpu,
 
 bool evtchn_guest_is_pending(const struct evtchn_guest *g, uint32_t port)
 {
+	if (g->fifo)
+		return guest_fifo_test(g, port, 1u << EVTCHN_FIFO_PENDING, false);
 	return bit_op(g, pending_base(g), port, 0);
 }
 
 bool evtchn_guest_is_masked(const struct evtchn_guest *g, uint32_t port)
 {
+	if (g->fifo)
+		return guest_fifo_test(g, port, 1u << EVTCHN_FIFO_MASKED, true);
 	return bit_op(g, mask_base(g), port, 0);
 }
 

@@ -44,7 +44,7 @@ void deliver_port(struct evtchn_domain *d, uint32_t vcpu, uint32_t port)
 	struct evtchn_vcpu *v = domain_vcpu(d, vcpu);
 
 	if (v)
-		d->abi->set_pending(d, v, port);
+		domain_abi(d)->set_pending(d, v, port);
 }
 
 /* EVTCHNOP_send from @ld's port @lport (Xen's evtchn_send()).  RCU held. */

@@ -15,6 +15,15 @@
 #include "internal.h"
 #include "rcu.h"
 
+/* Xen's evtchn_port_init(): what the ABI does for a newly bound port. */
+static void port_init(struct evtchn_domain *d, uint32_t port)
+{
+	const struct evtchn_abi_ops *abi = domain_abi(d);
+
+	if (abi->init_port)
+		abi->init_port(d, port);
+}
+
 /*
  * Xen's rcu_lock_domain_by_any_id() for a control operation of @cur on
  * @domid.  Another domain is looked up under the host's xlock, which keeps
@@ -75,6 +84,7 @@ static long op_alloc_unbound(struct evtchn_domain *cur, uint32_t vcpu,
 	}
 	/* DOMID_SELF names the caller, not the domain the port is in. */
 	remote = a->remote_dom == DOMID_SELF ? cur->domid : a->remote_dom;
+	port_init(d, a->port);
 	port_set_bind(port_get(d, a->port), bind_make(ECS_UNBOUND, remote, 0));
 	rc = 0;
 out:
@@ -127,6 +137,7 @@ again:
 
 	/* The local end first: a sender on the remote end that sees the new
 	 * binding finds a bound local port. */
+	port_init(ld, lport);
 	port_set_bind(port_get(ld, lport),
 		      bind_make(ECS_INTERDOMAIN, rd->domid, b->remote_port));
 	port_set_bind(rchn, bind_make(ECS_INTERDOMAIN, ld->domid, lport));
@@ -169,6 +180,7 @@ static long op_bind_virq(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 		goto out;
 	}
 	port_set_notify(port_get(d, port), b->vcpu);
+	port_init(d, port);
 	port_set_bind(port_get(d, port), bind_make(ECS_VIRQ, b->virq, 0));
 	/* Published last.  pairs with the acquire load in
 	 * evtchn_send_virq() */
@@ -208,6 +220,7 @@ static long op_bind_ipi(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 		goto out;
 	}
 	port_set_notify(port_get(d, port), b->vcpu);
+	port_init(d, port);
 	port_set_bind(port_get(d, port), bind_make(ECS_IPI, 0, 0));
 	b->port = port;
 	rc = 0;
@@ -463,7 +476,7 @@ static long op_unmask(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 	p = port_get(d, port);
 	/* Not usable (free, reserved): nothing, not even the mask bit. */
 	if (bind_usable(port_bind(p)))
-		d->abi->unmask(d,
+		domain_abi(d)->unmask(d,
 			       &d->vcpu[atomic_load_explicit(
 				       &p->notify_vcpu, memory_order_acquire)],
 			       port);
@@ -497,13 +510,21 @@ int evtchn_reset_domain(struct evtchn_domain *d)
 		port_free_finish(d, port);
 		domain_unlock(d);
 	}
+	struct fifo_domain *fd;
+
 	if (nfreed)
 		evtchn_synchronize_rcu();
 	domain_lock(d);
 	for (uint32_t i = 0; i < nfreed; i++)
 		port_free_finish(d, freed[i]);
+	/* FIFO goes back to 2-level; its state dies after a grace period. */
+	fd = fifo_detach(d);
 	domain_unlock(d);
 	free(freed);
+	if (fd) {
+		evtchn_synchronize_rcu();
+		fifo_free(d, fd);
+	}
 	return 0;
 }
 
@@ -554,28 +575,40 @@ static long op_reset_cont(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 static long op_init_control(struct evtchn_domain *d, uint32_t vcpu,
 			    void *arg)
 {
-	(void)d;
 	(void)vcpu;
-	(void)arg;
-	return -XEN_EOPNOTSUPP; /* FIFO ABI not available */
+	return fifo_init_control(d, arg);
 }
 
 static long op_expand_array(struct evtchn_domain *d, uint32_t vcpu,
 			    void *arg)
 {
-	(void)d;
 	(void)vcpu;
-	(void)arg;
-	return -XEN_EOPNOTSUPP; /* not in FIFO mode */
+	return fifo_expand_array(d,
+				 ((struct evtchn_expand_array *)arg)->array_gfn);
 }
 
+/* Xen's evtchn_set_priority(): invalid port -EINVAL; 2-level -ENOSYS;
+ * unusable port -EACCES; priority above 15 -EINVAL. */
 static long op_set_priority(struct evtchn_domain *d, uint32_t vcpu,
 			    void *arg)
 {
+	struct evtchn_set_priority *sp = arg;
+	const struct evtchn_abi_ops *abi;
+	long rc;
+
 	(void)vcpu;
-	if (!port_is_valid(d, ((struct evtchn_set_priority *)arg)->port))
+	if (!port_is_valid(d, sp->port))
 		return -XEN_EINVAL;
-	return -XEN_ENOSYS; /* the 2-level ABI has no priorities */
+	evtchn_rcu_read_lock();
+	abi = domain_abi(d);
+	if (!abi->set_priority)
+		rc = -XEN_ENOSYS;
+	else if (!bind_usable(port_bind(port_get(d, sp->port))))
+		rc = -XEN_EACCES;
+	else
+		rc = abi->set_priority(d, sp->port, sp->priority);
+	evtchn_rcu_read_unlock();
+	return rc;
 }
 
 struct evtchn_op_desc {

@@ -122,6 +122,7 @@ static void domain_free(struct evtchn_domain *d)
 		if (d->vcpu[i].registered)
 			guest_unmap_gfn(d, d->vcpu[i].vi_gfn,
 					d->vcpu[i].vi_page);
+	fifo_free(d, atomic_load(&d->fifo));
 	port_table_destroy(d);
 	free(d->vcpu);
 	free(d->shared_info);
@@ -154,7 +155,7 @@ int evtchn_domain_create(struct evtchn_host *h,
 	d->mem = cfg->mem;
 	d->upcall_cb = cfg->upcall_cb;
 	d->opaque = cfg->opaque;
-	d->abi = &evtchn_abi_2l;
+	atomic_init(&d->abi, &evtchn_abi_2l);
 	atomic_init(&d->layout, cfg->layout);
 	d->shared_info = aligned_alloc(EVTCHN_PAGE_SIZE, EVTCHN_PAGE_SIZE);
 	d->vcpu = aligned_alloc(_Alignof(struct evtchn_vcpu),

@@ -49,8 +49,12 @@ static inline uint32_t bind_port(uint64_t b) { return b >> 32; }
 struct evtchn_port {
 	_Atomic uint64_t bind;        /* see bind_make() */
 	_Atomic uint32_t notify_vcpu; /* vCPU that receives its events */
-	uint32_t pad;
+	/* FIFO ABI (abi_fifo.c) */
+	_Atomic uint8_t priority;     /* 0 highest .. 15 lowest */
+	_Atomic uint8_t fifo_pending; /* raised while its array page is missing */
+	_Atomic uint16_t fifo_lastq;  /* queue it was last linked on: vcpu<<4|prio */
 };
+_Static_assert(sizeof(struct evtchn_port) == 16, "16 bytes a port");
 
 /* Storage: buckets of 64 ports (Xen's EVTCHNS_PER_BUCKET), 64 buckets a
  * group, groups allocated on demand up to the FIFO maximum. */
@@ -92,11 +96,20 @@ struct evtchn_abi_ops {
 		       uint32_t port);
 	bool (*is_pending)(struct evtchn_domain *d, uint32_t port);
 	bool (*is_masked)(struct evtchn_domain *d, uint32_t port);
+	/* Still on a queue: not to be handed out again (FIFO; NULL: never). */
+	bool (*is_busy)(struct evtchn_domain *d, uint32_t port);
+	/* A port is bound (Xen's evtchn_port_init()); NULL: nothing to do. */
+	void (*init_port)(struct evtchn_domain *d, uint32_t port);
+	/* EVTCHNOP_set_priority on a usable port; NULL: -ENOSYS. */
+	int (*set_priority)(struct evtchn_domain *d, uint32_t port,
+			    uint32_t priority);
 	/* Highest number of ports this ABI gives the domain now. */
 	uint32_t (*max_ports)(const struct evtchn_domain *d);
 };
 
 extern const struct evtchn_abi_ops evtchn_abi_2l;
+extern const struct evtchn_abi_ops evtchn_abi_fifo;
+struct fifo_domain;
 
 struct evtchn_domain {
 	struct evtchn_host *host;
@@ -113,7 +126,11 @@ struct evtchn_domain {
 	bool dying;                       /* under lock */
 	_Atomic bool paused;
 	_Atomic int layout;               /* enum evtchn_layout */
-	const struct evtchn_abi_ops *abi; /* changes under lock */
+	/* The ABI and its state; switched under lock, read by senders
+	 * (domain_abi()).  FIFO state is freed a grace period after the
+	 * switch back to 2-level. */
+	_Atomic(const struct evtchn_abi_ops *) abi;
+	_Atomic(struct fifo_domain *) fifo;
 
 	/* Ports [0, valid_ports) have storage.  Bucket pointers are written
 	 * under lock before valid_ports is raised with release; readers load
@@ -191,6 +208,12 @@ static inline enum evtchn_layout domain_layout(const struct evtchn_domain *d)
 	return atomic_load_explicit(&d->layout, memory_order_relaxed);
 }
 
+static inline const struct evtchn_abi_ops *domain_abi(struct evtchn_domain *d)
+{
+	/* pairs with the release stores in abi_fifo.c (switches) */
+	return atomic_load_explicit(&d->abi, memory_order_acquire);
+}
+
 static inline struct evtchn_vcpu *domain_vcpu(struct evtchn_domain *d,
 					      uint32_t id)
 {
@@ -216,6 +239,15 @@ long do_event_channel_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
 int evtchn_close(struct evtchn_domain *d, uint32_t port, bool guest);
 int evtchn_reset_domain(struct evtchn_domain *d);
 void evtchn_close_all(struct evtchn_domain *d);
+
+/* abi_fifo.c: the FIFO sub-ops, domain lock not held. */
+long fifo_init_control(struct evtchn_domain *d,
+		       struct evtchn_init_control *ic);
+long fifo_expand_array(struct evtchn_domain *d, uint64_t gfn);
+/* Back to 2-level (reset, destroy); lock held.  Returns the old FIFO
+ * state, to be freed with fifo_free() after a grace period. */
+struct fifo_domain *fifo_detach(struct evtchn_domain *d);
+void fifo_free(struct evtchn_domain *d, struct fifo_domain *fd);
 
 /* vcpu_op.c */
 long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,

@@ -60,16 +60,22 @@ int port_alloc_bucket(struct evtchn_domain *d, uint32_t port)
 	return 0;
 }
 
-/* Xen's evtchn_allocate_port(): 0, -EBUSY (in use), -ENOSPC, -ENOMEM. */
+/* Xen's evtchn_allocate_port(): 0, -EBUSY (in use), -EAGAIN (free but
+ * still linked: Xen's -EBUSY too), -ENOSPC, -ENOMEM. */
 static int port_allocate(struct evtchn_domain *d, uint32_t port)
 {
-	if (port > d->max_evtchn_port || port >= d->abi->max_ports(d))
+	const struct evtchn_abi_ops *abi = domain_abi(d);
+
+	if (port > d->max_evtchn_port || port >= abi->max_ports(d))
 		return -XEN_ENOSPC;
 	if (port_is_valid(d, port)) {
 		uint64_t b = port_bind(port_get(d, port));
 
 		if (bind_state(b) != ECS_FREE || (b & BIND_ZOMBIE))
 			return -XEN_EBUSY;
+		/* FIFO: still linked on a queue the guest has not drained. */
+		if (abi->is_busy && abi->is_busy(d, port))
+			return -XEN_EAGAIN;
 		return 0;
 	}
 	return port_alloc_bucket(d, port);
@@ -79,7 +85,7 @@ static int port_allocate(struct evtchn_domain *d, uint32_t port)
  * port stays FREE until the caller binds it. */
 int port_get_free(struct evtchn_domain *d)
 {
-	uint32_t port;
+	uint32_t port, linked = UINT32_MAX;
 
 	domain_assert_locked(d);
 	if (d->dying)
@@ -87,11 +93,13 @@ int port_get_free(struct evtchn_domain *d)
 	for (port = d->free_hint;; port++) {
 		int rc = port_allocate(d, port);
 
+		if (rc == -XEN_EAGAIN && linked == UINT32_MAX)
+			linked = port; /* free once the guest unlinks it */
 		if (rc == 0) {
-			d->free_hint = port;
+			d->free_hint = port < linked ? port : linked;
 			return (int)port;
 		}
-		if (rc != -XEN_EBUSY)
+		if (rc != -XEN_EBUSY && rc != -XEN_EAGAIN)
 			return rc;
 	}
 }
@@ -112,7 +120,8 @@ void port_free_finish(struct evtchn_domain *d, uint32_t port)
 	struct evtchn_port *p = port_get(d, port);
 
 	domain_assert_locked(d);
-	d->abi->clear_pending(d, port);
+	domain_abi(d)->clear_pending(d, port);
+	atomic_store_explicit(&p->fifo_pending, 0, memory_order_relaxed);
 	port_set_notify(p, 0);
 	port_set_bind(p, bind_make(ECS_FREE, 0, 0));
 	if (port < d->free_hint)

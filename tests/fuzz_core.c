@@ -14,8 +14,23 @@
  * selector and upcall raised only on the transitions Xen raises them; the
  * upcall callback called exactly then), and the whole table is checked for
  * consistency every FZ_CHECK_EVERY operations: interdomain peers point back,
- * port 0 is reserved, vCPUs exist, VIRQs are bound once and delivered.
+ * port 0 is reserved, vCPUs exist, VIRQs are bound once and delivered, the
+ * valid ports are exactly the buckets allocation has reached.
  * Anything else aborts, which is what a fuzzer reports.
+ *
+ * FIFO.  The model keeps what Xen 4.17's event_fifo.c keeps and a guest
+ * cannot see: which vCPUs have a control block and where, the event-array
+ * pages, each queue's tail, and per port its priority, its last queue and
+ * the event saved while its array page was missing.  Everything is one
+ * thread, so every FIFO operation (a delivery, an unmask, a close, a reset,
+ * init_control, expand_array) is predicted exactly: it is run first on a
+ * copy of the domain's guest memory and shared_info, in Xen's order of
+ * atomics, and afterwards the whole memory must equal the copy and the
+ * upcalls (one per 0 -> 1 of evtchn_upcall_pending) must be the ones the
+ * copy raised.  Whatever the guest scribbled into its event words and
+ * control blocks is simply part of the state the prediction starts from.
+ * Allocation skips a free port whose event word is LINKED; EVTCHNOP_reset
+ * goes back to 2-level.
  *
  * The reference guest consumer is used when its header is on the include
  * path (the replay test links guest_dep); the libFuzzer target built
@@ -64,6 +79,17 @@
 #define PORTS_32 1024u /* 2-level: 32 * 32 */
 #define BUCKET 64u     /* ports are made valid 64 at a time */
 #define STORAGE_MAX_PORT ((1u << 17) - 1) /* max_evtchn_port 0 */
+/* FIFO (Xen's public event_channel.h) */
+#define FIFO_WORDS_PER_PAGE (EVTCHN_PAGE_SIZE / sizeof(event_word_t)) /* 1024 */
+#define FIFO_MAX_PAGES (EVTCHN_FIFO_NR_CHANNELS / FIFO_WORDS_PER_PAGE) /* 128 */
+#define FIFO_CB_SIZE sizeof(struct evtchn_fifo_control_block)          /* 72 */
+#define FIFO_MAX_PORT (EVTCHN_FIFO_NR_CHANNELS - 1u)
+#define FIFO_QUEUES EVTCHN_FIFO_MAX_QUEUES
+#define W_PENDING (1u << EVTCHN_FIFO_PENDING)
+#define W_MASKED (1u << EVTCHN_FIFO_MASKED)
+#define W_LINKED (1u << EVTCHN_FIFO_LINKED)
+#define W_BUSY (1u << EVTCHN_FIFO_BUSY)
+#define W_LINK ((uint32_t)EVTCHN_FIFO_LINK_MASK)
 #define VCPU_INFO_SIZE 64u
 #define MAX_OPS 2048u
 /* Guest addresses the harness itself uses for arguments. */
@@ -73,6 +99,11 @@
 _Static_assert(FZ_MEM_PAGES * EVTCHN_PAGE_SIZE == 65536,
 	       "ADDR decoding assumes 64 KiB of guest memory");
 _Static_assert(NR_VIRQS == 24, "NR_VIRQS");
+_Static_assert(FIFO_MAX_PAGES == 128 && FIFO_CB_SIZE == 72 &&
+		       offsetof(struct evtchn_fifo_control_block, ready) == 0 &&
+		       offsetof(struct evtchn_fifo_control_block, head) == 8,
+	       "FIFO ABI");
+_Static_assert(STORAGE_MAX_PORT == FIFO_MAX_PORT, "the FIFO maximum");
 _Static_assert(sizeof(struct vcpu_info_x86_64) == VCPU_INFO_SIZE &&
 		       sizeof(struct vcpu_info_x86_32) == VCPU_INFO_SIZE,
 	       "vcpu_info size");
@@ -83,6 +114,14 @@ static const uint32_t fz_max_ports[16] = { 1,  2,   3,   5,    31,   62,
 static const uint32_t fz_nr_vcpus[NDOM] = { 1, 3, 40 };
 
 static struct evtchn_fuzz_stats stats;
+/* EVTCHN_FUZZ_TRACE=1: every EVTCHNOP the model checks, on stderr. */
+static int trace = -1;
+static bool all_ports;
+
+void evtchn_fuzz_set_all_ports(int on)
+{
+	all_ports = on;
+}
 
 const struct evtchn_fuzz_stats *evtchn_fuzz_stats(void)
 {
@@ -98,6 +137,14 @@ int evtchn_fuzz_have_guest(void)
 /* State */
 
 struct fz;
+
+/* What Xen keeps per port for FIFO (struct evtchn's priority, pending and
+ * fifo_lastq); a fresh bucket is all zeroes. */
+struct fz_pm {
+	uint8_t prio;
+	uint8_t saved;   /* raised while its event-array page was missing */
+	uint16_t lastq;  /* vcpu << 4 | priority of the queue it was last on */
+};
 
 struct fz_dom {
 	struct fz *f;
@@ -115,6 +162,22 @@ struct fz_dom {
 	/* A register_vcpu_info in progress: the upcall may come from there. */
 	int reg_vcpu;
 	unsigned char *reg_vi;
+	/* The library's private dummy vcpu_info of vCPUs from 32 up: its
+	 * upcall_pending, once set, is never cleared. */
+	bool dummy_up[MAX_VCPUS];
+	/* The highest port ever allocated: the valid ports are the buckets up
+	 * to it. */
+	uint32_t hiwater;
+	/* FIFO, from the first successful init_control to a reset. */
+	bool fifo;
+	bool cb_set[MAX_VCPUS];
+	uint64_t cb_gfn[MAX_VCPUS];
+	uint32_t cb_off[MAX_VCPUS];
+	uint32_t npages;
+	uint64_t page_gfn[FIFO_MAX_PAGES];
+	uint32_t tail[MAX_VCPUS][FIFO_QUEUES]; /* Xen-private; 0: none */
+	struct fz_pm *pm;                      /* [pm_n] */
+	uint32_t pm_n;
 #if FZ_HAVE_GUEST
 	struct evtchn_guest g;
 	bool g_ok;
@@ -125,8 +188,19 @@ struct fz_dom {
  * ports [0, end) are valid. */
 struct fz_scan {
 	bool valid;
-	uint32_t end;
-	struct evtchn_status st[PORTS_64];
+	uint32_t end, cap;
+	struct evtchn_status *st; /* [cap] */
+};
+
+/* A FIFO prediction: the domain's guest memory and shared_info as the
+ * operation must leave them, and the upcalls it must raise. */
+struct fz_sh {
+	struct fz_dom *z; /* NULL: no prediction running */
+	unsigned long total;
+	unsigned long base[MAX_VCPUS], up[MAX_VCPUS];
+	bool dummy[MAX_VCPUS];
+	unsigned char si[EVTCHN_PAGE_SIZE];
+	unsigned char mem[MEM_SIZE];
 };
 
 struct fz {
@@ -136,6 +210,7 @@ struct fz {
 	struct fz_dom dom[NDOM];
 	struct fz_scan scan[NDOM];
 	struct fz_scan before; /* a copy, for reset */
+	struct fz_sh sh;
 	unsigned long total_upcalls;
 	bool check_always;
 	unsigned ops;
@@ -294,6 +369,46 @@ static uint64_t rd_addr(struct fz *f)
 	return UINT64_MAX - in8(f) % 32;
 }
 
+/* GFN: a guest frame, mostly RAM. */
+static uint64_t rd_gfn(struct fz *f)
+{
+	static const uint64_t special[] = { FZ_MEM_PAGES, FZ_MEM_PAGES + 1,
+					    0xFFFFF, 1ull << 40, UINT64_MAX };
+	uint8_t b = in8(f);
+
+	if (b < 224)
+		return b % FZ_MEM_PAGES;
+	b %= 6;
+	return b < 5 ? special[b] : in64(f);
+}
+
+/* CBOFF: a control block offset, mostly valid (8-aligned, <= 4096 - 72). */
+static uint32_t rd_cboff(struct fz *f)
+{
+	static const uint32_t special[] = { 4024, 4025, 4032, 4,
+					    4096, UINT32_MAX, 4020 };
+	uint8_t b = in8(f);
+
+	if (b < 160)
+		return (b % 56) * 72u;
+	if (b < 200)
+		return (b % 25) * 8u;
+	b %= 8;
+	return b < 7 ? special[b] : in32(f);
+}
+
+/* A FIFO priority, mostly valid. */
+static uint32_t rd_prio(struct fz *f)
+{
+	static const uint32_t special[] = { 16, 255, UINT32_MAX };
+	uint8_t b = in8(f);
+
+	if (b < 200)
+		return b % 16;
+	b %= 4;
+	return b < 3 ? special[b] : in32(f);
+}
+
 /* ------------------------------------------------------------------ */
 /* Guest memory and shared_info */
 
@@ -412,9 +527,69 @@ static void bit_put(unsigned char *base, uint32_t nr, bool v)
 static uint32_t port_limit(const struct fz_dom *z)
 {
 	uint32_t max = z->cfg_max ? z->cfg_max : STORAGE_MAX_PORT;
-	uint32_t abi = layout_ports(z) - 1;
+	uint32_t abi = z->fifo ? FIFO_MAX_PORT : layout_ports(z) - 1;
 
 	return max < abi ? max : abi;
+}
+
+/* ------------------------------------------------------------------ */
+/* FIFO state in guest memory */
+
+static uint32_t ld32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void st32(unsigned char *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* The event word of @port (Xen's evtchn_fifo_word_from_port()), or NULL. */
+static unsigned char *fifo_word(const struct fz_dom *z, uint32_t port)
+{
+	if (!z->fifo || port >= z->npages * FIFO_WORDS_PER_PAGE)
+		return NULL;
+	return z->mem + z->page_gfn[port / FIFO_WORDS_PER_PAGE] *
+				EVTCHN_PAGE_SIZE +
+	       port % FIFO_WORDS_PER_PAGE * sizeof(event_word_t);
+}
+
+/* vCPU @v's control block, or NULL. */
+static unsigned char *fifo_cb(const struct fz_dom *z, uint32_t v)
+{
+	if (!z->fifo || v >= z->nr_vcpus || !z->cb_set[v])
+		return NULL;
+	return z->mem + z->cb_gfn[v] * EVTCHN_PAGE_SIZE + z->cb_off[v];
+}
+
+/* Xen's evtchn_fifo_is_busy(). */
+static bool fifo_linked(const struct fz_dom *z, uint32_t port)
+{
+	const unsigned char *w = fifo_word(z, port);
+
+	return w && (ld32(w) & W_LINKED);
+}
+
+/* The model's per-port FIFO state; ports never seen are zero, as a fresh
+ * bucket is. */
+static struct fz_pm *pm(struct fz_dom *z, uint32_t port)
+{
+	if (port >= z->pm_n) {
+		uint32_t n = z->pm_n ? z->pm_n : 1024;
+
+		CHECK(port <= STORAGE_MAX_PORT);
+		while (n <= port)
+			n *= 2;
+		z->pm = realloc(z->pm, n * sizeof(*z->pm));
+		CHECK(z->pm);
+		memset(z->pm + z->pm_n, 0, (n - z->pm_n) * sizeof(*z->pm));
+		z->pm_n = n;
+	}
+	return &z->pm[port];
 }
 
 static bool virq_global(uint32_t virq)
@@ -452,6 +627,7 @@ static bool xen_errno_ok(long rc)
 	case XEN_EOPNOTSUPP:
 	case XEN_ENXIO:
 	case XEN_ENOMEM:
+	case XEN_EACCES:
 		return true;
 	default:
 		/* No EVTCHNOP or VCPUOP returns a positive value: ports come
@@ -483,6 +659,8 @@ static void fz_upcall(struct evtchn_domain *d, uint32_t vcpu, void *opaque)
 	/* Called on the 0 -> 1 transition: the flag is set by now. */
 	if (vi)
 		CHECK(vi[0] & 1);
+	else
+		z->dummy_up[vcpu] = true; /* the dummy's flag stays set */
 	z->upcalls[vcpu]++;
 	z->f->total_upcalls++;
 	stats.upcalls++;
@@ -494,6 +672,7 @@ static long q_status(struct fz *f, domid_t dom, uint32_t port,
 {
 	struct fz_dom *z0 = &f->dom[0];
 	struct evtchn_status s;
+	unsigned char keep[sizeof(s)];
 	uint64_t a[6] = { EVTCHNOP_status, SCRATCH_STATUS, 0, 0, 0, 0 };
 	unsigned long total = f->total_upcalls;
 	long rc;
@@ -501,6 +680,9 @@ static long q_status(struct fz *f, domid_t dom, uint32_t port,
 	memset(&s, 0, sizeof(s));
 	s.dom = dom;
 	s.port = port;
+	/* The model looks without touching: domain 0's memory is put back
+	 * (it may hold its event words, control blocks or vcpu_info). */
+	memcpy(keep, z0->mem + SCRATCH_STATUS, sizeof(keep));
 	memcpy(z0->mem + SCRATCH_STATUS, &s, sizeof(s));
 	rc = hcall(z0, 0, __HYPERVISOR_event_channel_op, a);
 	CHECK(f->total_upcalls == total);
@@ -508,6 +690,7 @@ static long q_status(struct fz *f, domid_t dom, uint32_t port,
 		memcpy(out, z0->mem + SCRATCH_STATUS, sizeof(*out));
 		CHECK(out->dom == dom && out->port == port);
 	}
+	memcpy(z0->mem + SCRATCH_STATUS, keep, sizeof(keep));
 	return rc;
 }
 
@@ -517,27 +700,53 @@ static void invalidate(struct fz *f)
 		f->scan[i].valid = false;
 }
 
+static void scan_reserve(struct fz_scan *s, uint32_t n)
+{
+	uint32_t cap = s->cap ? s->cap : 256;
+
+	if (n <= s->cap)
+		return;
+	while (cap < n)
+		cap *= 2;
+	s->st = realloc(s->st, cap * sizeof(*s->st));
+	CHECK(s->st);
+	s->cap = cap;
+}
+
+static void scan_copy(struct fz_scan *dst, const struct fz_scan *src)
+{
+	scan_reserve(dst, src->end);
+	memcpy(dst->st, src->st, src->end * sizeof(*src->st));
+	dst->end = src->end;
+	dst->valid = src->valid;
+}
+
 static struct fz_scan *scan(struct fz *f, int di)
 {
 	struct fz_scan *s = &f->scan[di];
-	struct evtchn_status st;
+	const struct fz_dom *z = &f->dom[di];
 	uint32_t p;
 
-	CHECK(f->dom[di].d);
+	CHECK(z->d);
 	if (s->valid)
 		return s;
-	for (p = 0; p < PORTS_64; p++) {
-		long rc = q_status(f, (domid_t)di, p, &s->st[p]);
+	for (p = 0;; p++) {
+		long rc;
 
+		/* Never more than the FIFO ABI's ports. */
+		CHECK(p <= STORAGE_MAX_PORT + 1);
+		scan_reserve(s, p + 1);
+		rc = q_status(f, (domid_t)di, p, &s->st[p]);
 		if (rc == -XEN_EINVAL)
 			break;
 		CHECK(rc == 0);
 	}
-	/* Never more than the 2-level ABI's ports. */
-	if (p == PORTS_64)
-		CHECK(q_status(f, (domid_t)di, p, &st) == -XEN_EINVAL);
-	/* Valid ports come in buckets; bucket 0 exists from the start. */
+	/* Valid ports come in buckets; bucket 0 exists from the start, and
+	 * a bucket is added only for the port allocation hands out next
+	 * (Xen's evtchn_allocate_port()): up to the highest port ever
+	 * allocated. */
 	CHECK(p >= BUCKET && p % BUCKET == 0);
+	CHECK(p == (z->hiwater / BUCKET + 1) * BUCKET);
 	s->end = p;
 	s->valid = true;
 	return s;
@@ -548,15 +757,28 @@ static bool st_closed(const struct fz_scan *s, uint32_t port)
 	return port >= s->end || s->st[port].status == EVTCHNSTAT_closed;
 }
 
-/* Xen's get_free_port(): the lowest free port from 1, or -1 (-ENOSPC). */
+/* Xen's get_free_port(): the lowest free port from 1, or -1 (-ENOSPC).  In
+ * FIFO a free port whose event word is still LINKED is busy (Xen's
+ * evtchn_is_busy()); a port past the valid ones gets a new bucket without
+ * that look. */
 static long lowest_free(struct fz *f, int di)
 {
 	struct fz_scan *s = scan(f, di);
-	uint32_t lim = port_limit(&f->dom[di]);
+	const struct fz_dom *z = &f->dom[di];
+	uint32_t lim = port_limit(z);
+	bool skipped = false;
 
-	for (uint32_t p = 1; p <= lim; p++)
-		if (st_closed(s, p))
-			return p;
+	for (uint32_t p = 1; p <= lim; p++) {
+		if (!st_closed(s, p))
+			continue;
+		if (p < s->end && fifo_linked(z, p)) {
+			skipped = true;
+			continue;
+		}
+		if (skipped)
+			stats.fifo_busy_skips++;
+		return p;
+	}
 	return -1;
 }
 
@@ -666,6 +888,307 @@ static void ev_check_nothing(const struct fz_ev *e)
 }
 
 /* ------------------------------------------------------------------ */
+/* FIFO oracle: predictions on a copy of the guest's memory */
+
+/* Start predicting what the next operation does to @z's memory. */
+static void sh_begin(struct fz *f, struct fz_dom *z)
+{
+	struct fz_sh *sh = &f->sh;
+
+	CHECK(!sh->z);
+	sh->z = z;
+	sh->total = f->total_upcalls;
+	memcpy(sh->mem, z->mem, MEM_SIZE);
+	memcpy(sh->si, si(z), EVTCHN_PAGE_SIZE);
+	for (uint32_t v = 0; v < z->nr_vcpus; v++) {
+		sh->base[v] = z->upcalls[v];
+		sh->up[v] = 0;
+		sh->dummy[v] = z->dummy_up[v];
+	}
+}
+
+/* The copy of the byte at @real (guest memory or shared_info). */
+static unsigned char *sh_at(struct fz_sh *sh, const unsigned char *real)
+{
+	uintptr_t r = (uintptr_t)real, m = (uintptr_t)sh->z->mem,
+		  s = (uintptr_t)si(sh->z);
+
+	if (r >= m && r < m + MEM_SIZE)
+		return sh->mem + (r - m);
+	if (r >= s && r < s + EVTCHN_PAGE_SIZE)
+		return sh->si + (r - s);
+	CHECK(0);
+	return NULL;
+}
+
+/* The hypercall's copy-out of @len bytes at @addr (inside memory). */
+static void sh_put(struct fz_sh *sh, uint64_t addr, const void *buf,
+		   size_t len)
+{
+	CHECK(in_mem(addr, len));
+	memcpy(sh->mem + addr, buf, len);
+}
+
+static void sh_diff(const char *what, const unsigned char *want,
+		    const unsigned char *got, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (want[i] != got[i]) {
+			fprintf(stderr,
+				"evtchn fuzz: %s byte 0x%zx is 0x%02x, the "
+				"model says 0x%02x\n",
+				what, i, got[i], want[i]);
+			return;
+		}
+}
+
+/* The operation ran: memory, shared_info and upcalls are as predicted. */
+static void sh_check(struct fz *f)
+{
+	struct fz_sh *sh = &f->sh;
+	struct fz_dom *z = sh->z;
+	unsigned long sum = 0;
+
+	CHECK(z);
+	if (memcmp(sh->mem, z->mem, MEM_SIZE)) {
+		sh_diff("guest memory", sh->mem, z->mem, MEM_SIZE);
+		CHECK(!"FIFO guest memory as predicted");
+	}
+	if (memcmp(sh->si, si(z), EVTCHN_PAGE_SIZE)) {
+		sh_diff("shared_info", sh->si, si(z), EVTCHN_PAGE_SIZE);
+		CHECK(!"shared_info as predicted");
+	}
+	for (uint32_t v = 0; v < z->nr_vcpus; v++) {
+		CHECK(z->upcalls[v] - sh->base[v] == sh->up[v]);
+		CHECK(z->dummy_up[v] == sh->dummy[v]);
+		sum += sh->up[v];
+	}
+	CHECK(f->total_upcalls - sh->total == sum);
+	sh->z = NULL;
+}
+
+/* Xen's vcpu_mark_events_pending(): the upcall on 0 -> 1 only. */
+static void sim_mark(struct fz *f, uint32_t v)
+{
+	struct fz_sh *sh = &f->sh;
+	struct fz_dom *z = sh->z;
+
+	if (z->vi[v]) {
+		unsigned char *b = sh_at(sh, z->vi[v]);
+
+		if (*b & 1)
+			return;
+		*b |= 1;
+	} else {
+		if (sh->dummy[v])
+			return;
+		sh->dummy[v] = true;
+	}
+	sh->up[v]++;
+	stats.fifo_upcalls++;
+}
+
+/* Xen 4.17's evtchn_fifo_set_pending() of @port at vCPU @v, atomic by
+ * atomic on the copy (words, control blocks and vcpu_info may overlap). */
+static void sim_set_pending(struct fz *f, uint32_t port, uint32_t v)
+{
+	struct fz_sh *sh = &f->sh;
+	struct fz_dom *z = sh->z;
+	const unsigned char *wr = fifo_word(z, port);
+	struct fz_pm *m = pm(z, port);
+	unsigned char *w, *cb;
+	uint32_t lv, lp, prio, r;
+	bool linked = true;
+
+	CHECK(z->fifo && v < z->nr_vcpus);
+	if (!wr) {
+		/* No event-array page yet: raised when it arrives. */
+		m->saved = 1;
+		stats.fifo_saved++;
+		return;
+	}
+	prio = m->prio;
+	CHECK(prio < FIFO_QUEUES);
+	lv = m->lastq >> 4;
+	if (lv >= z->nr_vcpus)
+		lv = 0;
+	lp = m->lastq & 15;
+	if (!z->cb_set[v]) {
+		/* "The guest must not unmask an event until the control block
+		 * is initialized": dropped, not even P (Xen 4.17). */
+		stats.fifo_no_cb++;
+		return;
+	}
+	w = sh_at(sh, wr);
+	cb = sh_at(sh, fifo_cb(z, v));
+	st32(w, ld32(w) | W_PENDING);
+	if (!(ld32(w) & W_MASKED) && !(ld32(w) & W_LINKED)) {
+		st32(w, ld32(w) | W_LINKED);
+		/* It was the old queue's tail: that queue is empty now. */
+		if (z->tail[lv][lp] == port)
+			z->tail[lv][lp] = 0;
+		if (lv != v || lp != prio)
+			m->lastq = (uint16_t)(v << 4 | prio);
+		linked = false;
+		if (z->tail[v][prio]) {
+			const unsigned char *tr = fifo_word(z, z->tail[v][prio]);
+			unsigned char *tw;
+			uint32_t t;
+
+			/* A tail was linked, so its page is there. */
+			CHECK(tr);
+			tw = sh_at(sh, tr);
+			t = ld32(tw);
+			/* Linked to it only while it is still LINKED. */
+			if (t & W_LINKED) {
+				st32(tw, (t & ~(W_BUSY | W_LINK)) | port);
+				linked = true;
+			}
+		}
+		if (!linked)
+			st32(cb + offsetof(struct evtchn_fifo_control_block,
+					   head) + prio * 4, port);
+		z->tail[v][prio] = port;
+		stats.fifo_linked++;
+	}
+	if (linked)
+		return;
+	r = ld32(cb + offsetof(struct evtchn_fifo_control_block, ready));
+	if (r & 1u << prio)
+		return;
+	st32(cb + offsetof(struct evtchn_fifo_control_block, ready),
+	     r | 1u << prio);
+	sim_mark(f, v);
+}
+
+/* Xen's evtchn_fifo_unmask(): clear M, relink if P. */
+static void sim_unmask(struct fz *f, uint32_t port, uint32_t v)
+{
+	struct fz_sh *sh = &f->sh;
+	const unsigned char *wr = fifo_word(sh->z, port);
+	unsigned char *w;
+
+	if (!wr)
+		return;
+	w = sh_at(sh, wr);
+	st32(w, ld32(w) & ~W_MASKED);
+	if (ld32(w) & W_PENDING)
+		sim_set_pending(f, port, v);
+}
+
+/* Xen's evtchn_fifo_clear_pending(): P only. */
+static void sim_clear_pending(struct fz *f, uint32_t port)
+{
+	struct fz_sh *sh = &f->sh;
+	const unsigned char *wr = fifo_word(sh->z, port);
+
+	if (wr)
+		st32(sh_at(sh, wr), ld32(sh_at(sh, wr)) & ~W_PENDING);
+}
+
+/* A successful init_control of vCPU @v (Xen's evtchn_fifo_init_control()):
+ * the first one switches the domain, saving what was pending under
+ * 2-level (setup_ports(): ports below the 2-level maximum, up to the first
+ * invalid one) and giving them the default priority. */
+static void fifo_model_init(struct fz *f, int di, uint32_t v, uint64_t gfn,
+			    uint32_t off)
+{
+	struct fz_dom *z = &f->dom[di];
+
+	if (!z->fifo) {
+		struct fz_scan *s = scan(f, di);
+		uint32_t prev = layout_ports(z);
+
+		for (uint32_t p = 1; p < prev && p < s->end; p++) {
+			struct fz_pm *m = pm(z, p);
+
+			if (bit_get(pending_map(z), p))
+				m->saved = 1;
+			m->prio = EVTCHN_FIFO_PRIORITY_DEFAULT;
+		}
+		z->fifo = true;
+		z->npages = 0;
+		memset(z->cb_set, 0, sizeof(z->cb_set));
+		memset(z->tail, 0, sizeof(z->tail));
+		stats.fifo_switches++;
+	}
+	z->cb_set[v] = true;
+	z->cb_gfn[v] = gfn;
+	z->cb_off[v] = off;
+}
+
+/* A successful expand_array (Xen's add_page_to_event_array()): the page,
+ * then every saved event in it raised again at its notify vCPU.  The
+ * library drops the saved event of a port that is not usable any more
+ * (docs/conformance.md, deliberate differences). */
+static void fifo_model_expand(struct fz *f, int di, uint64_t gfn)
+{
+	struct fz_dom *z = &f->dom[di];
+	struct fz_scan *s = scan(f, di);
+	uint32_t first = z->npages * FIFO_WORDS_PER_PAGE;
+
+	CHECK(z->npages < FIFO_MAX_PAGES);
+	z->page_gfn[z->npages++] = gfn;
+	for (uint32_t p = first;
+	     p < first + FIFO_WORDS_PER_PAGE && p < s->end; p++) {
+		struct fz_pm *m = pm(z, p);
+
+		if (!m->saved)
+			continue;
+		m->saved = 0;
+		if (st_closed(s, p))
+			continue;
+		stats.fifo_raised++;
+		sim_set_pending(f, p, s->st[p].vcpu);
+	}
+	stats.fifo_pages++;
+}
+
+/* Back to 2-level (EVTCHNOP_reset): the FIFO state is gone; priorities,
+ * last queues and saved events of ports still free stay, as in Xen. */
+static void fifo_model_leave(struct fz_dom *z)
+{
+	z->fifo = false;
+	z->npages = 0;
+	memset(z->cb_set, 0, sizeof(z->cb_set));
+	memset(z->tail, 0, sizeof(z->tail));
+}
+
+/* The reference consumer follows the domain's ABI: what the guest set up
+ * with raw hypercalls is its own state too. */
+static void guest_sync_fifo(struct fz_dom *z)
+{
+#if FZ_HAVE_GUEST
+	struct evtchn_guest *g = &z->g;
+
+	if (!z->g_ok)
+		return;
+	if (!z->fifo) {
+		g->fifo = false;
+		__atomic_store_n(&g->fifo_pages, 0, __ATOMIC_RELEASE);
+		memset(g->fifo_cb, 0, z->nr_vcpus * sizeof(*g->fifo_cb));
+		memset(g->fifo_head, 0, z->nr_vcpus * sizeof(*g->fifo_head));
+		return;
+	}
+	g->fifo = true;
+	for (uint32_t v = 0; v < z->nr_vcpus; v++) {
+		void *cb = fifo_cb(z, v);
+
+		if (g->fifo_cb[v] != cb) {
+			g->fifo_cb[v] = cb;
+			memset(g->fifo_head[v], 0, sizeof(g->fifo_head[v]));
+		}
+	}
+	for (uint32_t i = 0; i < z->npages; i++)
+		g->fifo_array[i] = (uint32_t *)(z->mem + z->page_gfn[i] *
+							 EVTCHN_PAGE_SIZE);
+	__atomic_store_n(&g->fifo_pages, z->npages, __ATOMIC_RELEASE);
+#else
+	(void)z;
+#endif
+}
+
+/* ------------------------------------------------------------------ */
 /* EVTCHNOP model */
 
 union fz_arg {
@@ -771,9 +1294,11 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 	unsigned char before[sizeof(union fz_arg)];
 	struct evtchn_status st = { 0 }, rst = { 0 };
 	struct fz_ev ev = { 0 }, ev2 = { 0 };
-	bool valid = false, deliver = false, nothing = false, unmask = false;
+	struct fz_dom *shz = NULL;
+	bool valid = false, deliver = false, unmask = false;
+	bool was_fifo = false;
 	long exp, rc, lf = -1;
-	int t = -1;
+	int t = -1, lf_dom = di;
 	uint32_t port = 0, tv = 0;
 
 	memset(&in, 0, sizeof(in));
@@ -896,11 +1421,20 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 				break;
 			}
 			if (cmd == EVTCHNOP_set_priority) {
-				exp = -XEN_ENOSYS;
+				/* Xen's evtchn_port_set_priority(): the ABI,
+				 * a usable port, then the priority. */
+				if (!z->fifo)
+					exp = -XEN_ENOSYS;
+				else if (st.status == EVTCHNSTAT_closed)
+					exp = -XEN_EACCES;
+				else if (in.set_priority.priority >
+					 EVTCHN_FIFO_PRIORITY_MIN)
+					exp = -XEN_EINVAL;
+				else
+					exp = 0;
 			} else if (cmd == EVTCHNOP_unmask) {
-				exp = 0;
+				exp = 0; /* not usable: nothing at all */
 				unmask = st.status != EVTCHNSTAT_closed;
-				nothing = !unmask;
 			} else if (cmd == EVTCHNOP_close) {
 				exp = st.status == EVTCHNSTAT_closed
 					      ? -XEN_EINVAL
@@ -950,6 +1484,7 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 				break;
 			}
 			lf = lowest_free(f, t);
+			lf_dom = t;
 			if (lf < 0)
 				exp = -XEN_ENOSPC;
 			else if (t != di && !z->privileged)
@@ -979,12 +1514,39 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 				exp = -XEN_EBUSY; /* no reset in progress */
 			else {
 				exp = 0;
-				f->before = *scan(f, t);
+				scan_copy(&f->before, scan(f, t));
+				was_fifo = f->dom[t].fifo;
 			}
 			break;
-		case EVTCHNOP_init_control:
+		case EVTCHNOP_init_control: {
+			/* Xen's evtchn_fifo_init_control(), in its order. */
+			const struct evtchn_init_control *ic =
+				&in.init_control;
+
+			tv = ic->vcpu;
+			if (tv >= z->nr_vcpus)
+				exp = -XEN_ENOENT;
+			else if (ic->offset > EVTCHN_PAGE_SIZE - FIFO_CB_SIZE)
+				exp = -XEN_EINVAL;
+			else if (ic->offset & 7)
+				exp = -XEN_EINVAL;
+			else if (z->fifo && z->cb_set[tv])
+				exp = -XEN_EINVAL;
+			else if (ic->control_gfn >= FZ_MEM_PAGES)
+				exp = -XEN_EINVAL; /* and still 2-level */
+			else
+				exp = 0;
+			break;
+		}
 		case EVTCHNOP_expand_array:
-			exp = -XEN_EOPNOTSUPP; /* 2-level only */
+			if (!z->fifo)
+				exp = -XEN_EOPNOTSUPP;
+			else if (z->npages >= FIFO_MAX_PAGES)
+				exp = -XEN_ENOSPC;
+			else if (in.expand_array.array_gfn >= FZ_MEM_PAGES)
+				exp = -XEN_EINVAL;
+			else
+				exp = 0;
 			break;
 		default:
 			CHECK(0);
@@ -993,20 +1555,116 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 
 	put(z, addr, saved, sizeof(saved));
 
-	/* Deliveries to expect, looked at now. */
-	if (exp == 0 && cmd == EVTCHNOP_bind_interdomain)
-		ev_snap(z, (uint32_t)lf, 0, &ev);
-	if (exp == 0 && deliver) {
-		if (st.status == EVTCHNSTAT_ipi)
-			ev_snap(z, port, st.vcpu, &ev);
-		else
-			ev_snap(&f->dom[t], st.u.interdomain.port, rst.vcpu,
-				&ev);
+	/* What a successful operation does, looked at (2-level) or predicted
+	 * (FIFO) now. */
+	if (exp == 0) {
+		switch (cmd) {
+		case EVTCHNOP_bind_interdomain:
+			if (z->fifo) {
+				struct evtchn_bind_interdomain e =
+					in.bind_interdomain;
+
+				pm(z, (uint32_t)lf)->prio =
+					EVTCHN_FIFO_PRIORITY_DEFAULT;
+				sh_begin(f, z);
+				sim_set_pending(f, (uint32_t)lf, 0);
+				e.local_port = (uint32_t)lf;
+				sh_put(&f->sh, addr, &e, sizeof(e));
+			} else {
+				ev_snap(z, (uint32_t)lf, 0, &ev);
+			}
+			break;
+		case EVTCHNOP_send:
+			if (deliver) {
+				bool ipi = st.status == EVTCHNSTAT_ipi;
+				struct fz_dom *zt = ipi ? z : &f->dom[t];
+				uint32_t tp = ipi ? port : st.u.interdomain.port;
+				uint32_t nv = ipi ? st.vcpu : rst.vcpu;
+
+				if (zt->fifo) {
+					sh_begin(f, zt);
+					sim_set_pending(f, tp, nv);
+				} else {
+					ev_snap(zt, tp, nv, &ev);
+				}
+			} else if (z->fifo) {
+				sh_begin(f, z); /* unbound: nothing */
+			} else {
+				ev_snap(z, port, st.vcpu, &ev2);
+			}
+			break;
+		case EVTCHNOP_unmask:
+			if (z->fifo) {
+				sh_begin(f, z);
+				if (unmask)
+					sim_unmask(f, port, st.vcpu);
+			} else {
+				ev_snap(z, port, st.vcpu, &ev);
+			}
+			break;
+		case EVTCHNOP_close:
+			/* Xen's evtchn_free(): P cleared, the mask kept. */
+			pm(z, port)->saved = 0;
+			if (z->fifo) {
+				sh_begin(f, z);
+				sim_clear_pending(f, port);
+			}
+			break;
+		case EVTCHNOP_reset: {
+			struct fz_dom *zt = &f->dom[t];
+
+			if (zt->fifo)
+				sh_begin(f, zt);
+			for (uint32_t p = 1; p < f->before.end; p++) {
+				if (f->before.st[p].status == EVTCHNSTAT_closed)
+					continue;
+				pm(zt, p)->saved = 0;
+				if (zt->fifo)
+					sim_clear_pending(f, p);
+			}
+			if (zt->fifo) {
+				fifo_model_leave(zt);
+				stats.fifo_resets++;
+			}
+			break;
+		}
+		case EVTCHNOP_init_control: {
+			struct evtchn_init_control e = in.init_control;
+
+			sh_begin(f, z);
+			fifo_model_init(f, di, tv, e.control_gfn, e.offset);
+			/* Copied out on success only: link_bits = 17. */
+			e.link_bits = EVTCHN_FIFO_LINK_BITS;
+			sh_put(&f->sh, addr, &e, sizeof(e));
+			break;
+		}
+		case EVTCHNOP_expand_array:
+			sh_begin(f, z);
+			fifo_model_expand(f, di, in.expand_array.array_gfn);
+			break;
+		case EVTCHNOP_set_priority:
+			/* Takes effect when the event is linked next. */
+			pm(z, port)->prio = (uint8_t)in.set_priority.priority;
+			stats.set_priority_ok++;
+			break;
+		case EVTCHNOP_alloc_unbound:
+			/* Xen's evtchn_port_init(): the default priority. */
+			if (f->dom[t].fifo)
+				pm(&f->dom[t], (uint32_t)lf)->prio =
+					EVTCHN_FIFO_PRIORITY_DEFAULT;
+			break;
+		case EVTCHNOP_bind_virq:
+		case EVTCHNOP_bind_ipi:
+			if (z->fifo)
+				pm(z, (uint32_t)lf)->prio =
+					EVTCHN_FIFO_PRIORITY_DEFAULT;
+			break;
+		default:
+			break;
+		}
 	}
-	if (exp == 0 && (unmask || nothing))
-		ev_snap(z, port, st.vcpu, &ev);
-	if (exp == 0 && cmd == EVTCHNOP_send && !deliver)
-		ev_snap(z, port, st.vcpu, &ev2); /* unbound: nothing */
+	if (cmd == EVTCHNOP_expand_array && exp == -XEN_ENOSPC)
+		stats.fifo_enospc++;
 
 	save(z, addr, before, sizeof(before));
 	{
@@ -1015,16 +1673,38 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 		rc = hcall(z, vcpu, __HYPERVISOR_event_channel_op, a);
 		CHECK(rc == exp);
 		if (rc != 0 || !(deliver || unmask ||
-				 cmd == EVTCHNOP_bind_interdomain))
+				 cmd == EVTCHNOP_bind_interdomain ||
+				 cmd == EVTCHNOP_expand_array))
 			CHECK(f->total_upcalls == total);
 	}
 	if (rc == -XEN_EFAULT)
 		stats.efault++;
+	if (trace)
+		fprintf(stderr,
+			"evtchn fuzz: dom%d vcpu %u %s cmd %d port %u -> %ld "
+			"(allocated %ld)\n",
+			di, vcpu, z->fifo ? "FIFO" : "2L", cmd, port, rc, lf);
+	shz = f->sh.z;
+	if (shz)
+		sh_check(f); /* all of that domain's memory, argument included */
 
 	/* Nothing changes the guest's argument but a successful copy-out. */
-	if (rc != 0 || cmd == EVTCHNOP_close || cmd == EVTCHNOP_bind_vcpu ||
-	    cmd == EVTCHNOP_reset || cmd == EVTCHNOP_set_priority)
+	if (shz != z &&
+	    (rc != 0 || cmd == EVTCHNOP_close || cmd == EVTCHNOP_bind_vcpu ||
+	     cmd == EVTCHNOP_reset || cmd == EVTCHNOP_set_priority ||
+	     cmd == EVTCHNOP_expand_array))
 		CHECK(same(z, addr, before, size ? size : 8));
+
+	/* A port allocation that was reached allocated (and perhaps added a
+	 * bucket), whatever came after. */
+	if (lf >= 0) {
+		struct fz_dom *za = &f->dom[lf_dom];
+
+		if ((uint32_t)lf > za->hiwater)
+			za->hiwater = (uint32_t)lf;
+		if (lf >= (long)PORTS_64)
+			stats.fifo_ports_high++;
+	}
 
 	/* Anything that may have allocated storage or bound a port. */
 	if (rc == 0 || cmd == EVTCHNOP_bind_interdomain ||
@@ -1046,7 +1726,8 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 
 		/* "We may have lost notifications": the new port is made
 		 * pending at vCPU 0. */
-		ev_check_event(&ev, skip);
+		if (!z->fifo)
+			ev_check_event(&ev, skip);
 		CHECK(out.bind_interdomain.local_port == (uint32_t)lf);
 		CHECK(out.bind_interdomain.remote_dom ==
 		      in.bind_interdomain.remote_dom);
@@ -1110,7 +1791,8 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 	}
 	case EVTCHNOP_close:
 		expect_status(f, di, port, EVTCHNSTAT_closed, 0);
-		if (port < layout_ports(z))
+		/* FIFO: the event word's P was checked with the memory. */
+		if (!z->fifo && port < layout_ports(z))
 			CHECK(!bit_get(pending_map(z), port));
 		if (st.status == EVTCHNSTAT_interdomain)
 			/* The peer is unbound, reserved for the closer. */
@@ -1122,12 +1804,16 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 		stats.closes++;
 		break;
 	case EVTCHNOP_send:
+		if (shz)
+			break; /* FIFO: checked with the memory */
 		if (deliver)
 			ev_check_event(&ev, false);
 		else
 			ev_check_nothing(&ev2);
 		break;
 	case EVTCHNOP_unmask:
+		if (shz)
+			break;
 		if (unmask)
 			ev_check_unmask(&ev);
 		else
@@ -1178,7 +1864,8 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 
 			CHECK(s->st[p].status == EVTCHNSTAT_closed);
 			CHECK(s->st[p].vcpu == 0);
-			if (b->status != EVTCHNSTAT_closed &&
+			/* FIFO: the words were checked with the memory. */
+			if (!was_fifo && b->status != EVTCHNSTAT_closed &&
 			    p < layout_ports(zt))
 				CHECK(!bit_get(pending_map(zt), p));
 			if (b->status == EVTCHNSTAT_interdomain &&
@@ -1190,9 +1877,17 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 						->st[b->u.interdomain.port]
 						.vcpu);
 		}
+		guest_sync_fifo(zt);
 		stats.resets++;
 		break;
 	}
+	case EVTCHNOP_init_control:
+		CHECK(out.init_control.link_bits == EVTCHN_FIFO_LINK_BITS);
+		guest_sync_fifo(z);
+		break;
+	case EVTCHNOP_expand_array:
+		guest_sync_fifo(z);
+		break;
 	default:
 		break;
 	}
@@ -1315,11 +2010,11 @@ static long fz_hypercall(struct fz *f, int di, uint32_t vcpu, uint64_t nr,
 /* ------------------------------------------------------------------ */
 /* The reference guest consumer */
 
-#if FZ_HAVE_GUEST
-static long fz_guest_op(void *ctx, uint32_t vcpu, int cmd, void *arg,
-			size_t len)
+/* EVTCHNOP @cmd from @z's vCPU @vcpu with @arg where the guest keeps its
+ * hypercall arguments, checked. */
+static long fz_op_at(struct fz_dom *z, uint32_t vcpu, int cmd, void *arg,
+		     size_t len)
 {
-	struct fz_dom *z = ctx;
 	uint64_t a[6] = { (uint64_t)(int64_t)cmd, SCRATCH_GUEST, 0, 0, 0, 0 };
 	long rc;
 
@@ -1329,6 +2024,13 @@ static long fz_guest_op(void *ctx, uint32_t vcpu, int cmd, void *arg,
 			  a);
 	memcpy(arg, z->mem + SCRATCH_GUEST, len);
 	return rc;
+}
+
+#if FZ_HAVE_GUEST
+static long fz_guest_op(void *ctx, uint32_t vcpu, int cmd, void *arg,
+			size_t len)
+{
+	return fz_op_at(ctx, vcpu, cmd, arg, len);
 }
 
 struct fz_upcall_ctx {
@@ -1341,10 +2043,13 @@ static void fz_guest_event(uint32_t vcpu, uint32_t port, void *opaque)
 	struct fz_upcall_ctx *c = opaque;
 
 	CHECK(vcpu == c->vcpu);
-	CHECK(port < evtchn_guest_nr_ports(&c->z->g));
+	CHECK(port < (c->z->g.fifo ? EVTCHN_FIFO_NR_CHANNELS
+				   : evtchn_guest_nr_ports(&c->z->g)));
 	/* Acked (pending cleared) before it is handled. */
 	CHECK(!evtchn_guest_is_pending(&c->z->g, port));
 	stats.guest_events++;
+	if (c->z->g.fifo)
+		stats.fifo_guest_events++;
 }
 #endif
 
@@ -1412,6 +2117,10 @@ static void dom_destroy(struct fz *f, int di)
 #endif
 	free(z->mem);
 	z->mem = NULL;
+	free(z->pm);
+	z->pm = NULL;
+	z->pm_n = 0;
+	z->fifo = false;
 	invalidate(f);
 }
 
@@ -1432,13 +2141,12 @@ static void check_all(struct fz *f)
 		CHECK(evtchn_host_domain(f->h, (uint16_t)di) == z->d);
 		if (!z->d)
 			continue;
-		s = scan(f, di);
+		s = scan(f, di); /* valid ports: the buckets allocation reached */
 		/* Storage only up to the highest port ever allocatable. */
 		max = z->cfg_max ? z->cfg_max : STORAGE_MAX_PORT;
-		if (max > PORTS_64 - 1)
-			max = PORTS_64 - 1;
 		lim = (max + 1 + BUCKET - 1) / BUCKET * BUCKET;
 		CHECK(s->end <= (lim > BUCKET ? lim : BUCKET));
+		CHECK(z->hiwater <= max);
 		/* Port 0 is reserved: closed, vCPU 0. */
 		CHECK(s->st[0].status == EVTCHNSTAT_closed);
 		CHECK(s->st[0].vcpu == 0);
@@ -1486,8 +2194,24 @@ static void check_all(struct fz *f)
 			const struct evtchn_status *st = &s->st[p];
 			struct fz_ev e;
 
-			if (st->status != EVTCHNSTAT_virq ||
-			    p >= layout_ports(z))
+			if (st->status != EVTCHNSTAT_virq)
+				continue;
+			if (z->fifo) {
+				unsigned char *w = fifo_word(z, p);
+
+				if (w) /* the guest acks */
+					st32(w, ld32(w) & ~W_PENDING);
+				sh_begin(f, z);
+				sim_set_pending(f, p, st->vcpu);
+				CHECK(evtchn_send_virq(z->d,
+						       virq_global(st->u.virq)
+							       ? 0
+							       : st->vcpu,
+						       st->u.virq) == 0);
+				sh_check(f);
+				continue;
+			}
+			if (p >= layout_ports(z))
 				continue;
 			bit_put(pending_map(z), p, false); /* the guest acks */
 			ev_snap(z, p, st->vcpu, &e);
@@ -1594,16 +2318,17 @@ static void op_evtchn(struct fz *f)
 			arg.reset.dom = rd_domid(f);
 			break;
 		case EVTCHNOP_init_control:
-			arg.init_control.control_gfn = in8(f) % 20;
-			arg.init_control.offset = in16(f);
+			arg.init_control.control_gfn = rd_gfn(f);
+			arg.init_control.offset = rd_cboff(f);
 			arg.init_control.vcpu = rd_tvcpu(f);
+			arg.init_control.link_bits = in8(f);
 			break;
 		case EVTCHNOP_expand_array:
-			arg.expand_array.array_gfn = in8(f) % 20;
+			arg.expand_array.array_gfn = rd_gfn(f);
 			break;
 		case EVTCHNOP_set_priority:
 			arg.set_priority.port = rd_port(f);
-			arg.set_priority.priority = in8(f);
+			arg.set_priority.priority = rd_prio(f);
 			break;
 		default:
 			in_bytes(f, arg.raw, 8);
@@ -1750,15 +2475,23 @@ static void op_virq(struct fz *f)
 	if (exp == 0) {
 		struct fz_scan *s = scan(f, di);
 
+		if (z->fifo)
+			sh_begin(f, z);
 		for (uint32_t p = 1; p < s->end; p++)
 			if (s->st[p].status == EVTCHNSTAT_virq &&
 			    s->st[p].u.virq == virq &&
-			    (virq_global(virq) || s->st[p].vcpu == vcpu))
-				ev_snap(z, p, s->st[p].vcpu, &e);
+			    (virq_global(virq) || s->st[p].vcpu == vcpu)) {
+				if (z->fifo)
+					sim_set_pending(f, p, s->st[p].vcpu);
+				else
+					ev_snap(z, p, s->st[p].vcpu, &e);
+			}
 	}
 	rc = evtchn_send_virq(z->d, vcpu, virq);
 	CHECK(rc == exp);
-	if (e.on)
+	if (f->sh.z)
+		sh_check(f);
+	else if (e.on)
 		ev_check_event(&e, false);
 	else
 		CHECK(f->total_upcalls == total); /* unbound: dropped */
@@ -1778,6 +2511,15 @@ static void op_raise(struct fz *f)
 		return;
 	s = scan(f, di);
 	usable = !st_closed(s, port);
+	if (z->fifo) {
+		sh_begin(f, z);
+		if (usable)
+			sim_set_pending(f, port, s->st[port].vcpu);
+		rc = evtchn_port_raise(z->d, port);
+		CHECK(rc == (usable ? 0 : -EINVAL));
+		sh_check(f);
+		return;
+	}
 	if (usable)
 		ev_snap(z, port, s->st[port].vcpu, &e);
 	else
@@ -1925,7 +2667,9 @@ static void op_guest_upcall(struct fz *f)
 	c.vcpu = vcpu;
 	evtchn_guest_upcall(&z->g, vcpu, fz_guest_event, &c);
 	CHECK(f->total_upcalls == total);
-	CHECK(z->vi[vcpu][0] == 0);
+	/* FIFO: a vCPU without a control block has nothing to consume. */
+	if (!z->g.fifo || z->g.fifo_cb[vcpu])
+		CHECK(z->vi[vcpu][0] == 0);
 #else
 	(void)z;
 	(void)b;
@@ -1938,7 +2682,9 @@ static void op_guest_mask(struct fz *f)
 	struct fz_dom *z = &f->dom[di];
 	uint32_t port = rd_port(f);
 #if FZ_HAVE_GUEST
-	if (z->d && z->g_ok && port < evtchn_guest_nr_ports(&z->g))
+	/* 2-level: inside the bitmaps; FIFO: any port (no word, nothing). */
+	if (z->d && z->g_ok &&
+	    (z->g.fifo || port < evtchn_guest_nr_ports(&z->g)))
 		evtchn_guest_mask(&z->g, port);
 #else
 	(void)z;
@@ -1953,8 +2699,23 @@ static void op_guest_unmask(struct fz *f)
 	uint8_t b = in8(f);
 	uint32_t port = rd_port(f);
 #if FZ_HAVE_GUEST
-	if (z->d && z->g_ok && port < evtchn_guest_nr_ports(&z->g))
+	if (!z->d || !z->g_ok)
+		return;
+	if (z->g.fifo) {
+		const uint32_t *w = evtchn_guest_fifo_word(&z->g, port);
+
+		/* Linux's clear_masked_cond() spins while BUSY is set on a
+		 * masked word: only the hypervisor may hold BUSY, and the
+		 * library never leaves it set, so a guest that set it itself
+		 * would spin forever. */
+		if (w && (__atomic_load_n(w, __ATOMIC_SEQ_CST) &
+			  (W_BUSY | W_MASKED | W_PENDING)) ==
+				 (W_BUSY | W_MASKED))
+			return;
 		evtchn_guest_unmask(&z->g, b % z->nr_vcpus, port);
+	} else if (port < evtchn_guest_nr_ports(&z->g)) {
+		evtchn_guest_unmask(&z->g, b % z->nr_vcpus, port);
+	}
 #else
 	(void)z;
 	(void)b;
@@ -1968,17 +2729,22 @@ static void op_recreate(struct fz *f)
 	int di = 1 + b % 2;
 	struct fz_dom *z = &f->dom[di];
 	/* Ports of other domains connected to this one. */
-	struct {
+	struct fz_peer {
 		int dom;
 		uint32_t port, vcpu;
-	} peers[2 * PORTS_64];
-	unsigned np = 0;
+	} *peers;
+	unsigned np = 0, cap = 0;
 
 	if (!z->d) {
 		dom_create(f, di, lb & 1, mb);
 		stats.recreated++;
 		return;
 	}
+	for (int o = 0; o < NDOM; o++)
+		if (o != di && f->dom[o].d)
+			cap += scan(f, o)->end;
+	peers = malloc(cap * sizeof(*peers));
+	CHECK(peers);
 	for (int o = 0; o < NDOM; o++) {
 		struct fz_scan *s;
 
@@ -1999,6 +2765,7 @@ static void op_recreate(struct fz *f)
 	for (unsigned i = 0; i < np; i++)
 		check_unbound_to(f, peers[i].dom, peers[i].port, (domid_t)di,
 				 peers[i].vcpu);
+	free(peers);
 	check_all(f);
 	if (!(b & 2)) {
 		dom_create(f, di, lb & 1, mb);
@@ -2051,12 +2818,272 @@ static void op_badcreate(struct fz *f)
 	CHECK(evtchn_host_domain(f->h, 0) == f->dom[0].d);
 }
 
+/* EVTCHNOP_init_control for vCPU @v (from vCPU @v when it exists), raw or
+ * through the reference consumer. */
+static long fifo_init_vcpu(struct fz *f, int di, uint32_t v, uint64_t gfn,
+			   uint32_t off, bool consumer)
+{
+	struct fz_dom *z = &f->dom[di];
+	struct evtchn_init_control ic;
+
+#if FZ_HAVE_GUEST
+	if (consumer && z->g_ok && v < z->nr_vcpus) {
+		void *cb = gfn < FZ_MEM_PAGES &&
+					   off <= EVTCHN_PAGE_SIZE - FIFO_CB_SIZE
+				   ? z->mem + gfn * EVTCHN_PAGE_SIZE + off
+				   : NULL;
+		long rc = evtchn_guest_fifo_init_vcpu(&z->g, v, cb, gfn, off);
+
+		/* A refused second init_control makes the consumer forget the
+		 * control block it has: it has it still. */
+		guest_sync_fifo(z);
+		return rc;
+	}
+#else
+	(void)consumer;
+#endif
+	memset(&ic, 0, sizeof(ic));
+	ic.control_gfn = gfn;
+	ic.offset = off;
+	ic.vcpu = v;
+	return fz_op_at(z, v < z->nr_vcpus ? v : 0, EVTCHNOP_init_control, &ic,
+			sizeof(ic));
+}
+
+/* EVTCHNOP_expand_array with @gfn, raw or through the consumer. */
+static long fifo_expand(struct fz *f, int di, uint64_t gfn, bool consumer)
+{
+	struct fz_dom *z = &f->dom[di];
+	struct evtchn_expand_array ea;
+
+#if FZ_HAVE_GUEST
+	if (consumer && z->g_ok) {
+		void *page = gfn < FZ_MEM_PAGES
+				     ? z->mem + gfn * EVTCHN_PAGE_SIZE
+				     : NULL;
+		long rc = evtchn_guest_fifo_expand(&z->g, page, gfn);
+
+		/* The consumer stops at 128 pages itself. */
+		if (z->npages >= FIFO_MAX_PAGES)
+			CHECK(rc == -ENOSPC);
+		guest_sync_fifo(z);
+		return rc;
+	}
+#else
+	(void)consumer;
+#endif
+	memset(&ea, 0, sizeof(ea));
+	ea.array_gfn = gfn;
+	return fz_op_at(z, 0, EVTCHNOP_expand_array, &ea, sizeof(ea));
+}
+
+/* bind_ipi until port @target is bound or the ports run out (-ENOSPC),
+ * each result checked: the lowest free ports not LINKED, then new buckets.
+ * The table is scanned once, not after every bind. */
+static void fifo_fill(struct fz *f, int di, uint32_t target)
+{
+	struct fz_dom *z = &f->dom[di];
+	struct fz_scan *s = scan(f, di);
+	uint32_t lim = port_limit(z), end = s->end, p = 1;
+	uint64_t a[6] = { EVTCHNOP_bind_ipi, SCRATCH_GUEST, 0, 0, 0, 0 };
+
+	for (uint32_t i = 0;; i++) {
+		struct evtchn_bind_ipi b = { .vcpu = i % z->nr_vcpus };
+		long rc;
+
+		/* Below the valid end a free port may still be LINKED; a new
+		 * bucket's first port is taken without looking. */
+		while (p <= lim && p < end &&
+		       ((p < s->end && !st_closed(s, p)) ||
+			fifo_linked(z, p)))
+			p++;
+		memcpy(z->mem + SCRATCH_GUEST, &b, sizeof(b));
+		rc = hcall(z, 0, __HYPERVISOR_event_channel_op, a);
+		if (p > lim) {
+			CHECK(rc == -XEN_ENOSPC);
+			break;
+		}
+		CHECK(rc == 0);
+		memcpy(&b, z->mem + SCRATCH_GUEST, sizeof(b));
+		CHECK(b.port == p && b.vcpu == i % z->nr_vcpus);
+		if (z->fifo)
+			pm(z, p)->prio = EVTCHN_FIFO_PRIORITY_DEFAULT;
+		guest_bind(z, p, b.vcpu);
+		if (p > z->hiwater)
+			z->hiwater = p;
+		if (p >= end)
+			end = (p / BUCKET + 1) * BUCKET;
+		if (p >= PORTS_64)
+			stats.fifo_ports_high++;
+		stats.ipi++;
+		if (p++ >= target)
+			break;
+	}
+	invalidate(f);
+}
+
+static void op_fifo(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint8_t b = in8(f), mode = b % 8;
+
+	if (!z->d)
+		return;
+	if (b == 255) {
+		/* Past the 2-level maximum (or up to the FIFO one). */
+		uint8_t k = in8(f);
+
+		fifo_fill(f, di, k == 255 && all_ports
+					 ? FIFO_MAX_PORT
+					 : PORTS_64 + k % 32u * BUCKET);
+		return;
+	}
+	switch (mode) {
+	case 0:
+	case 1:
+	case 2: {
+		/* A guest sets FIFO up on some of its vCPUs: events to the
+		 * others are dropped. */
+		uint8_t m = in8(f), g = in8(f), n = in8(f) % 4, p = in8(f);
+
+		for (uint32_t v = 0; v < z->nr_vcpus; v++)
+			if (m >> (v % 8) & 1)
+				fifo_init_vcpu(f, di, v, g % FZ_MEM_PAGES,
+					       (v % 56) * FIFO_CB_SIZE,
+					       mode == 1);
+		for (uint8_t i = 0; i < n; i++)
+			fifo_expand(f, di, (uint8_t)(p + i) % FZ_MEM_PAGES,
+				    mode == 1);
+		break;
+	}
+	case 3: {
+		/* Many pages, one guest frame: the 129th is -ENOSPC. */
+		uint8_t k = in8(f);
+		uint64_t gfn = rd_gfn(f);
+		unsigned n = k < 200 ? k % 8 + 1u : FIFO_MAX_PAGES + k % 4u;
+
+		for (unsigned i = 0; i < n; i++)
+			fifo_expand(f, di, gfn, false);
+		break;
+	}
+	case 4: {
+		uint32_t v = rd_tvcpu(f);
+		uint64_t gfn = rd_gfn(f);
+		uint32_t off = rd_cboff(f);
+
+		fifo_init_vcpu(f, di, v, gfn, off, false);
+		break;
+	}
+	case 5: {
+		struct evtchn_set_priority sp;
+
+		memset(&sp, 0, sizeof(sp));
+		sp.port = rd_port(f);
+		sp.priority = rd_prio(f);
+		fz_op_at(z, 0, EVTCHNOP_set_priority, &sp, sizeof(sp));
+		break;
+	}
+	case 6: {
+		uint64_t gfn = rd_gfn(f);
+
+		fifo_expand(f, di, gfn, in8(f) & 1);
+		break;
+	}
+	default: {
+		/* Linux's way: every vCPU, control blocks packed from a page,
+		 * then the first event-array page. */
+		uint8_t g = in8(f), p = in8(f);
+
+		for (uint32_t v = 0; v < z->nr_vcpus; v++)
+			fifo_init_vcpu(f, di, v,
+				       (g + v / 56u) % FZ_MEM_PAGES,
+				       (v % 56) * FIFO_CB_SIZE, true);
+		fifo_expand(f, di, p % FZ_MEM_PAGES, true);
+		break;
+	}
+	}
+}
+
+/* The guest writes its event words and control blocks. */
+static void op_scribble_fifo(struct fz *f)
+{
+	static const uint32_t bits[4] = { W_PENDING, W_MASKED, W_LINKED,
+					  W_BUSY };
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint8_t mode = in8(f) % 4;
+
+	if (!z->d)
+		return;
+	switch (mode) {
+	case 0: {
+		uint32_t port = rd_port(f);
+		uint8_t op = in8(f) % 10;
+		unsigned char *w = fifo_word(z, port);
+		uint32_t v = w ? ld32(w) : 0;
+
+		if (op < 4)
+			v |= bits[op];
+		else if (op < 8)
+			v &= ~bits[op - 4];
+		else if (op == 8)
+			v = (v & ~W_LINK) | (rd_port(f) & W_LINK);
+		else
+			v = in32(f);
+		if (w)
+			st32(w, v);
+		break;
+	}
+	case 1: {
+		uint32_t v = rd_tvcpu(f);
+		uint8_t field = in8(f);
+		uint32_t val = field >= 128 ? rd_port(f) : in32(f);
+		unsigned char *cb = fifo_cb(z, v);
+
+		if (cb)
+			st32(cb + field % (FIFO_CB_SIZE / 4) * 4, val);
+		break;
+	}
+	case 2: {
+		uint8_t page = in8(f), act = in8(f) % 4;
+
+		if (!z->fifo || !z->npages)
+			break;
+		for (uint32_t i = 0; i < FIFO_WORDS_PER_PAGE; i++) {
+			unsigned char *w = fifo_word(
+				z, page % z->npages * FIFO_WORDS_PER_PAGE + i);
+			uint32_t v = ld32(w);
+
+			v = act == 0   ? v | W_MASKED
+			    : act == 1 ? v & ~W_MASKED
+			    : act == 2 ? v & ~(W_LINKED | W_LINK)
+				       : 0;
+			st32(w, v);
+		}
+		break;
+	}
+	default: {
+		unsigned char *w = fifo_word(z, rd_port(f));
+
+		if (w)
+			st32(w, ld32(w) & ~(W_PENDING | W_LINKED | W_LINK));
+		break;
+	}
+	}
+}
+
 int evtchn_fuzz_one(const uint8_t *data, size_t size)
 {
 	struct fz *f = calloc(1, sizeof(*f));
 	uint8_t flags, max[NDOM];
 
 	CHECK(f);
+	if (trace < 0) {
+		const char *e = getenv("EVTCHN_FUZZ_TRACE");
+
+		trace = e && *e && *e != '0';
+	}
 	f->p = data;
 	f->n = data ? size : 0;
 	stats.inputs++;
@@ -2073,7 +3100,7 @@ int evtchn_fuzz_one(const uint8_t *data, size_t size)
 
 		f->ops++;
 		stats.ops++;
-		if (op < FZ_OP_CONNECT || op >= FZ_OP_EVTCHN2)
+		if (op < FZ_OP_CONNECT)
 			op_evtchn(f);
 		else if (op < FZ_OP_REGISTER)
 			op_connect(f);
@@ -2105,8 +3132,12 @@ int evtchn_fuzz_one(const uint8_t *data, size_t size)
 			op_recreate(f);
 		else if (op < FZ_OP_BADCREATE)
 			check_all(f);
-		else
+		else if (op < FZ_OP_FIFO)
 			op_badcreate(f);
+		else if (op < FZ_OP_SCRIBBLE_FIFO)
+			op_fifo(f);
+		else
+			op_scribble_fifo(f);
 		if (f->check_always || f->ops % FZ_CHECK_EVERY == 0)
 			check_all(f);
 	}
@@ -2125,6 +3156,9 @@ int evtchn_fuzz_one(const uint8_t *data, size_t size)
 	}
 	dom_destroy(f, 0);
 	CHECK(evtchn_host_destroy(f->h) == 0);
+	for (int i = 0; i < NDOM; i++)
+		free(f->scan[i].st);
+	free(f->before.st);
 	free(f);
 	return 0;
 }

@@ -6,9 +6,9 @@
  * evtchn_fuzz_one() builds a host (privileged domain 0 with 1 vCPU,
  * unprivileged domains 1 and 2 with 3 and 40 vCPUs, 16 pages of flat guest
  * memory each), runs the input as a sequence of hostile operations, checks
- * every result against a model of Xen's answers, and aborts when the library
- * breaks a rule.  Returns 0.  Deterministic: the same input does the same
- * thing.
+ * every result against a model of Xen's answers (2-level and FIFO ABIs),
+ * and aborts when the library breaks a rule.  Returns 0.  Deterministic:
+ * the same input does the same thing.
  *
  * Input format (for hand-made inputs; every byte past the end reads as 0):
  *
@@ -61,6 +61,42 @@
  *                   unless b & 2), or created when absent
  *   FZ_OP_CHECK     (the whole port table, now)
  *   FZ_OP_BADCREATE b: a bad evtchn_domain_create() that must fail
+ *   FZ_OP_FIFO      DOM mode ...   the FIFO ABI; mode 255 k: bind_ipi
+ *                   up to port 4096 + (k % 32) * 64 (k 255, when
+ *                   evtchn_fuzz_set_all_ports(1) was called: until
+ *                   -ENOSPC), else (mode % 8):
+ *                   0..2 setup: m g n p: EVTCHNOP_init_control for each
+ *                        vCPU v with bit v % 8 of m set (control block in
+ *                        gfn g % 16 at offset (v % 56) * 72), then n % 4
+ *                        event-array pages at gfns (p + i) % 16; mode 1
+ *                        goes through the reference consumer
+ *                        (evtchn_guest_fifo_init_vcpu / _expand)
+ *                   3 expand k g: EVTCHNOP_expand_array k times with gfn
+ *                        GFN(g) (the same page again and again: the
+ *                        library does not need distinct pages), so the
+ *                        129th is -ENOSPC
+ *                   4 TVCPU g o: one init_control, gfn GFN(g), offset
+ *                        CBOFF(o)
+ *                   5 PORT prio: set_priority (prio b < 200: b % 16, else
+ *                        16, 255, 0xFFFFFFFF, [u32])
+ *                   6 g c: one expand_array with gfn GFN(g), by the
+ *                        consumer when c & 1
+ *                   7 g p: the consumer sets up every vCPU (control
+ *                        blocks from frame g % 16) and page p % 16
+ *                   GFN(b)   b < 224: b % 16, else 16, 17, 0xFFFFF, 2^40,
+ *                            2^64-1, [u64]
+ *                   CBOFF(b) b < 160: (b % 56) * 72; < 200: (b % 25) * 8;
+ *                            else 4024, 4025, 4032, 4, 4096, 0xFFFFFFFF,
+ *                            4020, [u32]
+ *   FZ_OP_SCRIBBLE_FIFO  DOM mode ...  the guest writes its FIFO state:
+ *                   0 PORT op v: event word of PORT: set / clear P, M, L
+ *                        or BUSY, LINK = PORT(v), or [u32]
+ *                   1 TVCPU field [u32]: control block word field % 18
+ *                        (ready, _rsvd, head[0..15]); field >= 128: a
+ *                        port-like value PORT instead of [u32]
+ *                   2 page act: every word of event-array page page % n:
+ *                        mask, unmask, unlink (clear L and LINK), zero
+ *                   3 PORT: ack (clear P) then unlink the word
  */
 #ifndef EVTCHN_FUZZ_CORE_H
 #define EVTCHN_FUZZ_CORE_H
@@ -86,7 +122,8 @@ enum {
 	FZ_OP_RECREATE = 232,    /* 232 .. 235 */
 	FZ_OP_CHECK = 236,       /* 236 .. 239 */
 	FZ_OP_BADCREATE = 240,   /* 240 .. 243 */
-	FZ_OP_EVTCHN2 = 244,     /* 244 .. 255: FZ_OP_EVTCHN again */
+	FZ_OP_FIFO = 244,        /* 244 .. 249 */
+	FZ_OP_SCRIBBLE_FIFO = 250, /* 250 .. 255 */
 };
 
 #define FZ_HDR_CHECK_ALWAYS 0x08
@@ -96,6 +133,12 @@ enum {
 /* Run one input.  Returns 0; aborts when an invariant is broken. */
 int evtchn_fuzz_one(const uint8_t *data, size_t size);
 
+/* Let FZ_OP_FIFO's fill bind all 131,071 FIFO ports (off by default).  Not
+ * for the libFuzzer target: every table scan is then 131,072 ports, and
+ * with a free port left LINKED below them each allocation scans up from it
+ * (as Xen's get_free_port() scans from 0), so a fill is quadratic. */
+void evtchn_fuzz_set_all_ports(int on);
+
 /* What the inputs run so far reached, summed over evtchn_fuzz_one() calls
  * (tests check that deep states are reached). */
 struct evtchn_fuzz_stats {
@@ -104,6 +147,11 @@ struct evtchn_fuzz_stats {
 	unsigned long resets, registered, high_vcpu_registered, layout_switch;
 	unsigned long sends_delivered, upcalls, guest_events, recreated;
 	unsigned long efault, checks;
+	/* FIFO ABI */
+	unsigned long fifo_switches, fifo_pages, fifo_enospc, fifo_resets;
+	unsigned long fifo_linked, fifo_saved, fifo_raised, fifo_no_cb;
+	unsigned long fifo_upcalls, fifo_busy_skips, fifo_guest_events;
+	unsigned long set_priority_ok, fifo_ports_high;
 };
 const struct evtchn_fuzz_stats *evtchn_fuzz_stats(void);
 /* Whether the reference guest consumer is built in. */

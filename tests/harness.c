@@ -168,6 +168,47 @@ long th_status(struct th_domain *td, domid_t dom, uint32_t port,
 	return rc;
 }
 
+long th_set_priority(struct th_domain *td, uint32_t port, uint32_t prio)
+{
+	struct evtchn_set_priority sp = { .port = port, .priority = prio };
+
+	return th_op(td, 0, EVTCHNOP_set_priority, &sp, sizeof(sp));
+}
+
+long th_fifo_expand(struct th_domain *td, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t gfn = TH_FIFO_ARRAY_GFN + td->g.fifo_pages;
+		long rc;
+
+		if (gfn >= TH_MEM_PAGES)
+			return -XEN_ENOMEM;
+		rc = evtchn_guest_fifo_expand(&td->g,
+					      td->mem + gfn * EVTCHN_PAGE_SIZE,
+					      gfn);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+long th_fifo_setup(struct th_domain *td, unsigned pages)
+{
+	uint32_t per_page = EVTCHN_PAGE_SIZE / 72;
+
+	for (uint32_t v = 0; v < td->g.nr_vcpus; v++) {
+		uint64_t gfn = TH_FIFO_CB_GFN + v / per_page;
+		uint32_t off = (v % per_page) * 72;
+		long rc = evtchn_guest_fifo_init_vcpu(
+			&td->g, v, td->mem + gfn * EVTCHN_PAGE_SIZE + off, gfn,
+			off);
+
+		if (rc)
+			return rc;
+	}
+	return th_fifo_expand(td, pages);
+}
+
 bool th_pending(struct th_domain *td, uint32_t port)
 {
 	return evtchn_guest_is_pending(&td->g, port);

@@ -25,7 +25,10 @@
 #include "evtchn/evtchn.h"
 #include "evtchn_guest.h"
 
-#define TH_MEM_PAGES 64u
+#define TH_MEM_PAGES 256u
+/* FIFO: control blocks from page 60, event-array pages from page 64 */
+#define TH_FIFO_CB_GFN 60u
+#define TH_FIFO_ARRAY_GFN 64u
 #define TH_MEM_SIZE (TH_MEM_PAGES * EVTCHN_PAGE_SIZE)
 #define TH_MAX_VCPUS 64u
 /* Guest pages 16..47 carry hypercall arguments, one page per thread. */
@@ -70,6 +73,12 @@ long th_unmask(struct th_domain *td, uint32_t port);
 long th_bind_vcpu(struct th_domain *td, uint32_t port, uint32_t vcpu);
 long th_status(struct th_domain *td, domid_t dom, uint32_t port,
 	       struct evtchn_status *out);
+
+/* Switch to FIFO: EVTCHNOP_init_control for every vCPU (returns the first
+ * error), then @pages event-array pages.  th_fifo_expand adds @n more. */
+long th_fifo_setup(struct th_domain *td, unsigned pages);
+long th_fifo_expand(struct th_domain *td, unsigned n);
+long th_set_priority(struct th_domain *td, uint32_t port, uint32_t prio);
 
 bool th_pending(struct th_domain *td, uint32_t port);
 bool th_masked(struct th_domain *td, uint32_t port);

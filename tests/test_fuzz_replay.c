@@ -2,14 +2,18 @@
 /*
  * The fuzz entry without libFuzzer: a few thousand pseudo-random inputs
  * from a fixed seed (EVTCHN_FUZZ_ITERS overrides the count), then
- * hand-made inputs that reach specific paths.  evtchn_fuzz_one() aborts on
- * a broken invariant; the tests here check the paths were reached.
+ * hand-made inputs that reach specific paths, 2-level and FIFO.
+ * evtchn_fuzz_one() aborts on a broken invariant; the tests here check the
+ * paths were reached.  EVTCHN_FUZZ_TRACE=1 lists every EVTCHNOP checked;
+ * EVTCHN_FUZZ_SEEDS=dir writes the hand-made inputs there (seeds for
+ * ./build/tests/fuzz-hypercall).
  */
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -61,8 +65,23 @@ static struct in *in_new(uint8_t flags, uint8_t max0, uint8_t max1,
 	return in;
 }
 
+/* Run @in; with EVTCHN_FUZZ_SEEDS=dir also write it there, a seed for the
+ * libFuzzer target. */
 static void in_run(struct in *in)
 {
+	const char *dir = getenv("EVTCHN_FUZZ_SEEDS");
+	static unsigned seq;
+
+	if (dir && *dir) {
+		char path[4096];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/replay-%02u", dir, seq++);
+		fp = fopen(path, "wb");
+		assert_non_null(fp);
+		assert_int_equal(fwrite(in->b, 1, in->n, fp), in->n);
+		assert_int_equal(fclose(fp), 0);
+	}
 	assert_int_equal(evtchn_fuzz_one(in->b, in->n), 0);
 	free(in);
 }
@@ -177,6 +196,159 @@ static const struct evtchn_fuzz_stats *st(void)
 	return evtchn_fuzz_stats();
 }
 
+/* PORT decoder: 0..7 as themselves, 8..70 as b % 71, else [u32]. */
+static void port(struct in *in, uint32_t p)
+{
+	if (p < 8) {
+		u8(in, (uint8_t)p);
+	} else if (p <= 70) {
+		u8(in, (uint8_t)(100 + (p + 42) % 71));
+	} else {
+		u8(in, 211);
+		u32(in, p);
+	}
+}
+
+/* GFN decoder: b < 224 is b % 16; 228: gfn 16 (not RAM). */
+#define GFN_NOT_RAM 228
+/* CBOFF decoder: b < 56 is b * 72; specials from 200. */
+enum { OFF_4024 = 200, OFF_4025, OFF_4032, OFF_4, OFF_4096 };
+/* priority decoder: b < 200 is b % 16; 200: 16, 202: 0xFFFFFFFF */
+enum { PRIO_16 = 200, PRIO_U32_MAX = 202 };
+
+static void send_port(struct in *in, uint8_t dom, uint32_t p)
+{
+	evtchn(in, dom, 0, 4, 0x1800);
+	port(in, p);
+}
+
+static void unmask_port(struct in *in, uint8_t dom, uint32_t p)
+{
+	evtchn(in, dom, 0, 9, 0x1800);
+	port(in, p);
+}
+
+static void close_p(struct in *in, uint8_t dom, uint32_t p)
+{
+	evtchn(in, dom, 0, 3, 0x3100);
+	port(in, p);
+}
+
+/* EVTCHNOP_set_priority through the EVTCHN op (prio: decoder byte). */
+static void set_prio(struct in *in, uint8_t dom, uint32_t p, uint8_t prio)
+{
+	evtchn(in, dom, 0, 13, 0x2800);
+	port(in, p);
+	u8(in, prio);
+}
+
+/* EVTCHNOP_init_control through the EVTCHN op. */
+static void init_control(struct in *in, uint8_t dom, uint8_t tvcpu,
+			 uint8_t gfn, uint8_t off)
+{
+	evtchn(in, dom, 0, 11, 0x2900);
+	u8(in, gfn);
+	u8(in, off);
+	u8(in, tvcpu);
+	u8(in, 0xaa); /* link_bits in: 17 comes back on success only */
+}
+
+/* EVTCHNOP_expand_array through the EVTCHN op. */
+static void expand(struct in *in, uint8_t dom, uint8_t gfn)
+{
+	evtchn(in, dom, 0, 12, 0x2a00);
+	u8(in, gfn);
+}
+
+/* FZ_OP_FIFO setup: init_control for the vCPUs v with bit v % 8 of @vmask
+ * (control blocks in frame @cbgfn), then @npages pages from frame @page. */
+static void fifo_setup(struct in *in, uint8_t dom, uint8_t vmask,
+		       uint8_t cbgfn, uint8_t npages, uint8_t page,
+		       bool consumer)
+{
+	u8(in, FZ_OP_FIFO);
+	u8(in, dom);
+	u8(in, consumer ? 1 : 0);
+	u8(in, vmask);
+	u8(in, cbgfn);
+	u8(in, npages);
+	u8(in, page);
+}
+
+/* FZ_OP_FIFO 3: expand_array @n times (1..8, or 128.. from k >= 200). */
+static void fifo_expand_k(struct in *in, uint8_t dom, uint8_t k,
+			  uint8_t gfn)
+{
+	u8(in, FZ_OP_FIFO);
+	u8(in, dom);
+	u8(in, 3);
+	u8(in, k);
+	u8(in, gfn);
+}
+
+/* FZ_OP_FIFO 6: one expand_array, by the consumer when @consumer. */
+static void fifo_expand1(struct in *in, uint8_t dom, uint8_t gfn,
+			 bool consumer)
+{
+	u8(in, FZ_OP_FIFO);
+	u8(in, dom);
+	u8(in, 6);
+	u8(in, gfn);
+	u8(in, consumer);
+}
+
+/* FZ_OP_FIFO 255: bind IPIs up to port 4096 + k * 64, or all (k 255). */
+static void fifo_fill(struct in *in, uint8_t dom, uint8_t k)
+{
+	u8(in, FZ_OP_FIFO);
+	u8(in, dom);
+	u8(in, 255);
+	u8(in, k);
+}
+
+enum { W_SET_P, W_SET_M, W_SET_L, W_SET_B, W_CLR_P, W_CLR_M, W_CLR_L,
+       W_CLR_B, W_LINK_TO, W_RAW };
+
+/* FZ_OP_SCRIBBLE_FIFO 0: the guest changes @p's event word; W_LINK_TO
+ * and W_RAW take the value (a port / u32) next. */
+static void word_op(struct in *in, uint8_t dom, uint32_t p, uint8_t op)
+{
+	u8(in, FZ_OP_SCRIBBLE_FIFO);
+	u8(in, dom);
+	u8(in, 0);
+	port(in, p);
+	u8(in, op);
+}
+
+/* FZ_OP_SCRIBBLE_FIFO 1: control block word @field (0 ready, 1 _rsvd,
+ * 2 + q head[q]) of vCPU @tvcpu := @v. */
+static void cb_word(struct in *in, uint8_t dom, uint8_t tvcpu, uint8_t field,
+		    uint32_t v)
+{
+	u8(in, FZ_OP_SCRIBBLE_FIFO);
+	u8(in, dom);
+	u8(in, 1);
+	u8(in, tvcpu);
+	u8(in, field);
+	u32(in, v);
+}
+
+/* FZ_OP_SCRIBBLE_FIFO 2: every word of a page: 0 mask, 1 unmask, 2 unlink,
+ * 3 zero. */
+static void page_op(struct in *in, uint8_t dom, uint8_t page, uint8_t act)
+{
+	u8(in, FZ_OP_SCRIBBLE_FIFO);
+	u8(in, dom);
+	u8(in, 2);
+	u8(in, page);
+	u8(in, act);
+}
+
+static void upcall(struct in *in, uint8_t dom, uint8_t vcpu)
+{
+	op2(in, FZ_OP_GUEST_UPCALL, dom, vcpu);
+}
+
 /* ------------------------------------------------------------------ */
 /* Pseudo-random inputs */
 
@@ -227,6 +399,18 @@ static void random_inputs(void **state)
 		      st()->registered, st()->high_vcpu_registered,
 		      st()->layout_switch, st()->sends_delivered,
 		      st()->upcalls, st()->guest_events, st()->recreated);
+	print_message("fuzz replay FIFO: %lu switches, %lu pages (%lu "
+		      "-ENOSPC), %lu resets to 2-level, %lu set_priority, "
+		      "%lu linked, %lu saved without a page, %lu raised when "
+		      "the page came, %lu dropped without a control block, "
+		      "%lu upcalls, %lu LINKED ports skipped, %lu ports "
+		      "above 4095, %lu guest events\n",
+		      st()->fifo_switches, st()->fifo_pages, st()->fifo_enospc,
+		      st()->fifo_resets, st()->set_priority_ok,
+		      st()->fifo_linked, st()->fifo_saved, st()->fifo_raised,
+		      st()->fifo_no_cb, st()->fifo_upcalls,
+		      st()->fifo_busy_skips, st()->fifo_ports_high,
+		      st()->fifo_guest_events);
 	if (iters >= 1000) {
 		/* Random bytes reach beyond argument checking. */
 		assert_true(st()->ops - ops0 > iters);
@@ -239,6 +423,22 @@ static void random_inputs(void **state)
 		assert_true(st()->efault > 0);
 		assert_true(st()->upcalls > 0);
 		assert_true(st()->recreated > 0);
+		/* ... and FIFO: switches, pages up to -ENOSPC, events linked,
+		 * saved and raised, dropped without a control block, upcalls,
+		 * priorities, LINKED ports skipped, resets back to 2-level,
+		 * the consumer taking FIFO events. */
+		assert_true(st()->fifo_switches > 0);
+		assert_true(st()->fifo_pages > 0);
+		assert_true(st()->fifo_enospc > 0);
+		assert_true(st()->fifo_linked > 0);
+		assert_true(st()->fifo_saved > 0);
+		assert_true(st()->fifo_raised > 0);
+		assert_true(st()->fifo_no_cb > 0);
+		assert_true(st()->fifo_upcalls > 0);
+		assert_true(st()->set_priority_ok > 0);
+		assert_true(st()->fifo_busy_skips > 0);
+		assert_true(st()->fifo_resets > 0);
+		assert_true(st()->fifo_guest_events > 0);
 	}
 }
 
@@ -567,6 +767,377 @@ static void hostile_scribbles(void **state)
 	in_run(in);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* FIFO */
+
+/* Events pending (some masked) under 2-level when the guest switches to
+ * FIFO: saved, raised when the event-array page arrives, consumed. */
+static void fifo_switch_with_two_level_events_pending(void **state)
+{
+	struct in *in = in_new(0, 0, 0, 0);
+	unsigned long sw = st()->fifo_switches, ra = st()->fifo_raised;
+	unsigned long ge = st()->fifo_guest_events;
+
+	(void)state;
+	bind_ipi(in, 1, 1);                 /* 1 at vCPU 1 */
+	bind_ipi(in, 1, 1);                 /* 2 at vCPU 1 */
+	bind_ipi(in, 1, 2);                 /* 3 at vCPU 2 */
+	connect_op(in, 1, 1, false, true);  /* 4 unbound, 5: pending, vCPU 0 */
+	send(in, 1, 1);
+	send(in, 1, 2);
+	op2(in, FZ_OP_GUEST_MASK, 1, 3);    /* the 2-level mask */
+	send(in, 1, 3);
+	check(in);
+	fifo_setup(in, 1, 0x07, 4, 0, 0, false); /* every vCPU, no page */
+	send(in, 1, 1);                     /* no page: saved again */
+	send(in, 1, 4);                     /* 4 -> 5: saved */
+	check(in);
+	fifo_expand1(in, 1, 8, true);       /* 1, 2, 3, 5 raised */
+	upcall(in, 1, 1);
+	upcall(in, 1, 2);
+	upcall(in, 1, 0);
+	send(in, 1, 2);
+	send(in, 1, 4);
+	upcall(in, 1, 1);
+	upcall(in, 1, 0);
+	check(in);
+	in_run(in);
+	assert_true(st()->fifo_switches >= sw + 1);
+	assert_true(st()->fifo_raised >= ra + 4);
+	assert_true(st()->fifo_guest_events >= ge + 6);
+}
+
+/* Events raised before any page (at a vCPU with and one without a control
+ * block), then pages: raised where there is a control block, dropped
+ * where there is none; pages until -ENOSPC, the same frame 128 times. */
+static void fifo_expand_after_events_and_enospc(void **state)
+{
+	struct in *in = in_new(0, 0, 0, 0);
+	unsigned long ra = st()->fifo_raised, nc = st()->fifo_no_cb;
+	unsigned long ns = st()->fifo_enospc, pg = st()->fifo_pages;
+
+	(void)state;
+	/* domain 2: control blocks for vCPUs 0, 8, 16, 24 and 32 only */
+	fifo_setup(in, 2, 0x01, 5, 0, 0, false);
+	bind_ipi(in, 2, 0);                 /* 1 at vCPU 0 */
+	bind_ipi(in, 2, 1);                 /* 2 at vCPU 1: no control block */
+	bind_virq(in, 2, VIRQ_TIMER_VALUE, 0); /* 3 */
+	bind_ipi(in, 2, 208);               /* 4 at vCPU 30 + 208 % 12 = 34 */
+	send(in, 2, 1);
+	op2(in, FZ_OP_RAISE, 2, 2);
+	op2(in, FZ_OP_VIRQ, 2, 0);          /* VIRQ_TIMER on vCPU 0 */
+	u8(in, VIRQ_TIMER_VALUE);
+	send(in, 2, 4);
+	check(in);
+	fifo_expand_k(in, 2, 3, 9);         /* 4 pages, all frame 9 */
+	upcall(in, 2, 0);
+	send(in, 2, 2);                     /* dropped: no control block */
+	send(in, 2, 4);                     /* linked at vCPU 34 */
+	upcall(in, 2, 34);
+	fifo_expand_k(in, 2, 200, 9);       /* 124 more, then -ENOSPC */
+	fifo_expand1(in, 2, 9, true);       /* the consumer's own -ENOSPC */
+	expand(in, 2, 9);                   /* -ENOSPC */
+	send(in, 2, 1);
+	upcall(in, 2, 0);
+	check(in);
+	in_run(in);
+	assert_true(st()->fifo_raised >= ra + 2);
+	assert_true(st()->fifo_no_cb >= nc + 2);
+	assert_true(st()->fifo_enospc >= ns + 4);
+	assert_true(st()->fifo_pages >= pg + 128);
+}
+
+/* set_priority: -ENOSYS in 2-level, -EINVAL for an invalid port or a
+ * priority above 15, -EACCES for a free or reserved port; a priority
+ * applies from the next link and a port bound again in FIFO mode is back
+ * at priority 7 (the model predicts which queue each event goes to). */
+static void fifo_set_priority_rules(void **state)
+{
+	struct in *in = in_new(0, 0, 0, 0);
+	unsigned long sp = st()->set_priority_ok;
+
+	(void)state;
+	bind_ipi(in, 1, 0);                 /* 1 */
+	set_prio(in, 1, 1, 3);              /* 2-level: -ENOSYS */
+	set_prio(in, 1, 5000, 3);           /* invalid: -EINVAL */
+	fifo_setup(in, 1, 0x07, 4, 1, 8, true);
+	set_prio(in, 1, 5000, 3);           /* -EINVAL */
+	set_prio(in, 1, 0, 3);              /* reserved: -EACCES */
+	set_prio(in, 1, 6, 3);              /* free: -EACCES */
+	set_prio(in, 1, 1, PRIO_16);        /* -EINVAL */
+	set_prio(in, 1, 1, PRIO_U32_MAX);   /* -EINVAL */
+	set_prio(in, 1, 1, 15);
+	send(in, 1, 1);                     /* queue 15 */
+	upcall(in, 1, 0);
+	close_port(in, 1, 1);
+	bind_ipi(in, 1, 0);                 /* 1 again: priority 7 */
+	send(in, 1, 1);                     /* queue 7 */
+	set_prio(in, 1, 1, 0);
+	send(in, 1, 1);                     /* still linked on queue 7 */
+	upcall(in, 1, 0);
+	send(in, 1, 1);                     /* queue 0 */
+	upcall(in, 1, 0);
+	/* an interdomain loopback: priority and vCPU both move */
+	connect_op(in, 1, 1, false, true);  /* 2 unbound, 3 -> 2 */
+	set_prio(in, 1, 2, 2);
+	evtchn(in, 1, 0, 8, 0x1500);        /* bind_vcpu(2, vCPU 2) */
+	u8(in, 2);
+	u8(in, 2);
+	send(in, 1, 3);                     /* 2 on vCPU 2's queue 2 */
+	set_prio(in, 1, 2, 9);
+	upcall(in, 1, 2);
+	send(in, 1, 3);                     /* queue 9 */
+	op2(in, FZ_OP_GUEST_MASK, 1, 2);
+	send(in, 1, 3);
+	u8(in, FZ_OP_GUEST_UNMASK);         /* from vCPU 1: EVTCHNOP_unmask */
+	u8(in, 1);
+	u8(in, 1);
+	u8(in, 2);
+	upcall(in, 1, 2);
+	check(in);
+	in_run(in);
+	assert_true(st()->set_priority_ok >= sp + 4);
+}
+
+/* EVTCHNOP_reset of a FIFO domain, by itself and by domain 0: back to
+ * 2-level (set_priority -ENOSYS, expand_array -EOPNOTSUPP), 2-level
+ * delivery, then FIFO again. */
+static void fifo_reset_back_to_two_level(void **state)
+{
+	struct in *in = in_new(0, 0, 0, 0);
+	unsigned long rs = st()->fifo_resets, sw = st()->fifo_switches;
+
+	(void)state;
+	bind_ipi(in, 1, 0);                 /* 1 */
+	bind_ipi(in, 1, 1);                 /* 2 */
+	connect_op(in, 1, 2, false, false); /* 1:3 <-> 2:1 */
+	fifo_setup(in, 1, 0x07, 4, 1, 8, true);
+	send(in, 1, 1);
+	send(in, 1, 2);
+	send(in, 2, 1);                     /* to 1:3 */
+	set_prio(in, 1, 2, 4);
+	reset(in, 1, 10, DSELF);
+	set_prio(in, 1, 1, 3);              /* -ENOSYS */
+	expand(in, 1, 9);                   /* -EOPNOTSUPP */
+	bind_ipi(in, 1, 0);                 /* 1: LINKED, but 2-level */
+	send(in, 1, 1);
+	upcall(in, 1, 0);
+	check(in);
+	/* FIFO again, with a 2-level event pending */
+	send(in, 1, 1);
+	fifo_setup(in, 1, 0x03, 6, 1, 10, false);
+	upcall(in, 1, 0);
+	send(in, 1, 1);
+	connect_op(in, 2, 1, true, false);
+	send(in, 2, 2);
+	upcall(in, 1, 0);
+	/* reset by domain 0 while paused */
+	op2(in, FZ_OP_PAUSE, 1, 1);
+	reset(in, 0, 10, D1);
+	set_prio(in, 1, 1, 3);              /* -ENOSYS again */
+	expand(in, 1, 9);                   /* -EOPNOTSUPP */
+	check(in);
+	in_run(in);
+	assert_true(st()->fifo_resets >= rs + 2);
+	assert_true(st()->fifo_switches >= sw + 2);
+}
+
+/* A port closed while its word is still LINKED is not handed out until the
+ * guest unlinks it; a free port the guest marks LINKED is skipped too. */
+static void fifo_port_left_linked_after_close(void **state)
+{
+	struct in *in = in_new(0, 0, 0, 0);
+	unsigned long bs = st()->fifo_busy_skips;
+
+	(void)state;
+	fifo_setup(in, 1, 0x07, 4, 1, 8, false);
+	bind_ipi(in, 1, 0);                 /* 1 */
+	bind_ipi(in, 1, 0);                 /* 2 */
+	send(in, 1, 1);
+	close_port(in, 1, 1);               /* P cleared, still LINKED */
+	bind_ipi(in, 1, 0);                 /* 3, not 1 */
+	evtchn(in, 1, 0, 6, 0x1000);        /* alloc_unbound: 4 */
+	u8(in, DSELF);
+	u8(in, DSELF);
+	upcall(in, 1, 0);                   /* unlinks 1: no event */
+	bind_ipi(in, 1, 0);                 /* 1 */
+	word_op(in, 1, 6, W_SET_L);         /* a free port, LINKED */
+	bind_ipi(in, 1, 1);                 /* 5 */
+	bind_ipi(in, 1, 1);                 /* 7 */
+	close_port(in, 1, 5);
+	word_op(in, 1, 5, W_SET_L);
+	connect_op(in, 1, 1, false, true);  /* 8 and 9 */
+	word_op(in, 1, 6, W_CLR_L);
+	bind_ipi(in, 1, 2);                 /* 6 */
+	check(in);
+	in_run(in);
+	assert_true(st()->fifo_busy_skips >= bs + 4);
+}
+
+/* init_control's rules: -ENOENT, offsets past the page or misaligned, a
+ * frame that is not RAM (still 2-level), twice for a vCPU; link_bits 17
+ * copied out on success only. */
+static void fifo_init_control_rules(void **state)
+{
+	struct in *in = in_new(0, 0, 0, 0);
+	unsigned long sw = st()->fifo_switches;
+
+	(void)state;
+	init_control(in, 1, 3, 4, 0);           /* vCPU 3: -ENOENT */
+	init_control(in, 0, 1, 4, 0);           /* domain 0 has 1 vCPU */
+	init_control(in, 1, 0, 4, OFF_4025);    /* -EINVAL */
+	init_control(in, 1, 0, 4, OFF_4032);    /* -EINVAL */
+	init_control(in, 1, 0, 4, OFF_4096);    /* -EINVAL */
+	init_control(in, 1, 0, 4, OFF_4);       /* -EINVAL */
+	init_control(in, 1, 0, GFN_NOT_RAM, 0); /* -EINVAL */
+	set_prio(in, 1, 0, 3);                  /* still 2-level: -ENOSYS */
+	expand(in, 1, 8);                       /* -EOPNOTSUPP */
+	init_control(in, 1, 1, 4, OFF_4024);    /* ok: the last offset */
+	init_control(in, 1, 1, 5, 0);           /* twice: -EINVAL */
+	init_control(in, 1, 0, GFN_NOT_RAM, 0); /* -EINVAL */
+	init_control(in, 1, 0, 4, 0);
+	expand(in, 1, GFN_NOT_RAM);             /* -EINVAL */
+	expand(in, 1, 8);
+	bind_ipi(in, 1, 2);                     /* no control block: dropped */
+	send(in, 1, 1);
+	init_control(in, 1, 2, 4, 1);           /* vCPU 2 at 72 */
+	send(in, 1, 1);
+	upcall(in, 1, 2);
+	/* the consumer's own init_control, refused, keeps its block */
+	u8(in, FZ_OP_FIFO);
+	u8(in, 1);
+	u8(in, 7);                              /* every vCPU, one page */
+	u8(in, 4);
+	u8(in, 9);
+	send(in, 1, 1);
+	upcall(in, 1, 2);
+	check(in);
+	in_run(in);
+	assert_true(st()->fifo_switches >= sw + 1);
+}
+
+/* FIFO beyond 2-level's 4096 ports, with max_evtchn_port 4096: port 4096
+ * exists in FIFO only; -ENOSPC past it; back to 2-level and its limit. */
+static void fifo_ports_beyond_two_level(void **state)
+{
+	struct in *in = in_new(0, 0, 128 + 15, 0); /* domain 1: max 4096 */
+	unsigned long hi = st()->fifo_ports_high;
+
+	(void)state;
+	fifo_setup(in, 1, 0x07, 4, 0, 0, false);
+	fifo_fill(in, 1, 0);                /* 1 .. 4096 */
+	bind_ipi(in, 1, 0);                 /* -ENOSPC */
+	send_port(in, 1, 4096);             /* saved: no page */
+	fifo_expand_k(in, 1, 4, 9);         /* 5 pages: 4096 raised */
+	send_port(in, 1, 4095);
+	upcall(in, 1, 0);
+	upcall(in, 1, 1);
+	upcall(in, 1, 2);
+	close_p(in, 1, 4000);
+	bind_ipi(in, 1, 1);                 /* 4000 */
+	check(in);
+	reset(in, 1, 10, DSELF);
+	fifo_fill(in, 1, 0);                /* 2-level: 1 .. 4095, -ENOSPC */
+	check(in);
+	in_run(in);
+	assert_true(st()->fifo_ports_high >= hi + 1);
+}
+
+/* Every FIFO port: 131,071 bound, -ENOSPC, an event on the last one. */
+static void fifo_131071_ports(void **state)
+{
+	struct in *in = in_new(0, 0, 0, 0);
+	unsigned long hi = st()->fifo_ports_high;
+
+	(void)state;
+	fifo_setup(in, 2, 0xff, 4, 0, 0, false);
+	fifo_fill(in, 2, 255);              /* until -ENOSPC */
+	fifo_expand_k(in, 2, 200, 9);       /* 128 pages */
+	send_port(in, 2, 131071);
+	upcall(in, 2, 131070 % 40);
+	close_p(in, 2, 131071);
+	evtchn(in, 2, 0, 7, 0x3000);        /* bind_ipi: 131071 again */
+	u8(in, 0);
+	evtchn_fuzz_set_all_ports(1);
+	in_run(in);
+	evtchn_fuzz_set_all_ports(0);
+	/* 4096 .. 131071, and 131071 again */
+	assert_true(st()->fifo_ports_high >= hi + 126977);
+}
+
+/* A hostile guest scribbling its event words and control blocks (BUSY,
+ * self links, links to anywhere, bogus heads and ready bits, masked
+ * pages), with the table checked after every operation; domain 0 keeps
+ * its control block and event array where the harness puts its own
+ * arguments. */
+static void fifo_hostile_scribbles(void **state)
+{
+	struct in *in = in_new(FZ_HDR_CHECK_ALWAYS, 0, 0, 0);
+	unsigned long ln = st()->fifo_linked;
+
+	(void)state;
+	fifo_setup(in, 1, 0x07, 4, 2, 8, true);
+	for (int i = 0; i < 6; i++)
+		bind_ipi(in, 1, (uint8_t)(i % 3));  /* 1..6 */
+	send(in, 1, 1);
+	send(in, 1, 4);                     /* both on vCPU 0's queue 7 */
+	word_op(in, 1, 4, W_SET_B);         /* the tail BUSY */
+	send(in, 1, 2);
+	send(in, 1, 5);                     /* link clears BUSY */
+	word_op(in, 1, 2, W_SET_M);
+	word_op(in, 1, 2, W_SET_B);
+	u8(in, FZ_OP_GUEST_UNMASK);         /* BUSY|M: the consumer would spin */
+	u8(in, 1);
+	u8(in, 1);
+	u8(in, 2);
+	unmask_port(in, 1, 2);              /* EVTCHNOP_unmask: fine */
+	word_op(in, 1, 1, W_LINK_TO);       /* 1 -> 3 */
+	port(in, 3);
+	word_op(in, 1, 3, W_SET_L);
+	word_op(in, 1, 3, W_LINK_TO);       /* 3 -> 3 */
+	port(in, 3);
+	send(in, 1, 3);
+	upcall(in, 1, 0);
+	cb_word(in, 1, 0, 2 + 7, 1029);     /* head[7] of vCPU 0 */
+	cb_word(in, 1, 0, 0, 0xFFFFFFFFu);  /* every ready bit */
+	cb_word(in, 1, 1, 1, 0x12345678u);  /* _rsvd */
+	send(in, 1, 1);
+	upcall(in, 1, 0);
+	upcall(in, 1, 1);
+	page_op(in, 1, 0, 0);               /* mask everything */
+	send(in, 1, 1);
+	send(in, 1, 2);
+	send(in, 1, 3);
+	page_op(in, 1, 0, 1);               /* unmask, without the hypervisor */
+	unmask_port(in, 1, 1);
+	page_op(in, 1, 0, 2);               /* unlink all */
+	send(in, 1, 6);
+	word_op(in, 1, 6, W_RAW);
+	u32(in, 0xFFFFFFFFu);
+	send(in, 1, 6);
+	close_port(in, 1, 6);
+	bind_ipi(in, 1, 0);                 /* 6 is LINKED: 7 */
+	page_op(in, 1, 1, 3);               /* zero the second page */
+	u8(in, FZ_OP_SCRIBBLE_FIFO);        /* ack and unlink 6 */
+	u8(in, 1);
+	u8(in, 3);
+	u8(in, 6);
+	bind_ipi(in, 1, 0);                 /* 6 */
+	send(in, 1, 6);
+	upcall(in, 1, 0);
+	/* domain 0: FIFO in the page of its status scratch (frame 15) */
+	fifo_setup(in, 0, 0x01, 15, 1, 15, false);
+	bind_ipi(in, 0, 0);
+	bind_ipi(in, 0, 0);
+	send(in, 0, 1);
+	send(in, 0, 2);
+	upcall(in, 0, 0);
+	check(in);
+	in_run(in);
+	assert_true(st()->fifo_linked >= ln + 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,6 +1149,15 @@ int main(void)
 		cmocka_unit_test(many_ports_then_layout_switch),
 		cmocka_unit_test(destroy_with_peers_and_small_limits),
 		cmocka_unit_test(hostile_scribbles),
+		cmocka_unit_test(fifo_switch_with_two_level_events_pending),
+		cmocka_unit_test(fifo_expand_after_events_and_enospc),
+		cmocka_unit_test(fifo_set_priority_rules),
+		cmocka_unit_test(fifo_reset_back_to_two_level),
+		cmocka_unit_test(fifo_port_left_linked_after_close),
+		cmocka_unit_test(fifo_init_control_rules),
+		cmocka_unit_test(fifo_ports_beyond_two_level),
+		cmocka_unit_test(fifo_131071_ports),
+		cmocka_unit_test(fifo_hostile_scribbles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

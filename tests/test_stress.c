@@ -48,6 +48,7 @@ struct vcpu_thr {
 struct stress {
 	struct fx *f;
 	bool churn;
+	bool fifo;			/* FIFO ABI, else 2-level */
 	unsigned iters;
 	struct flow flow[NR_FLOWS];
 	int8_t flow_of[2][NR_PORTS];	/* receiving port -> flow, or -1 */
@@ -301,6 +302,12 @@ static void control(struct vcpu_thr *t)
 		v = (s->owner[k] + 1 + rand_r(&t->seed) % 3) % 4;
 		if (n % 2 == 0)
 			rebind(s, k, v);
+		/* FIFO: a new priority applies from the port's next link. */
+		if (s->fifo) {
+			rc = th_set_priority(d1, s->l[k], rand_r(&t->seed) % 16);
+			CHECK(s, rc == 0, "set_priority port %u: %ld", s->l[k],
+			      rc);
+		}
 		s->cycles++;
 	}
 }
@@ -420,12 +427,17 @@ static void report(struct stress *s)
 			      evtchn_guest_pending_sel(&to->g, v));
 }
 
-static void stress_run(struct fx *f, bool churn)
+static void stress_run(struct fx *f, bool churn, bool fifo)
 {
 	struct stress *s = calloc(1, sizeof(*s));
 	uint64_t t0 = now_ns();
 
 	assert_non_null(s);
+	s->fifo = fifo;
+	if (fifo) {
+		assert_int_equal(th_fifo_setup(&f->d1, 4), 0);
+		assert_int_equal(th_fifo_setup(&f->d2, 4), 0);
+	}
 	stress_setup(s, f, churn);
 	for (unsigned i = 0; i < NR_THR; i++)
 		assert_int_equal(pthread_create(&s->thr[i].tid, NULL,
@@ -454,7 +466,7 @@ static void stress_run(struct fx *f, bool churn)
  * every send on them returns 0. */
 static void no_event_lost(void **state)
 {
-	stress_run(*state, false);
+	stress_run(*state, false, false);
 }
 
 /* Rules 1-3 together: the same flows while domain 1's vCPU 0 binds and
@@ -463,7 +475,19 @@ static void no_event_lost(void **state)
  * stable interdomain ports between vCPUs (rule 1 across a rebind). */
 static void no_event_lost_across_close_and_rebind(void **state)
 {
-	stress_run(*state, true);
+	stress_run(*state, true, false);
+}
+
+/* The same two runs on the FIFO ABI; the control thread also changes the
+ * priorities of domain 1's stable receiving ports as it goes. */
+static void fifo_no_event_lost(void **state)
+{
+	stress_run(*state, false, true);
+}
+
+static void fifo_no_event_lost_across_close_rebind_and_priority(void **state)
+{
+	stress_run(*state, true, true);
 }
 
 int main(void)
@@ -471,6 +495,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		FX_TEST(no_event_lost),
 		FX_TEST(no_event_lost_across_close_and_rebind),
+		FX_TEST(fifo_no_event_lost),
+		FX_TEST(fifo_no_event_lost_across_close_rebind_and_priority),
 	};
 
 	return cmocka_run_group_tests_name("stress", tests, NULL, NULL);
