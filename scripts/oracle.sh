@@ -59,16 +59,21 @@ gcc -O2 -static -D__XEN_TOOLS__ -I"$TOP/tests/oracle" \
 	-o "$WORK/oracle-xen" tests/oracle/oracle.c tests/oracle/oracle_main.c \
 	tests/oracle/oracle_xen.c -l:libxencall.a -l:libxentoolcore.a -l:libxentoollog.a
 
-# The initramfs: busybox, the Xen device modules, the runner, the scenarios.
-INITRD=$WORK/initrd
-rm -rf "$INITRD"
-mkdir -p "$INITRD"/{bin,mod,scn,proc,sys,dev}
-cp "$ROOT/bin/busybox" "$INITRD/bin/"
-M=$ROOT/lib/modules/$KVER/kernel/drivers/xen
-cp "$M/xen-evtchn.ko" "$M/xen-privcmd.ko" "$M/xenfs/xenfs.ko" "$INITRD/mod/"
-cp "$WORK/oracle-xen" "$INITRD/bin/"
-cp "$SCN_DIR"/*.scn "$INITRD/scn/"
-cat >"$INITRD/init" <<'INIT'
+# boot NAME SCN_DIR DOM0_ARGS: run the scenarios of SCN_DIR in a dom0 of a
+# real Xen; their output goes to $WORK/NAME/<scenario>.out.
+boot() {
+	local name=$1 scn=$2 dom0_args=$3
+	local initrd=$WORK/initrd-$name out=$WORK/$name
+	local M=$ROOT/lib/modules/$KVER/kernel/drivers/xen
+
+	# The initramfs: busybox, the Xen device modules, the runner, the scenarios.
+	rm -rf "$initrd"
+	mkdir -p "$initrd"/{bin,mod,scn,proc,sys,dev}
+	cp "$ROOT/bin/busybox" "$initrd/bin/"
+	cp "$M/xen-evtchn.ko" "$M/xen-privcmd.ko" "$M/xenfs/xenfs.ko" "$initrd/mod/"
+	cp "$WORK/oracle-xen" "$initrd/bin/"
+	cp "$scn"/*.scn "$initrd/scn/"
+	cat >"$initrd/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
@@ -81,51 +86,61 @@ echo "@@ORACLE-BEGIN@@"
 echo "@@ORACLE-END@@ rc=$?"
 /bin/busybox poweroff -f
 INIT
-chmod +x "$INITRD/init"
-(cd "$INITRD" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$WORK/initrd.gz")
+	chmod +x "$initrd/init"
+	(cd "$initrd" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$initrd.gz")
 
-# Boot: Xen 4.17, a PV dom0 on the 2-level ABI (xen.fifo_events=0).
-echo "oracle: booting Xen $XENVER with dom0 $KVER under QEMU (TCG)"
-timeout 600 qemu-system-x86_64 -machine q35 -accel tcg -cpu max,-smap -m 1024 \
-	-smp 2 -nographic -no-reboot -kernel "$WORK/xen.elf" \
-	-append "console=com1 dom0_mem=512M,max:512M dom0_max_vcpus=2 bootscrub=false" \
-	-initrd "$ROOT/boot/vmlinuz-$KVER console=hvc0 xen.fifo_events=0,$WORK/initrd.gz" \
-	</dev/null >"$WORK/boot.log" 2>&1 || true
-tr -d '\r' <"$WORK/boot.log" |
-	sed -n '/@@ORACLE-BEGIN@@/,/@@ORACLE-END@@/p' >"$WORK/xen.raw"
-grep -q "@@ORACLE-END@@ rc=0" "$WORK/xen.raw" || {
-	echo "oracle: the dom0 runner did not finish cleanly; see $WORK/boot.log"
-	tail -n 20 "$WORK/boot.log"
-	exit 1
+	echo "oracle: booting Xen $XENVER with dom0 $KVER ($name) under QEMU (TCG)"
+	timeout 600 qemu-system-x86_64 -machine q35 -accel tcg -cpu max,-smap -m 1024 \
+		-smp 2 -nographic -no-reboot -kernel "$WORK/xen.elf" \
+		-append "console=com1 dom0_mem=512M,max:512M dom0_max_vcpus=2 bootscrub=false" \
+		-initrd "$ROOT/boot/vmlinuz-$KVER console=hvc0 $dom0_args,$initrd.gz" \
+		</dev/null >"$WORK/boot-$name.log" 2>&1 || true
+	tr -d '\r' <"$WORK/boot-$name.log" |
+		sed -n '/@@ORACLE-BEGIN@@/,/@@ORACLE-END@@/p' >"$WORK/$name.raw"
+	grep -q "@@ORACLE-END@@ rc=0" "$WORK/$name.raw" || {
+		echo "oracle: the dom0 runner did not finish cleanly; see $WORK/boot-$name.log"
+		tail -n 20 "$WORK/boot-$name.log"
+		exit 1
+	}
+	# One file a scenario.
+	rm -rf "$out"
+	mkdir -p "$out"
+	awk -v dir="$out" '
+		/^@@ORACLE/ { next }
+		/^== / { f = dir "/" $2 ".out" }
+		f { print > f }
+	' "$WORK/$name.raw"
 }
 
-# Split Xen's output into one file a scenario.
-XEN_OUT=$WORK/xen
-rm -rf "$XEN_OUT"
-mkdir -p "$XEN_OUT"
-awk -v dir="$XEN_OUT" '
-	/^@@ORACLE/ { next }
-	/^== / { f = dir "/" $2 ".out" }
-	f { print > f }
-' "$WORK/xen.raw"
+# dom0 on the 2-level ABI (xen.fifo_events=0), then on FIFO (its default).
+boot 2l "$SCN_DIR" xen.fifo_events=0
+boot fifo "$SCN_DIR-fifo" ""
 
 if [ "$RECORD" = 1 ]; then
-	mkdir -p "$EXPECTED"
-	cp "$XEN_OUT"/*.out "$EXPECTED/"
+	mkdir -p "$EXPECTED" "$EXPECTED-fifo"
+	cp "$WORK/2l"/*.out "$EXPECTED/"
+	cp "$WORK/fifo"/*.out "$EXPECTED-fifo/"
 	echo "Xen $XENVER (dom0 $KVER, 2-level)" >"$EXPECTED/XEN_VERSION"
-	echo "oracle: recorded $(ls "$XEN_OUT" | wc -l) scenarios from Xen $XENVER"
+	echo "Xen $XENVER (dom0 $KVER, FIFO)" >"$EXPECTED-fifo/XEN_VERSION"
+	echo "oracle: recorded the scenarios from Xen $XENVER"
 	exit 0
 fi
 
 status=0
-if ! diff -ru -x XEN_VERSION "$EXPECTED" "$XEN_OUT" >"$WORK/recorded.diff"; then
-	echo "oracle: live Xen differs from the recorded output:"
-	cat "$WORK/recorded.diff"
-	status=1
-fi
+for abi in "" -fifo; do
+	live=$WORK/${abi:+fifo}
+	[ -n "$abi" ] || live=$WORK/2l
+	if ! diff -ru -x XEN_VERSION "$EXPECTED$abi" "$live" >"$WORK/recorded$abi.diff"; then
+		echo "oracle: live Xen differs from the recorded output:"
+		cat "$WORK/recorded$abi.diff"
+		status=1
+	fi
+done
 [ -x "$TOP/build/tests/oracle/oracle-lib" ] || {
 	meson setup "$TOP/build" >/dev/null 2>&1 || true
 	ninja -C "$TOP/build" tests/oracle/oracle-lib >/dev/null
 }
-"$TOP/build/tests/oracle/oracle-lib" --expect "$XEN_OUT" "$SCN_DIR"/*.scn || status=1
+LIB=$TOP/build/tests/oracle/oracle-lib
+"$LIB" --expect "$WORK/2l" "$SCN_DIR"/*.scn || status=1
+"$LIB" --fifo --expect "$WORK/fifo" "$SCN_DIR-fifo"/*.scn || status=1
 exit $status

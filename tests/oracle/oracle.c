@@ -241,6 +241,7 @@ static int exec_line(struct run *r, struct line *l)
 		struct evtchn_set_priority prio;
 		struct evtchn_reset reset;
 		struct evtchn_expand_array expand;
+		struct evtchn_init_control init;
 		uint8_t raw[32];
 	} a;
 	uint64_t v1, v2;
@@ -325,6 +326,16 @@ static int exec_line(struct run *r, struct line *l)
 		a.expand.array_gfn = v1;
 		cmd = EVTCHNOP_expand_array;
 		len = sizeof(a.expand);
+	} else if (!strcmp(l->op, "init_control")) {
+		if (arg(r, l, "vcpu", 0, &v1) || arg(r, l, "gfn", 0, &v2))
+			return -1;
+		a.init.vcpu = v1;
+		a.init.control_gfn = v2;
+		if (arg(r, l, "offset", 0, &v1))
+			return -1;
+		a.init.offset = v1;
+		cmd = EVTCHNOP_init_control;
+		len = sizeof(a.init);
 	} else if (!strcmp(l->op, "raw")) {
 		if (arg(r, l, "cmd", 0, &v1))
 			return -1;
@@ -347,6 +358,8 @@ static int exec_line(struct run *r, struct line *l)
 	}
 	if (rc == 0 && cmd == EVTCHNOP_status)
 		print_status(r, &a.status);
+	if (rc == 0 && cmd == EVTCHNOP_init_control)
+		fprintf(r->out, " link_bits=%u", a.init.link_bits);
 	return 0;
 }
 

@@ -3,6 +3,9 @@
  * The libevtchn back end: the scenario's domain is domain 0, privileged,
  * 2 vCPUs (as the dom0 the Xen side runs in), 2-level ABI, 64-bit layout.
  * Guest memory: pages 1..15 (page 0 is not RAM, like dom0's NULL page).
+ * With --fifo the domain first switches to the FIFO ABI, as dom0's kernel
+ * does at boot: control blocks in page 2, one event-array page (page 3)
+ * with every event masked, as Linux prepares it.
  */
 #ifndef __XEN_TOOLS__
 #define __XEN_TOOLS__ 1
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include <xen/xen.h>
+#include <xen/event_channel.h>
 
 #include "evtchn/evtchn.h"
 #include "oracle.h"
@@ -83,6 +87,27 @@ int main(int argc, char **argv)
 	if (!c.mem || evtchn_host_create(&h) ||
 	    evtchn_domain_create(h, &cfg, &c.d))
 		return 2;
+	if (argc > 1 && !strcmp(argv[1], "--fifo")) {
+		struct evtchn_init_control ic = { .control_gfn = 2 };
+		struct evtchn_expand_array ea = { .array_gfn = 3 };
+
+		for (ic.vcpu = 0; ic.vcpu < 2; ic.vcpu++) {
+			ic.offset = ic.vcpu * 72;
+			if (lib_op(&c, EVTCHNOP_init_control, &ic, sizeof(ic),
+				   ORACLE_ADDR_OK))
+				return 2;
+		}
+		/* Linux starts every event masked (init_array_page()). */
+		for (uint32_t i = 0; i < 1024; i++)
+			((uint32_t *)(c.mem + 3 * 4096))[i] =
+				1u << EVTCHN_FIFO_MASKED;
+		if (lib_op(&c, EVTCHNOP_expand_array, &ea, sizeof(ea),
+			   ORACLE_ADDR_OK))
+			return 2;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	rc = oracle_main(argc, argv, &be);
 	evtchn_domain_destroy(c.d);
 	evtchn_host_destroy(h);
