@@ -146,11 +146,14 @@ static unsigned scan_word(struct evtchn_guest *g, uint32_t vcpu, uint32_t w,
 	uint64_t active = word_load(g, pending_base(g), w) &
 			  ~word_load(g, mask_base(g), w);
 
-	for (unsigned i = 0; i < bits && active; i++) {
-		uint32_t bit = (from + i) % bits;
+	/* Set bits from @from up, then from 0: each bit once. */
+	while (active) {
+		uint64_t hi = from ? active & (~0ull << from) : active;
+		uint32_t bit = __builtin_ctzll(hi ? hi : active);
 		uint32_t port = w * bits + bit;
 
-		if (!(active >> bit & 1) || !port_is_mine(g, port, vcpu))
+		active &= ~(1ull << bit);
+		if (!port_is_mine(g, port, vcpu))
 			continue;
 		/* Clear before handling, as Linux acks an edge event. */
 		if (!bit_op(g, pending_base(g), port, 2))
