@@ -43,6 +43,9 @@ void deliver_port(struct evtchn_domain *d, uint32_t vcpu, uint32_t port)
 {
 	struct evtchn_vcpu *v = domain_vcpu(d, vcpu);
 
+	/* A port a backend handle owns: its queue, not shared_info. */
+	if (backend_deliver(d, port))
+		return;
 	if (v)
 		domain_abi(d)->set_pending(d, v, port);
 }

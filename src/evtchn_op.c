@@ -20,6 +20,7 @@ static void port_init(struct evtchn_domain *d, uint32_t port)
 {
 	const struct evtchn_abi_ops *abi = domain_abi(d);
 
+	backend_claim(d, port);
 	if (abi->init_port)
 		abi->init_port(d, port);
 }
@@ -649,6 +650,14 @@ static const struct evtchn_op_desc evtchn_ops[] = {
 	[EVTCHNOP_reset_cont] = { op_reset_cont, sizeof(struct evtchn_reset),
 				  false },
 };
+
+long evtchn_op_local(struct evtchn_domain *d, int cmd, void *arg)
+{
+	if (cmd < 0 || (size_t)cmd >= sizeof(evtchn_ops) / sizeof(evtchn_ops[0]) ||
+	    !evtchn_ops[cmd].fn)
+		return -XEN_ENOSYS;
+	return evtchn_ops[cmd].fn(d, 0, arg);
+}
 
 /* Xen's do_event_channel_op(): unknown cmd -ENOSYS; copy-in fault
  * -EFAULT; copy-out fault after success -EFAULT without rollback ("Cleaning

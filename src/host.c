@@ -123,6 +123,7 @@ static void domain_free(struct evtchn_domain *d)
 			guest_unmap_gfn(d, d->vcpu[i].vi_gfn,
 					d->vcpu[i].vi_page);
 	fifo_free(d, atomic_load(&d->fifo));
+	backend_table_destroy(d);
 	port_table_destroy(d);
 	free(d->vcpu);
 	free(d->shared_info);
@@ -209,6 +210,12 @@ int evtchn_domain_destroy(struct evtchn_domain *d)
 	h = d->host;
 	pthread_mutex_lock(&h->xlock);
 	domain_lock(d);
+	if (d->nr_handles) {
+		/* Backend handles still act for it: close them first. */
+		domain_unlock(d);
+		pthread_mutex_unlock(&h->xlock);
+		return -EBUSY;
+	}
 	d->dying = true;
 	domain_unlock(d);
 	/* Peers in other domains become unbound, as in Xen. */

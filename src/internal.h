@@ -139,6 +139,12 @@ struct evtchn_domain {
 	uint32_t free_hint;                /* under lock: no free port below */
 	struct evtchn_bucket **group[NR_GROUPS];
 
+	/* Ports owned by backend handles (backend.c): groups of
+	 * PORTS_PER_GROUP pointers, allocated under lock, entries published
+	 * with release and read under RCU by senders. */
+	_Atomic(struct be_port *) *be_owner[NR_GROUPS];
+	unsigned nr_handles;              /* under lock */
+
 	unsigned char *shared_info;       /* page owned by the library */
 	struct evtchn_vcpu *vcpu;         /* [nr_vcpus] */
 };
@@ -227,6 +233,21 @@ int guest_copy_to(struct evtchn_domain *d, uint32_t vcpu, uint64_t gva,
 		  const void *buf, size_t len);
 void *guest_map_gfn(struct evtchn_domain *d, uint64_t gfn, bool writable);
 void guest_unmap_gfn(struct evtchn_domain *d, uint64_t gfn, void *hva);
+
+/* backend.c */
+struct be_port;
+/* Send path (RCU held): true when a handle owns @port and took the event. */
+bool backend_deliver(struct evtchn_domain *d, uint32_t port);
+/* A port is being bound (lock held): a handle claiming a port on this
+ * thread takes it now, before it is published. */
+void backend_claim(struct evtchn_domain *d, uint32_t port);
+/* A port is being freed (lock held): no handle owns it any more. */
+void backend_disown(struct evtchn_domain *d, uint32_t port);
+void backend_table_destroy(struct evtchn_domain *d);
+
+/* evtchn_op.c: run a sub-op as domain @d itself (arguments in memory of
+ * the library, no guest copies). */
+long evtchn_op_local(struct evtchn_domain *d, int cmd, void *arg);
 
 /* deliver.c: the send path.  Callers hold the RCU read lock. */
 void deliver_port(struct evtchn_domain *d, uint32_t vcpu, uint32_t port);

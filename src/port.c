@@ -109,6 +109,7 @@ int port_get_free(struct evtchn_domain *d)
 void port_free_begin(struct evtchn_domain *d, uint32_t port)
 {
 	domain_assert_locked(d);
+	backend_disown(d, port);
 	port_set_bind(port_get(d, port), bind_make(ECS_FREE, 0, 0) |
 						  BIND_ZOMBIE);
 }

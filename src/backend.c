@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Backend handles (include/evtchn/backend.h): the userspace end of
+ * interdomain channels, with Linux's /dev/xen/evtchn semantics.
+ *
+ * Each port a handle owns has a record (struct be_port) published in its
+ * domain's owner table.  A sender (deliver_port(), under RCU) that finds a
+ * record marks it in one atomic step:
+ *   idle            -> QUEUED|MASKED, pushed on the handle's queue, fd
+ *                      signalled;
+ *   queued/masked   -> PENDING is remembered, reported after the unmask.
+ * The queue is a lock-free stack that producers push on (compare and
+ * swap) and the consumer empties in one exchange; each record is on it at
+ * most once (QUEUED), so there is no ABA.  The consumer side (pending,
+ * unmask, unbind, close) is serialised by the handle's mutex, never taken
+ * by senders.  A record leaves the owner table before its port's grace
+ * period, so no sender can reach it when it is freed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "evtchn/backend.h"
+#include "internal.h"
+#include "rcu.h"
+
+#define BE_QUEUED (1u << 0)  /* on the queue, not yet reported */
+#define BE_MASKED (1u << 1)  /* reported (or queued), awaiting unmask */
+#define BE_PENDING (1u << 2) /* an event arrived while queued or masked */
+
+#define UNRESTRICTED 0xffffu
+
+struct be_port {
+	struct evtchn_backend *b;
+	uint32_t port;
+	_Atomic uint32_t state;
+	struct be_port *_Atomic next;  /* on the shared stack */
+	struct be_port *qnext;          /* on the consumer's list */
+	struct be_port *lnext;          /* on the handle's list of ports */
+};
+
+struct evtchn_backend {
+	struct evtchn_domain *d;
+	int efd;
+	pthread_mutex_t lock;           /* consumer side */
+	uint16_t restrict_domid;        /* under lock */
+	struct be_port *_Atomic stack;  /* pushed by senders */
+	struct be_port *qhead, *qtail;  /* consumer's FIFO, under lock */
+	struct be_port *ports;          /* every record, under lock */
+};
+
+/* The thread's pending claim: the record a bind on this thread gives the
+ * port it allocates (see backend_claim()). */
+static __thread struct be_port *be_claim_rec;
+
+static _Atomic(struct be_port *) *owner_slot(struct evtchn_domain *d,
+					      uint32_t port)
+{
+	_Atomic(struct be_port *) *g = d->be_owner[port / PORTS_PER_GROUP];
+
+	return g ? &g[port % PORTS_PER_GROUP] : NULL;
+}
+
+/* --- producers (send path) ------------------------------------------ */
+
+static void be_push(struct evtchn_backend *b, struct be_port *bp)
+{
+	struct be_port *head = atomic_load_explicit(&b->stack,
+						    memory_order_relaxed);
+	uint64_t one = 1;
+
+	do {
+		atomic_store_explicit(&bp->next, head, memory_order_relaxed);
+		/* pairs with the acquire exchange in be_drain() */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&b->stack, &head, bp, memory_order_release,
+		memory_order_relaxed));
+	/* The one system call of this path: wake the backend. */
+	(void)!write(b->efd, &one, sizeof(one));
+}
+
+/* Mark @bp: queue it if idle, else remember the event. */
+static void be_raise(struct be_port *bp)
+{
+	uint32_t old = atomic_load(&bp->state), new;
+
+	do {
+		if (old & (BE_QUEUED | BE_MASKED))
+			new = old | BE_PENDING;
+		else
+			new = old | BE_QUEUED | BE_MASKED;
+	} while (!atomic_compare_exchange_weak(&bp->state, &old, new));
+	if (!(old & (BE_QUEUED | BE_MASKED)))
+		be_push(bp->b, bp);
+}
+
+bool backend_deliver(struct evtchn_domain *d, uint32_t port)
+{
+	_Atomic(struct be_port *) *slot;
+	struct be_port *bp;
+
+	if (port / PORTS_PER_GROUP >= NR_GROUPS)
+		return false;
+	/* pairs with the release store in backend_claim() */
+	slot = owner_slot(d, port);
+	if (!slot)
+		return false;
+	bp = atomic_load_explicit(slot, memory_order_acquire);
+	if (!bp)
+		return false;
+	be_raise(bp);
+	return true;
+}
+
+/* --- owner table (domain lock held) --------------------------------- */
+
+void backend_claim(struct evtchn_domain *d, uint32_t port)
+{
+	struct be_port *bp = be_claim_rec;
+	_Atomic(struct be_port *) **g;
+
+	domain_assert_locked(d);
+	if (!bp || bp->b->d != d)
+		return;
+	g = &d->be_owner[port / PORTS_PER_GROUP];
+	if (!*g) {
+		*g = calloc(PORTS_PER_GROUP, sizeof(**g));
+		if (!*g)
+			return; /* unclaimed: be_bind() undoes the bind */
+	}
+	be_claim_rec = NULL;
+	bp->port = port;
+	/* Before the port is published.  pairs with backend_deliver() */
+	atomic_store_explicit(&(*g)[port % PORTS_PER_GROUP], bp,
+			      memory_order_release);
+}
+
+void backend_disown(struct evtchn_domain *d, uint32_t port)
+{
+	_Atomic(struct be_port *) *slot = owner_slot(d, port);
+
+	domain_assert_locked(d);
+	if (slot)
+		atomic_store_explicit(slot, NULL, memory_order_release);
+}
+
+void backend_table_destroy(struct evtchn_domain *d)
+{
+	for (uint32_t g = 0; g < NR_GROUPS; g++) {
+		free(d->be_owner[g]);
+		d->be_owner[g] = NULL;
+	}
+}
+
+/* --- handles --------------------------------------------------------- */
+
+int evtchn_backend_open(struct evtchn_domain *d, unsigned flags,
+			struct evtchn_backend **out)
+{
+	struct evtchn_backend *b;
+
+	if (!d || !out || (flags & ~EVTCHN_BACKEND_NO_CLOEXEC))
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->efd = eventfd(0, EFD_NONBLOCK |
+				    (flags & EVTCHN_BACKEND_NO_CLOEXEC ? 0
+								       : EFD_CLOEXEC));
+	if (b->efd < 0) {
+		int rc = -errno;
+
+		free(b);
+		return rc;
+	}
+	pthread_mutex_init(&b->lock, NULL);
+	b->d = d;
+	b->restrict_domid = UNRESTRICTED;
+	domain_lock(d);
+	d->nr_handles++;
+	domain_unlock(d);
+	*out = b;
+	return 0;
+}
+
+int evtchn_backend_fd(struct evtchn_backend *b)
+{
+	return b ? b->efd : -EINVAL;
+}
+
+struct evtchn_domain *evtchn_backend_domain(struct evtchn_backend *b)
+{
+	return b ? b->d : NULL;
+}
+
+/* Move what senders pushed to the consumer's list, oldest first. */
+static void be_drain(struct evtchn_backend *b)
+{
+	/* pairs with the release CAS in be_push() */
+	struct be_port *bp = atomic_exchange_explicit(&b->stack, NULL,
+						      memory_order_acquire);
+	struct be_port *list = NULL, *tail = bp;
+
+	/* The stack is newest first: reverse it. */
+	while (bp) {
+		struct be_port *next = atomic_load_explicit(
+			&bp->next, memory_order_relaxed);
+
+		bp->qnext = list;
+		list = bp;
+		bp = next;
+	}
+	if (!list)
+		return;
+	if (b->qtail)
+		b->qtail->qnext = list;
+	else
+		b->qhead = list;
+	b->qtail = tail;
+}
+
+/* Take @bp off the consumer's list (lock held). */
+static void be_dequeue(struct evtchn_backend *b, struct be_port *bp)
+{
+	struct be_port **pp = &b->qhead, *prev = NULL;
+
+	while (*pp && *pp != bp) {
+		prev = *pp;
+		pp = &(*pp)->qnext;
+	}
+	if (!*pp)
+		return;
+	*pp = bp->qnext;
+	if (b->qtail == bp)
+		b->qtail = prev;
+}
+
+static struct be_port *be_find(struct evtchn_backend *b, uint32_t port)
+{
+	for (struct be_port *bp = b->ports; bp; bp = bp->lnext)
+		if (bp->port == port)
+			return bp;
+	return NULL;
+}
+
+/* Run bind sub-op @cmd for the handle (lock held); the port it allocates
+ * (written to *@argport) is the handle's before anyone can send on it. */
+static int be_bind(struct evtchn_backend *b, int cmd, void *arg,
+		   uint32_t *argport)
+{
+	struct be_port *bp = calloc(1, sizeof(*bp));
+	long rc;
+
+	if (!bp)
+		return -ENOMEM;
+	bp->b = b;
+	be_claim_rec = bp;
+	rc = evtchn_op_local(b->d, cmd, arg);
+	if (be_claim_rec) {
+		be_claim_rec = NULL;
+		free(bp);
+		if (rc)
+			return (int)rc;
+		/* Bound but not claimed (no memory for the owner table):
+		 * undo it. */
+		struct evtchn_close c = { .port = *argport };
+
+		(void)evtchn_op_local(b->d, EVTCHNOP_close, &c);
+		return -ENOMEM;
+	}
+	bp->lnext = b->ports;
+	b->ports = bp;
+	return (int)bp->port;
+}
+
+int evtchn_backend_bind_interdomain(struct evtchn_backend *b, uint16_t domid,
+				    uint32_t remote_port)
+{
+	struct evtchn_bind_interdomain bi = { .remote_dom = domid,
+					      .remote_port = remote_port };
+	int rc = -EACCES;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->restrict_domid != UNRESTRICTED && b->restrict_domid != domid)
+		goto out;
+	rc = be_bind(b, EVTCHNOP_bind_interdomain, &bi, &bi.local_port);
+out:
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+int evtchn_backend_bind_unbound(struct evtchn_backend *b, uint16_t domid)
+{
+	struct evtchn_alloc_unbound au = { .dom = DOMID_SELF,
+					   .remote_dom = domid };
+	int rc = -EACCES;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->restrict_domid != UNRESTRICTED)
+		goto out;
+	rc = be_bind(b, EVTCHNOP_alloc_unbound, &au, &au.port);
+out:
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+int evtchn_backend_bind_virq(struct evtchn_backend *b, uint32_t virq)
+{
+	struct evtchn_bind_virq bv = { .virq = virq, .vcpu = 0 };
+	int rc = -EACCES;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->restrict_domid != UNRESTRICTED)
+		goto out;
+	rc = be_bind(b, EVTCHNOP_bind_virq, &bv, &bv.port);
+out:
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+/* Close @bp's port and free the record (lock held). */
+static int be_unbind(struct evtchn_backend *b, struct be_port *bp)
+{
+	struct evtchn_close c = { .port = bp->port };
+	struct be_port **pp;
+	long rc;
+
+	_Atomic(struct be_port *) *slot;
+	bool mine;
+
+	domain_lock(b->d);
+	slot = owner_slot(b->d, bp->port);
+	mine = slot && atomic_load(slot) == bp;
+	domain_unlock(b->d);
+	/* The close unpublishes the record before its grace period, so no
+	 * sender can reach it when it returns.  A port closed by someone
+	 * else already (a reset of the domain) is not closed again: its
+	 * number may be someone else's now. */
+	if (mine)
+		rc = evtchn_op_local(b->d, EVTCHNOP_close, &c);
+	else
+		evtchn_synchronize_rcu();
+	(void)rc;
+	be_drain(b);
+	be_dequeue(b, bp);
+	for (pp = &b->ports; *pp != bp; pp = &(*pp)->lnext)
+		;
+	*pp = bp->lnext;
+	free(bp);
+	return 0;
+}
+
+int evtchn_backend_unbind(struct evtchn_backend *b, uint32_t port)
+{
+	struct be_port *bp;
+	int rc = -ENOTCONN;
+
+	pthread_mutex_lock(&b->lock);
+	bp = be_find(b, port);
+	if (bp)
+		rc = be_unbind(b, bp);
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+int evtchn_backend_notify(struct evtchn_backend *b, uint32_t port)
+{
+	struct evtchn_send s = { .port = port };
+	int rc = -ENOTCONN;
+
+	pthread_mutex_lock(&b->lock);
+	if (be_find(b, port))
+		rc = (int)evtchn_op_local(b->d, EVTCHNOP_send, &s);
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+int evtchn_backend_pending(struct evtchn_backend *b)
+{
+	uint64_t count;
+	struct be_port *bp;
+	int rc = -EAGAIN;
+
+	pthread_mutex_lock(&b->lock);
+	(void)!read(b->efd, &count, sizeof(count)); /* level from the list */
+	be_drain(b);
+	bp = b->qhead;
+	if (bp) {
+		b->qhead = bp->qnext;
+		if (!b->qhead)
+			b->qtail = NULL;
+		/* Reported: off the queue, masked until unmasked. */
+		atomic_fetch_and(&bp->state, ~BE_QUEUED);
+		rc = (int)bp->port;
+	}
+	if (b->qhead || atomic_load(&b->stack)) {
+		count = 1;
+		(void)!write(b->efd, &count, sizeof(count));
+	}
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+int evtchn_backend_unmask(struct evtchn_backend *b, uint32_t port)
+{
+	struct be_port *bp;
+	uint32_t old, new;
+
+	pthread_mutex_lock(&b->lock);
+	bp = be_find(b, port);
+	if (!bp)
+		goto out;
+	old = atomic_load(&bp->state);
+	do {
+		if (!(old & BE_MASKED) || (old & BE_QUEUED))
+			goto out; /* not reported yet, or not masked */
+		new = old & ~BE_MASKED;
+		if (old & BE_PENDING)
+			new = (new & ~BE_PENDING) | BE_QUEUED | BE_MASKED;
+	} while (!atomic_compare_exchange_weak(&bp->state, &old, new));
+	if (new & BE_QUEUED)
+		be_push(b, bp);
+out:
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+int evtchn_backend_restrict(struct evtchn_backend *b, uint16_t domid)
+{
+	int rc = -EACCES;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->restrict_domid != UNRESTRICTED)
+		goto out;
+	rc = -EINVAL;
+	if (domid == 0 || domid >= DOMID_FIRST_RESERVED)
+		goto out;
+	b->restrict_domid = domid;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+int evtchn_backend_close(struct evtchn_backend *b)
+{
+	if (!b)
+		return -EINVAL;
+	pthread_mutex_lock(&b->lock);
+	while (b->ports)
+		be_unbind(b, b->ports);
+	pthread_mutex_unlock(&b->lock);
+	domain_lock(b->d);
+	b->d->nr_handles--;
+	domain_unlock(b->d);
+	close(b->efd);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+	return 0;
+}
