@@ -66,6 +66,9 @@ int evtchn_send_locked_rcu(struct evtchn_domain *ld, uint32_t lport)
 		return -XEN_EINVAL;
 	switch (bind_state(b)) {
 	case ECS_INTERDOMAIN:
+		/* A route replaces the delivery Xen would make. */
+		if (route_send(ld, lport))
+			return 0;
 		rd = host_domain_rcu(ld->host, bind_dom(b));
 		rport = bind_port(b);
 		/* A peer that is being destroyed: the event is dropped as it
@@ -77,7 +80,8 @@ int evtchn_send_locked_rcu(struct evtchn_domain *ld, uint32_t lport)
 			deliver_port(rd, deliver_port_notify(rchn), rport);
 		return 0;
 	case ECS_IPI:
-		deliver_port(ld, deliver_port_notify(lchn), lport);
+		if (!route_send(ld, lport))
+			deliver_port(ld, deliver_port_notify(lchn), lport);
 		return 0;
 	case ECS_UNBOUND:
 		/* Xen: silently dropped. */

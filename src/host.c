@@ -128,6 +128,7 @@ static void domain_free(struct evtchn_domain *d)
 	free(d->vcpu);
 	free(d->shared_info);
 	pthread_mutex_destroy(&d->lock);
+	pthread_mutex_destroy(&d->route_mutex);
 	free(d);
 }
 
@@ -147,6 +148,7 @@ int evtchn_domain_create(struct evtchn_host *h,
 	if (!d)
 		return -ENOMEM;
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->route_mutex, NULL);
 	d->host = h;
 	d->domid = cfg->domid;
 	d->nr_vcpus = cfg->nr_vcpus;
@@ -218,6 +220,8 @@ int evtchn_domain_destroy(struct evtchn_domain *d)
 	}
 	d->dying = true;
 	domain_unlock(d);
+	/* Routes first: the I/O thread raises events in this domain. */
+	routes_destroy(d);
 	/* Peers in other domains become unbound, as in Xen. */
 	evtchn_close_all(d);
 	pthread_mutex_unlock(&h->xlock);

@@ -144,6 +144,8 @@ struct evtchn_domain {
 	 * with release and read under RCU by senders. */
 	_Atomic(struct be_port *) *be_owner[NR_GROUPS];
 	unsigned nr_handles;              /* under lock */
+	struct route_state *routes;       /* route.c; changed under lock */
+	pthread_mutex_t route_mutex;      /* serialises route replacements */
 
 	unsigned char *shared_info;       /* page owned by the library */
 	struct evtchn_vcpu *vcpu;         /* [nr_vcpus] */
@@ -244,6 +246,13 @@ void backend_claim(struct evtchn_domain *d, uint32_t port);
 /* A port is being freed (lock held): no handle owns it any more. */
 void backend_disown(struct evtchn_domain *d, uint32_t port);
 void backend_table_destroy(struct evtchn_domain *d);
+
+/* route.c */
+struct route_state;
+/* Send path (RCU held): true when a route took the send on @port. */
+bool route_send(struct evtchn_domain *d, uint32_t port);
+/* Destruction: no sender may reach @d afterwards but through RCU. */
+void routes_destroy(struct evtchn_domain *d);
 
 /* evtchn_op.c: run a sub-op as domain @d itself (arguments in memory of
  * the library, no guest copies). */

@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Routes (include/evtchn/route.h).  A domain's table is immutable once
+ * published: senders find it under RCU and binary-search the sending
+ * entries; a replacement publishes a new table and frees the old one (and
+ * closes its descriptors) after a grace period, so senders never wait.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "evtchn/route.h"
+#include "internal.h"
+#include "rcu.h"
+
+struct route_table {
+	unsigned nsend, nirq;
+	struct evtchn_route *send; /* PORT_TO_*, sorted by port */
+	struct evtchn_route *irq;  /* FD_TO_PORT; fd: the library's dup */
+	struct evtchn_route e[];
+};
+
+struct route_state {
+	_Atomic(struct route_table *) table; /* written under d->lock */
+	int epfd;                            /* -1 until needed */
+	int thread_epfd, stop_efd;           /* the I/O thread's */
+	pthread_t thread;
+	bool running;
+};
+
+static struct route_table *table_of(struct evtchn_domain *d)
+{
+	struct route_state *rs = d->routes;
+
+	/* pairs with the release store in routes_publish() */
+	return rs ? atomic_load_explicit(&rs->table, memory_order_acquire)
+		  : NULL;
+}
+
+/* --- send path (RCU held) ------------------------------------------- */
+
+bool route_send(struct evtchn_domain *d, uint32_t port)
+{
+	struct route_table *t = table_of(d);
+	unsigned lo = 0, hi;
+
+	if (!t)
+		return false;
+	hi = t->nsend;
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		const struct evtchn_route *r = &t->send[mid];
+
+		if (r->port == port) {
+			if (r->kind == EVTCHN_ROUTE_PORT_TO_FD) {
+				uint64_t one = 1;
+
+				(void)!write(r->fd, &one, sizeof(one));
+			} else if (port_is_valid(d, r->target_port) &&
+				   bind_usable(port_bind(port_get(d, r->target_port)))) {
+				struct evtchn_port *p = port_get(d, r->target_port);
+
+				deliver_port(d, atomic_load_explicit(
+							&p->notify_vcpu,
+							memory_order_acquire),
+					     r->target_port);
+			}
+			return true;
+		}
+		if (r->port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* --- validation ------------------------------------------------------ */
+
+static int check_eventfd(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+		return -EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -EBADF;
+	link[n] = 0;
+	return strcmp(link, "anon_inode:[eventfd]") ? -EINVAL : 0;
+}
+
+static int check_route(struct evtchn_domain *d, const struct evtchn_route *r)
+{
+	uint32_t max = domain_abi(d)->max_ports(d);
+
+	if (r->port == 0 || r->port >= max)
+		return -EINVAL;
+	switch (r->kind) {
+	case EVTCHN_ROUTE_PORT_TO_FD:
+		return check_eventfd(r->fd);
+	case EVTCHN_ROUTE_PORT_TO_PORT:
+		return r->target_port == 0 || r->target_port >= max ? -EINVAL
+								    : 0;
+	case EVTCHN_ROUTE_FD_TO_PORT:
+		if (r->vcpu >= d->nr_vcpus)
+			return -EINVAL;
+		return check_eventfd(r->fd);
+	default:
+		return -EINVAL;
+	}
+}
+
+static bool is_send(const struct evtchn_route *r)
+{
+	return r->kind != EVTCHN_ROUTE_FD_TO_PORT;
+}
+
+static int cmp_port(const void *a, const void *b)
+{
+	uint32_t x = ((const struct evtchn_route *)a)->port;
+	uint32_t y = ((const struct evtchn_route *)b)->port;
+
+	return x < y ? -1 : x > y;
+}
+
+static void table_free(struct route_table *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; i < t->nsend + t->nirq; i++)
+		if (t->e[i].kind != EVTCHN_ROUTE_PORT_TO_PORT)
+			close(t->e[i].fd);
+	free(t);
+}
+
+/* A table of @n checked entries with our own descriptors, or an error. */
+static int table_build(struct evtchn_domain *d, const struct evtchn_route *r,
+		       unsigned n, struct route_table **out)
+{
+	struct route_table *t;
+	unsigned ns = 0, ni = 0;
+	int rc;
+
+	for (unsigned i = 0; i < n; i++) {
+		rc = check_route(d, &r[i]);
+		if (rc)
+			return rc;
+		is_send(&r[i]) ? ns++ : ni++;
+	}
+	t = calloc(1, sizeof(*t) + n * sizeof(t->e[0]));
+	if (!t)
+		return -ENOMEM;
+	t->send = t->e;
+	t->irq = t->e + ns;
+	for (unsigned i = 0; i < n; i++) {
+		struct evtchn_route *e = is_send(&r[i]) ? &t->send[t->nsend++]
+							: &t->irq[t->nirq++];
+
+		*e = r[i];
+		if (e->kind == EVTCHN_ROUTE_PORT_TO_PORT)
+			continue;
+		e->fd = fcntl(r[i].fd, F_DUPFD_CLOEXEC, 3);
+		if (e->fd < 0) {
+			rc = -errno;
+			e->kind = EVTCHN_ROUTE_PORT_TO_PORT; /* nothing to close */
+			table_free(t);
+			return rc;
+		}
+	}
+	qsort(t->send, t->nsend, sizeof(t->send[0]), cmp_port);
+	qsort(t->irq, t->nirq, sizeof(t->irq[0]), cmp_port);
+	for (unsigned i = 1; i < t->nsend; i++)
+		if (t->send[i].port == t->send[i - 1].port)
+			goto dup;
+	for (unsigned i = 1; i < t->nirq; i++)
+		if (t->irq[i].port == t->irq[i - 1].port)
+			goto dup;
+	*out = t;
+	return 0;
+dup:
+	table_free(t);
+	return -EEXIST;
+}
+
+static int routes_state(struct evtchn_domain *d, struct route_state **out)
+{
+	struct route_state *rs = d->routes;
+
+	if (!rs) {
+		rs = calloc(1, sizeof(*rs));
+		if (!rs)
+			return -ENOMEM;
+		rs->epfd = -1;
+		rs->thread_epfd = -1;
+		rs->stop_efd = -1;
+		d->routes = rs;
+	}
+	*out = rs;
+	return 0;
+}
+
+/* Publish @t (lock held) and move the watched descriptors; returns the
+ * old table, to free after a grace period. */
+static struct route_table *routes_publish(struct evtchn_domain *d,
+					  struct route_state *rs,
+					  struct route_table *t)
+{
+	struct route_table *old = atomic_load_explicit(&rs->table,
+						       memory_order_relaxed);
+
+	if (rs->epfd >= 0 && t) {
+		for (unsigned i = 0; i < t->nirq; i++) {
+			struct epoll_event ev = { .events = EPOLLIN,
+						  .data.fd = t->irq[i].fd };
+
+			(void)epoll_ctl(rs->epfd, EPOLL_CTL_ADD, t->irq[i].fd,
+					&ev);
+		}
+	}
+	/* pairs with the acquire load in table_of() */
+	atomic_store_explicit(&rs->table, t, memory_order_release);
+	if (rs->epfd >= 0 && old)
+		for (unsigned i = 0; i < old->nirq; i++)
+			(void)epoll_ctl(rs->epfd, EPOLL_CTL_DEL, old->irq[i].fd,
+					NULL);
+	(void)d;
+	return old;
+}
+
+/* Replace the table (route_mutex held). */
+static int routes_replace(struct evtchn_domain *d,
+			  const struct evtchn_route *routes, unsigned n)
+{
+	struct route_table *t = NULL, *old;
+	struct route_state *rs;
+	int rc;
+
+	domain_lock(d);
+	rc = routes_state(d, &rs);
+	if (!rc && n)
+		rc = table_build(d, routes, n, &t);
+	if (rc) {
+		domain_unlock(d);
+		return rc;
+	}
+	old = routes_publish(d, rs, t);
+	domain_unlock(d);
+	/* Senders that saw the old table are done before it goes. */
+	evtchn_synchronize_rcu();
+	table_free(old);
+	return 0;
+}
+
+int evtchn_routes_set(struct evtchn_domain *d,
+		      const struct evtchn_route *routes, unsigned n)
+{
+	int rc;
+
+	if (!d || (n && !routes))
+		return -EINVAL;
+	pthread_mutex_lock(&d->route_mutex);
+	rc = routes_replace(d, routes, n);
+	pthread_mutex_unlock(&d->route_mutex);
+	return rc;
+}
+
+int evtchn_route_update(struct evtchn_domain *d, const struct evtchn_route *r)
+{
+	struct route_table *cur;
+	struct evtchn_route *all;
+	unsigned n = 0, have;
+	bool deassign, found = false;
+	int rc;
+
+	if (!d || !r)
+		return -EINVAL;
+	deassign = r->kind == EVTCHN_ROUTE_PORT_TO_PORT ? r->target_port == 0
+							: r->fd == -1;
+	/* The new table is the current one with this key changed; the
+	 * route mutex keeps it current and its descriptors open. */
+	pthread_mutex_lock(&d->route_mutex);
+	cur = table_of(d);
+	have = cur ? cur->nsend + cur->nirq : 0;
+	all = calloc(have + 1, sizeof(*all));
+	if (!all) {
+		pthread_mutex_unlock(&d->route_mutex);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < have; i++) {
+		const struct evtchn_route *e = &cur->e[i];
+
+		if (is_send(e) == is_send(r) && e->port == r->port) {
+			found = true;
+			continue;
+		}
+		all[n++] = *e;
+	}
+	if (deassign && !found) {
+		rc = -ENOENT;
+	} else {
+		if (!deassign)
+			all[n++] = *r;
+		rc = routes_replace(d, all, n);
+	}
+	pthread_mutex_unlock(&d->route_mutex);
+	free(all);
+	return rc;
+}
+
+/* --- FD_TO_PORT ------------------------------------------------------- */
+
+int evtchn_routes_fd(struct evtchn_domain *d)
+{
+	struct route_state *rs;
+	struct route_table *t;
+	int rc;
+
+	if (!d)
+		return -EINVAL;
+	domain_lock(d);
+	rc = routes_state(d, &rs);
+	if (!rc && rs->epfd < 0) {
+		rs->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (rs->epfd < 0) {
+			rc = -errno;
+		} else if ((t = atomic_load(&rs->table))) {
+			for (unsigned i = 0; i < t->nirq; i++) {
+				struct epoll_event ev = {
+					.events = EPOLLIN,
+					.data.fd = t->irq[i].fd
+				};
+
+				(void)epoll_ctl(rs->epfd, EPOLL_CTL_ADD,
+						t->irq[i].fd, &ev);
+			}
+		}
+	}
+	if (!rc)
+		rc = rs->epfd;
+	domain_unlock(d);
+	return rc;
+}
+
+int evtchn_routes_dispatch(struct evtchn_domain *d)
+{
+	struct epoll_event ev[32];
+	int n, raised = 0, epfd = evtchn_routes_fd(d);
+
+	if (epfd < 0)
+		return epfd;
+	n = epoll_wait(epfd, ev, 32, 0);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	evtchn_rcu_read_lock();
+	for (int i = 0; i < n; i++) {
+		struct route_table *t = table_of(d);
+		uint64_t count;
+
+		/* Only descriptors of the current table: a removed one's
+		 * event is stale (it is closed after a grace period, so the
+		 * number still names it here). */
+		for (unsigned k = 0; t && k < t->nirq; k++) {
+			const struct evtchn_route *r = &t->irq[k];
+
+			if (r->fd != ev[i].data.fd)
+				continue;
+			if (read(r->fd, &count, sizeof(count)) !=
+			    sizeof(count))
+				break;
+			if (port_is_valid(d, r->port) &&
+			    bind_usable(port_bind(port_get(d, r->port)))) {
+				deliver_port(d, r->vcpu, r->port);
+				raised++;
+			}
+			break;
+		}
+	}
+	evtchn_rcu_read_unlock();
+	return raised;
+}
+
+static void *routes_thread(void *arg)
+{
+	struct evtchn_domain *d = arg;
+	struct route_state *rs = d->routes;
+
+	for (;;) {
+		struct epoll_event ev[2];
+		int n = epoll_wait(rs->thread_epfd, ev, 2, -1);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.fd == rs->stop_efd)
+				return NULL;
+		(void)evtchn_routes_dispatch(d);
+	}
+	return NULL;
+}
+
+int evtchn_routes_thread_start(struct evtchn_domain *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct route_state *rs;
+	int epfd = evtchn_routes_fd(d), rc = 0;
+
+	if (epfd < 0)
+		return epfd;
+	domain_lock(d);
+	rs = d->routes;
+	if (rs->running) {
+		rc = -EBUSY;
+		goto out;
+	}
+	/* The thread waits on the routes' epoll descriptor and a stop
+	 * eventfd, both in an epoll set of its own. */
+	rs->thread_epfd = epoll_create1(EPOLL_CLOEXEC);
+	rs->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rs->thread_epfd < 0 || rs->stop_efd < 0)
+		goto fail;
+	ev.data.fd = rs->epfd;
+	if (epoll_ctl(rs->thread_epfd, EPOLL_CTL_ADD, rs->epfd, &ev))
+		goto fail;
+	ev.data.fd = rs->stop_efd;
+	if (epoll_ctl(rs->thread_epfd, EPOLL_CTL_ADD, rs->stop_efd, &ev))
+		goto fail;
+	rc = -pthread_create(&rs->thread, NULL, routes_thread, d);
+	if (rc)
+		goto fail_rc;
+	rs->running = true;
+	goto out;
+fail:
+	rc = -errno;
+fail_rc:
+	if (rs->thread_epfd >= 0)
+		close(rs->thread_epfd);
+	if (rs->stop_efd >= 0)
+		close(rs->stop_efd);
+	rs->thread_epfd = rs->stop_efd = -1;
+out:
+	domain_unlock(d);
+	return rc;
+}
+
+int evtchn_routes_thread_stop(struct evtchn_domain *d)
+{
+	struct route_state *rs;
+	uint64_t one = 1;
+
+	if (!d)
+		return -EINVAL;
+	domain_lock(d);
+	rs = d->routes;
+	if (!rs || !rs->running) {
+		domain_unlock(d);
+		return -ENOENT;
+	}
+	rs->running = false;
+	domain_unlock(d);
+	(void)!write(rs->stop_efd, &one, sizeof(one));
+	pthread_join(rs->thread, NULL);
+	close(rs->thread_epfd);
+	close(rs->stop_efd);
+	rs->thread_epfd = rs->stop_efd = -1;
+	return 0;
+}
+
+/* Domain destruction: stop the thread, drop the table after a grace
+ * period, close everything. */
+void routes_destroy(struct evtchn_domain *d)
+{
+	struct route_state *rs = d->routes;
+	struct route_table *old;
+
+	if (!rs)
+		return;
+	if (rs->running)
+		evtchn_routes_thread_stop(d);
+	domain_lock(d);
+	old = routes_publish(d, rs, NULL);
+	domain_unlock(d);
+	evtchn_synchronize_rcu();
+	table_free(old);
+	if (rs->epfd >= 0)
+		close(rs->epfd);
+	free(rs);
+	d->routes = NULL;
+}
