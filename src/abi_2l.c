@@ -113,6 +113,8 @@ static void set_pending_2l(struct evtchn_domain *d, struct evtchn_vcpu *v,
 	if (!bit_test(si + l->mask, port, l->bits) &&
 	    !sel_test_and_set(vcpu_info_of(v) + l->sel, port / l->bits))
 		vcpu_mark_events_pending(d, v);
+	/* masked or not, a vCPU polling this port wakes */
+	check_pollers(d, port);
 }
 
 static void clear_pending_2l(struct evtchn_domain *d, uint32_t port)

@@ -155,7 +155,7 @@ static void set_pending_fifo(struct evtchn_domain *d, struct evtchn_vcpu *v,
 	struct fifo_queue *q = NULL, *old_q = NULL;
 	struct evtchn_fifo_control_block *cb;
 	event_word_t *word = word_of(fd, port);
-	bool linked = true;
+	bool linked = true, pollers = false;
 	int try;
 
 	if (!word) {
@@ -199,7 +199,7 @@ static void set_pending_fifo(struct evtchn_domain *d, struct evtchn_vcpu *v,
 	if (!cb)
 		goto unlock; /* the guest must not unmask before init_control */
 
-	w_test_and_set(word, W_PENDING);
+	pollers = !w_test_and_set(word, W_PENDING);
 	if (!w_test(word, W_MASKED) && !w_test_and_set(word, W_LINKED)) {
 		/* If it was the old queue's tail, that queue is now empty. */
 		if (old_q->tail == port)
@@ -226,6 +226,9 @@ unlock:
 	    !(__atomic_fetch_or(&cb->ready, 1u << q->priority,
 				__ATOMIC_SEQ_CST) & (1u << q->priority)))
 		vcpu_mark_events_pending(d, v);
+	/* Pollers only when P went 0->1 (Xen's check_pollers). */
+	if (pollers)
+		check_pollers(d, port);
 }
 
 static void clear_pending_fifo(struct evtchn_domain *d, uint32_t port)

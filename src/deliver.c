@@ -35,6 +35,8 @@ void vcpu_mark_events_pending(struct evtchn_domain *d, struct evtchn_vcpu *v)
 		return;
 	if (d->upcall_cb)
 		d->upcall_cb(d, v->id, d->opaque);
+	/* Xen's vcpu_kick(): a vCPU blocked in SCHEDOP_poll wakes. */
+	poll_kick(v);
 }
 
 /* Xen's evtchn_port_set_pending(): deliver on @port at vCPU @vcpu if the

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Hosts, domains and vCPUs: creation, lookup, locking, destruction. */
 #include <errno.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "rcu.h"
@@ -22,6 +25,8 @@ int evtchn_host_create(struct evtchn_host **out)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&h->xlock, NULL);
+	pthread_mutex_init(&h->timer_lock, NULL);
+	pthread_cond_init(&h->timer_cond, NULL);
 	*out = h;
 	return 0;
 }
@@ -36,7 +41,11 @@ int evtchn_host_destroy(struct evtchn_host *h)
 		return -EBUSY;
 	}
 	pthread_mutex_unlock(&h->xlock);
+	if (h->timer_running)
+		evtchn_host_timers_stop(h);
 	pthread_mutex_destroy(&h->xlock);
+	pthread_mutex_destroy(&h->timer_lock);
+	pthread_cond_destroy(&h->timer_cond);
 	free(h->domains);
 	free(h);
 	return 0;
@@ -196,6 +205,7 @@ int evtchn_domain_create(struct evtchn_host *h,
 	atomic_store_explicit(&h->domains[d->domid], d, memory_order_release);
 	h->nr_domains++;
 	pthread_mutex_unlock(&h->xlock);
+	timers_add_domain(h, d);
 	*out = d;
 	return 0;
 fail:
@@ -220,7 +230,8 @@ int evtchn_domain_destroy(struct evtchn_domain *d)
 	}
 	d->dying = true;
 	domain_unlock(d);
-	/* Routes first: the I/O thread raises events in this domain. */
+	/* Timers and routes first: they raise events in this domain. */
+	timers_remove_domain(h, d);
 	routes_destroy(d);
 	/* Peers in other domains become unbound, as in Xen. */
 	evtchn_close_all(d);
@@ -273,6 +284,27 @@ int evtchn_domain_set_paused(struct evtchn_domain *d, bool paused)
 {
 	atomic_store(&d->paused, paused);
 	return 0;
+}
+
+int evtchn_vcpu_kick(struct evtchn_domain *d, uint32_t vcpu)
+{
+	struct evtchn_vcpu *v = d ? domain_vcpu(d, vcpu) : NULL;
+
+	if (!v)
+		return -EINVAL;
+	if (atomic_exchange(&v->poll_evtchn, 0) != 0)
+		syscall(SYS_futex, &v->poll_evtchn, FUTEX_WAKE_PRIVATE, 1,
+			NULL, NULL, 0);
+	return 0;
+}
+
+int evtchn_vcpu_polling(struct evtchn_domain *d, uint32_t vcpu)
+{
+	struct evtchn_vcpu *v = d ? domain_vcpu(d, vcpu) : NULL;
+
+	if (!v)
+		return -EINVAL;
+	return atomic_load(&v->poll_evtchn) != 0;
 }
 
 int evtchn_vcpu_set_online(struct evtchn_domain *d, uint32_t vcpu,

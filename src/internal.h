@@ -77,6 +77,11 @@ struct evtchn_vcpu {
 	uint64_t vi_gfn;
 	void *vi_page;
 	_Atomic bool online;
+	/* timer.c: deadlines in system time, under the host's timer lock */
+	uint64_t singleshot, period, periodic_next, poll_deadline;
+	/* SCHEDOP_poll: 0 not polling, -1 any port, else the port; senders
+	 * clear it and wake the futex on it */
+	_Atomic int32_t poll_evtchn;
 	/* VIRQ -> port; global VIRQs are recorded in vCPU 0's table. */
 	_Atomic uint32_t virq_to_evtchn[NR_VIRQS];
 	_Alignas(64) unsigned char dummy_vcpu_info[64];
@@ -145,6 +150,8 @@ struct evtchn_domain {
 	_Atomic(struct be_port *) *be_owner[NR_GROUPS];
 	unsigned nr_handles;              /* under lock */
 	struct route_state *routes;       /* route.c; changed under lock */
+	struct evtchn_domain *timer_next; /* host's timer list */
+	_Atomic unsigned nr_polling;      /* vCPUs in SCHEDOP_poll */
 	pthread_mutex_t route_mutex;      /* serialises route replacements */
 
 	unsigned char *shared_info;       /* page owned by the library */
@@ -160,6 +167,14 @@ struct evtchn_host {
 	 * taken in opposite orders. */
 	pthread_mutex_t xlock;
 	unsigned nr_domains;              /* under xlock */
+	/* timer.c */
+	pthread_mutex_t timer_lock;
+	pthread_cond_t timer_cond;
+	evtchn_clock_cb clock_cb;
+	void *clock_opaque;
+	struct evtchn_domain *timer_domains;
+	bool timer_running;
+	pthread_t timer_tid;
 	/* Published with rcu_assign semantics (release), read under RCU. */
 	_Atomic(struct evtchn_domain *) *domains; /* [DOMID_FIRST_RESERVED] */
 };
@@ -246,6 +261,18 @@ void backend_claim(struct evtchn_domain *d, uint32_t port);
 /* A port is being freed (lock held): no handle owns it any more. */
 void backend_disown(struct evtchn_domain *d, uint32_t port);
 void backend_table_destroy(struct evtchn_domain *d);
+
+/* timer.c */
+void check_pollers(struct evtchn_domain *d, uint32_t port);
+void poll_kick(struct evtchn_vcpu *v);
+void timers_add_domain(struct evtchn_host *h, struct evtchn_domain *d);
+void timers_remove_domain(struct evtchn_host *h, struct evtchn_domain *d);
+long timer_vcpu_op(struct evtchn_domain *d, uint32_t caller, int cmd,
+		   struct evtchn_vcpu *v, uint64_t arg);
+long do_set_timer_op(struct evtchn_domain *d, uint32_t vcpu,
+		     uint64_t timeout);
+long do_sched_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
+		 uint64_t arg);
 
 /* route.c */
 struct route_state;

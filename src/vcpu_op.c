@@ -98,11 +98,21 @@ long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
 	struct evtchn_vcpu *v;
 	long rc;
 
-	if (cmd != VCPUOP_register_vcpu_info)
+	switch (cmd) {
+	case VCPUOP_register_vcpu_info:
+	case VCPUOP_set_singleshot_timer:
+	case VCPUOP_stop_singleshot_timer:
+	case VCPUOP_set_periodic_timer:
+	case VCPUOP_stop_periodic_timer:
+		break;
+	default:
 		return -XEN_ENOSYS;
+	}
 	v = domain_vcpu(d, vcpuid);
 	if (!v)
 		return -XEN_ENOENT;
+	if (cmd != VCPUOP_register_vcpu_info)
+		return timer_vcpu_op(d, vcpu, cmd, v, arg);
 	if (guest_copy_from(d, vcpu, arg, &info, sizeof(info)))
 		return -XEN_EFAULT;
 	domain_lock(d);

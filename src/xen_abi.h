@@ -17,6 +17,7 @@
 #include <xen/errno.h>
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
+#include <xen/sched.h>
 #include <xen/foreign/x86_32.h>
 #include <xen/foreign/x86_64.h>
 

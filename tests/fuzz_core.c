@@ -1897,6 +1897,69 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 /* ------------------------------------------------------------------ */
 /* VCPUOP model */
 
+/* The fuzz host's system time (see evtchn_fuzz_one()). */
+#define FZ_NOW 1000000000ull
+
+static uint64_t fz_clock(void *opaque)
+{
+	(void)opaque;
+	return FZ_NOW;
+}
+
+/* Xen 4.17's common_vcpu_op() timer sub-ops.  A deadline that would fire
+ * at once is moved one ns into the future first, so no VIRQ_TIMER is
+ * raised behind the model's back. */
+static long fz_timer_op(struct fz *f, int di, uint32_t vcpu,
+			const uint64_t a[6])
+{
+	struct fz_dom *z = &f->dom[di];
+	int cmd = (int)a[0];
+	uint32_t vid = (uint32_t)a[1];
+	uint64_t addr = a[2];
+	unsigned long total = f->total_upcalls;
+	unsigned char before[16];
+	struct vcpu_set_singleshot_timer ss;
+	struct vcpu_set_periodic_timer pt;
+	long exp = 0, rc;
+
+	if (vid >= z->nr_vcpus) {
+		exp = -XEN_ENOENT;
+	} else if (cmd == VCPUOP_set_singleshot_timer) {
+		if (vid != vcpu) {
+			exp = -XEN_EINVAL;
+		} else if (!in_mem(addr, sizeof(ss))) {
+			exp = -XEN_EFAULT;
+		} else {
+			memcpy(&ss, z->mem + addr, sizeof(ss));
+			if ((ss.flags & VCPU_SSHOTTMR_future) &&
+			    ss.timeout_abs_ns < FZ_NOW) {
+				exp = -XEN_ETIME;
+			} else if (ss.timeout_abs_ns <= FZ_NOW) {
+				ss.timeout_abs_ns = FZ_NOW + 1;
+				memcpy(z->mem + addr, &ss, sizeof(ss));
+			}
+		}
+	} else if (cmd == VCPUOP_stop_singleshot_timer) {
+		if (vid != vcpu)
+			exp = -XEN_EINVAL;
+	} else if (cmd == VCPUOP_set_periodic_timer) {
+		if (!in_mem(addr, sizeof(pt))) {
+			exp = -XEN_EFAULT;
+		} else {
+			memcpy(&pt, z->mem + addr, sizeof(pt));
+			if (pt.period_ns < 1000000 || pt.period_ns > (~0ull >> 2))
+				exp = -XEN_EINVAL;
+		}
+	}
+	save(z, addr, before, sizeof(before));
+	rc = hcall(z, vcpu, __HYPERVISOR_vcpu_op, a);
+	CHECK(rc == exp);
+	CHECK(f->total_upcalls == total);
+	/* no copy-out: the argument is as it was */
+	CHECK(same(z, addr, before, sizeof(before)));
+	return rc;
+}
+
 static long fz_vcpu_op(struct fz *f, int di, uint32_t vcpu,
 		       const uint64_t a[6])
 {
@@ -1913,6 +1976,12 @@ static long fz_vcpu_op(struct fz *f, int di, uint32_t vcpu,
 	bool upc = false;
 	long exp, rc;
 
+	if (vcpu < z->nr_vcpus &&
+	    (cmd == VCPUOP_set_singleshot_timer ||
+	     cmd == VCPUOP_stop_singleshot_timer ||
+	     cmd == VCPUOP_set_periodic_timer ||
+	     cmd == VCPUOP_stop_periodic_timer))
+		return fz_timer_op(f, di, vcpu, a);
 	if (vcpu >= z->nr_vcpus)
 		exp = -XEN_EINVAL;
 	else if (cmd != VCPUOP_register_vcpu_info)
@@ -3092,6 +3161,8 @@ int evtchn_fuzz_one(const uint8_t *data, size_t size)
 		max[i] = in8(f);
 	f->check_always = flags & FZ_HDR_CHECK_ALWAYS;
 	CHECK(evtchn_host_create(&f->h) == 0);
+	/* Time stands still: timers are set, checked, never fire. */
+	CHECK(evtchn_host_set_clock(f->h, fz_clock, NULL) == 0);
 	for (int i = 0; i < NDOM; i++)
 		dom_create(f, i, flags >> i & 1, max[i]);
 

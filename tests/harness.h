@@ -17,6 +17,7 @@
 #include <xen/errno.h>
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
+#include <xen/sched.h>
 
 #ifndef EVTCHNOP_reset_cont
 #define EVTCHNOP_reset_cont 14 /* Xen-internal in the public header */

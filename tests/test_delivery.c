@@ -298,7 +298,7 @@ static void register_vcpu_info_rules(void **state)
 				      VCPUOP_register_vcpu_info, 4, gpa),
 			 -XEN_ENOENT);
 	assert_int_equal(th_hypercall(&f->d1, 0, __HYPERVISOR_vcpu_op,
-				      VCPUOP_set_singleshot_timer, 0, gpa),
+				      VCPUOP_get_runstate_info, 0, gpa),
 			 -ENOSYS);
 }
 

@@ -156,9 +156,11 @@ EVTCHN_API int evtchn_vcpu_set_online(struct evtchn_domain *d, uint32_t vcpu,
  * Hypercall entry.  The VMM calls it on every Xen hypercall exit of vCPU
  * @vcpu with the hypercall number and the six argument registers (for a
  * 32-bit guest, the 32-bit registers zero-extended).  Returns Xen's return
- * value.  Handles __HYPERVISOR_event_channel_op and
- * VCPUOP_register_vcpu_info; any other hypercall or vcpu_op returns -ENOSYS
- * and changes nothing, so the VMM can handle it.  Any vCPU thread, all at
+ * value.  Handles __HYPERVISOR_event_channel_op, __HYPERVISOR_set_timer_op,
+ * SCHEDOP_poll (which blocks the calling thread) and the vcpu_ops
+ * register_vcpu_info and {set,stop}_{singleshot,periodic}_timer; any other
+ * hypercall, sched_op or vcpu_op returns -ENOSYS and changes nothing, so
+ * the VMM can handle it.  Any vCPU thread, all at
  * once; a vCPU's own calls must not overlap.
  */
 EVTCHN_API long evtchn_hypercall(struct evtchn_domain *d, uint32_t vcpu, uint64_t nr,
@@ -176,6 +178,41 @@ EVTCHN_API long evtchn_hypercall(struct evtchn_domain *d, uint32_t vcpu, uint64_
  */
 EVTCHN_API int evtchn_send_virq(struct evtchn_domain *d, uint32_t vcpu, uint32_t virq);
 EVTCHN_API int evtchn_port_raise(struct evtchn_domain *d, uint32_t port);
+
+/*
+ * Xen system time, timers and SCHEDOP_poll.
+ *
+ * System time (ns) is the host's clock: CLOCK_MONOTONIC, or @cb, which
+ * must advance at the monotonic clock's rate while the timer thread runs.
+ * Guest timers (VCPUOP_*_timer, set_timer_op) and poll deadlines fire when
+ * the host's timer thread (evtchn_host_timers_start(): one thread for all
+ * vCPUs) or evtchn_host_timers_run() (the VMM's own loop, or a test that
+ * moves its clock) sees them expired; expiry raises VIRQ_TIMER.
+ * evtchn_vcpu_timer_get/set read and restore a vCPU's timers (migration:
+ * absolute deadlines in system time).  evtchn_vcpu_kick() makes a vCPU
+ * that is blocked in SCHEDOP_poll return (to stop or pause it).
+ */
+typedef uint64_t (*evtchn_clock_cb)(void *opaque);
+
+struct evtchn_vcpu_timer {
+	uint64_t singleshot_ns;    /* deadline, 0: none */
+	uint64_t period_ns;        /* 0: no periodic timer */
+	uint64_t periodic_next_ns; /* its next deadline */
+};
+
+EVTCHN_API int evtchn_host_set_clock(struct evtchn_host *h, evtchn_clock_cb cb,
+				     void *opaque);
+EVTCHN_API uint64_t evtchn_host_now(struct evtchn_host *h);
+EVTCHN_API int evtchn_host_timers_start(struct evtchn_host *h);
+EVTCHN_API int evtchn_host_timers_stop(struct evtchn_host *h);
+EVTCHN_API int evtchn_host_timers_run(struct evtchn_host *h);
+EVTCHN_API int evtchn_vcpu_timer_get(struct evtchn_domain *d, uint32_t vcpu,
+				     struct evtchn_vcpu_timer *t);
+EVTCHN_API int evtchn_vcpu_timer_set(struct evtchn_domain *d, uint32_t vcpu,
+				     const struct evtchn_vcpu_timer *t);
+EVTCHN_API int evtchn_vcpu_kick(struct evtchn_domain *d, uint32_t vcpu);
+/* Whether vCPU @vcpu is in SCHEDOP_poll now (1), or not (0). */
+EVTCHN_API int evtchn_vcpu_polling(struct evtchn_domain *d, uint32_t vcpu);
 
 /* A short description of a negative errno value returned by the library. */
 EVTCHN_API const char *evtchn_strerror(int err);

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Xen timers and SCHEDOP_poll (Xen 4.17 xen/common/domain.c,
+ * xen/common/sched/core.c).
+ *
+ * System time is the host's clock (CLOCK_MONOTONIC unless the VMM gives
+ * one).  Each vCPU has a singleshot deadline, a periodic timer and, while
+ * it polls, a poll deadline.  One thread per host (evtchn_host_timers_
+ * start()) sleeps until the earliest deadline of all vCPUs and fires what
+ * expired; a VMM that drives time itself calls evtchn_host_timers_run()
+ * instead.  Expiry raises VIRQ_TIMER on the vCPU (send_guest_vcpu_virq).
+ * The timer lock protects every deadline; firing happens under it, so a
+ * domain leaves the timer list (destroy) only between firings.
+ *
+ * Polling: the vCPU thread blocks on a futex in its vCPU; a sender that
+ * makes a polled port pending (masked or not), or raises the vCPU's
+ * upcall, clears the vCPU's poll word and wakes it, without a lock.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "rcu.h"
+
+#define MILLISECS(ms) ((uint64_t)(ms) * 1000000ull)
+#define STIME_DELTA_MAX ((uint64_t)~0ull >> 2) /* Xen's: 200 years */
+#define POLL_MAX_PORTS 128
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t evtchn_host_now(struct evtchn_host *h)
+{
+	evtchn_clock_cb cb = h->clock_cb;
+
+	return cb ? cb(h->clock_opaque) : mono_ns();
+}
+
+int evtchn_host_set_clock(struct evtchn_host *h, evtchn_clock_cb cb,
+			  void *opaque)
+{
+	if (!h)
+		return -EINVAL;
+	pthread_mutex_lock(&h->timer_lock);
+	h->clock_cb = cb;
+	h->clock_opaque = opaque;
+	pthread_cond_signal(&h->timer_cond);
+	pthread_mutex_unlock(&h->timer_lock);
+	return 0;
+}
+
+static void futex_wake(_Atomic int32_t *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Stop @v polling and wake it.  Any thread, no lock. */
+static void poll_wake(struct evtchn_vcpu *v)
+{
+	if (atomic_exchange(&v->poll_evtchn, 0) != 0)
+		futex_wake(&v->poll_evtchn);
+}
+
+/* Xen's evtchn_check_pollers(): after @port of @d became pending.  Send
+ * path: one load when nobody polls. */
+void check_pollers(struct evtchn_domain *d, uint32_t port)
+{
+	if (!atomic_load_explicit(&d->nr_polling, memory_order_acquire))
+		return;
+	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
+		int32_t p = atomic_load(&d->vcpu[i].poll_evtchn);
+
+		if (p == -1 || (p > 0 && (uint32_t)p == port))
+			poll_wake(&d->vcpu[i]);
+	}
+}
+
+/* The upcall reached @v: a polling vCPU wakes (Xen's vcpu_kick()). */
+void poll_kick(struct evtchn_vcpu *v)
+{
+	if (atomic_load_explicit(&v->poll_evtchn, memory_order_acquire))
+		poll_wake(v);
+}
+
+/* --- the timer list -------------------------------------------------- */
+
+void timers_add_domain(struct evtchn_host *h, struct evtchn_domain *d)
+{
+	pthread_mutex_lock(&h->timer_lock);
+	d->timer_next = h->timer_domains;
+	h->timer_domains = d;
+	pthread_mutex_unlock(&h->timer_lock);
+}
+
+void timers_remove_domain(struct evtchn_host *h, struct evtchn_domain *d)
+{
+	struct evtchn_domain **pp;
+
+	pthread_mutex_lock(&h->timer_lock);
+	for (pp = &h->timer_domains; *pp; pp = &(*pp)->timer_next)
+		if (*pp == d) {
+			*pp = d->timer_next;
+			break;
+		}
+	pthread_mutex_unlock(&h->timer_lock);
+}
+
+static void timer_kick(struct evtchn_host *h)
+{
+	pthread_cond_signal(&h->timer_cond);
+}
+
+/* Fire what expired at @now (timer lock held); the next deadline, or 0. */
+static uint64_t timers_fire(struct evtchn_host *h, uint64_t now,
+			    unsigned *fired)
+{
+	uint64_t next = 0;
+
+	for (struct evtchn_domain *d = h->timer_domains; d; d = d->timer_next) {
+		for (uint32_t i = 0; i < d->nr_vcpus; i++) {
+			struct evtchn_vcpu *v = &d->vcpu[i];
+			uint64_t t;
+
+			if (v->singleshot && v->singleshot <= now) {
+				v->singleshot = 0;
+				evtchn_send_virq(d, i, VIRQ_TIMER);
+				(*fired)++;
+			}
+			if (v->period && v->periodic_next <= now) {
+				/* Xen's periodic_timer_work() */
+				v->periodic_next = now + v->period;
+				evtchn_send_virq(d, i, VIRQ_TIMER);
+				(*fired)++;
+			}
+			if (v->poll_deadline && v->poll_deadline <= now) {
+				v->poll_deadline = 0;
+				poll_wake(v);
+				(*fired)++;
+			}
+			t = v->singleshot;
+			if (v->period && (!t || v->periodic_next < t))
+				t = v->periodic_next;
+			if (v->poll_deadline && (!t || v->poll_deadline < t))
+				t = v->poll_deadline;
+			if (t && (!next || t < next))
+				next = t;
+		}
+	}
+	return next;
+}
+
+int evtchn_host_timers_run(struct evtchn_host *h)
+{
+	unsigned fired = 0;
+
+	if (!h)
+		return -EINVAL;
+	pthread_mutex_lock(&h->timer_lock);
+	(void)timers_fire(h, evtchn_host_now(h), &fired);
+	pthread_mutex_unlock(&h->timer_lock);
+	return (int)fired;
+}
+
+static void *timer_thread(void *arg)
+{
+	struct evtchn_host *h = arg;
+	unsigned fired = 0;
+
+	pthread_mutex_lock(&h->timer_lock);
+	while (h->timer_running) {
+		uint64_t now = evtchn_host_now(h);
+		uint64_t next = timers_fire(h, now, &fired);
+
+		if (!next) {
+			pthread_cond_wait(&h->timer_cond, &h->timer_lock);
+		} else {
+			/* The host clock runs at the monotonic clock's rate. */
+			uint64_t at = mono_ns() + (next - now);
+			struct timespec ts = { .tv_sec = at / 1000000000ull,
+					       .tv_nsec = at % 1000000000ull };
+
+			pthread_cond_timedwait(&h->timer_cond, &h->timer_lock,
+					       &ts);
+		}
+	}
+	pthread_mutex_unlock(&h->timer_lock);
+	return NULL;
+}
+
+int evtchn_host_timers_start(struct evtchn_host *h)
+{
+	int rc = 0;
+
+	if (!h)
+		return -EINVAL;
+	pthread_mutex_lock(&h->timer_lock);
+	if (h->timer_running) {
+		rc = -EBUSY;
+	} else {
+		h->timer_running = true;
+		rc = -pthread_create(&h->timer_tid, NULL, timer_thread, h);
+		if (rc)
+			h->timer_running = false;
+	}
+	pthread_mutex_unlock(&h->timer_lock);
+	return rc;
+}
+
+int evtchn_host_timers_stop(struct evtchn_host *h)
+{
+	if (!h)
+		return -EINVAL;
+	pthread_mutex_lock(&h->timer_lock);
+	if (!h->timer_running) {
+		pthread_mutex_unlock(&h->timer_lock);
+		return -ENOENT;
+	}
+	h->timer_running = false;
+	timer_kick(h);
+	pthread_mutex_unlock(&h->timer_lock);
+	pthread_join(h->timer_tid, NULL);
+	return 0;
+}
+
+/* --- guest operations ------------------------------------------------ */
+
+/* set_timer(): @deadline expired already fires now. */
+static void set_singleshot(struct evtchn_domain *d, struct evtchn_vcpu *v,
+			   uint64_t deadline)
+{
+	struct evtchn_host *h = d->host;
+	bool now;
+
+	pthread_mutex_lock(&h->timer_lock);
+	now = deadline <= evtchn_host_now(h);
+	v->singleshot = now ? 0 : deadline;
+	timer_kick(h);
+	pthread_mutex_unlock(&h->timer_lock);
+	if (now)
+		evtchn_send_virq(d, v->id, VIRQ_TIMER);
+}
+
+static void stop_singleshot(struct evtchn_domain *d, struct evtchn_vcpu *v)
+{
+	pthread_mutex_lock(&d->host->timer_lock);
+	v->singleshot = 0;
+	pthread_mutex_unlock(&d->host->timer_lock);
+}
+
+/* Xen's vcpu_set_periodic_timer(). */
+static void set_periodic(struct evtchn_domain *d, struct evtchn_vcpu *v,
+			 uint64_t period)
+{
+	struct evtchn_host *h = d->host;
+
+	pthread_mutex_lock(&h->timer_lock);
+	if (v->period != period) {
+		v->period = period;
+		if (period)
+			v->periodic_next = evtchn_host_now(h) + period;
+		timer_kick(h);
+	}
+	pthread_mutex_unlock(&h->timer_lock);
+}
+
+/* VCPUOP_{set,stop}_{singleshot,periodic}_timer; @v is the target vCPU
+ * (checked by the caller), @caller the calling one. */
+long timer_vcpu_op(struct evtchn_domain *d, uint32_t caller, int cmd,
+		   struct evtchn_vcpu *v, uint64_t arg)
+{
+	struct vcpu_set_singleshot_timer ss;
+	struct vcpu_set_periodic_timer pt;
+
+	switch (cmd) {
+	case VCPUOP_set_singleshot_timer:
+		if (v->id != caller)
+			return -XEN_EINVAL;
+		if (guest_copy_from(d, caller, arg, &ss, sizeof(ss)))
+			return -XEN_EFAULT;
+		/* Xen 4.17 honours the flag (4.18 and later ignore it). */
+		if ((ss.flags & VCPU_SSHOTTMR_future) &&
+		    ss.timeout_abs_ns < evtchn_host_now(d->host))
+			return -XEN_ETIME;
+		set_singleshot(d, v, ss.timeout_abs_ns);
+		return 0;
+	case VCPUOP_stop_singleshot_timer:
+		if (v->id != caller)
+			return -XEN_EINVAL;
+		stop_singleshot(d, v);
+		return 0;
+	case VCPUOP_set_periodic_timer:
+		if (guest_copy_from(d, caller, arg, &pt, sizeof(pt)))
+			return -XEN_EFAULT;
+		if (pt.period_ns < MILLISECS(1) || pt.period_ns > STIME_DELTA_MAX)
+			return -XEN_EINVAL;
+		set_periodic(d, v, pt.period_ns);
+		return 0;
+	case VCPUOP_stop_periodic_timer:
+		set_periodic(d, v, 0);
+		return 0;
+	default:
+		return -XEN_ENOSYS;
+	}
+}
+
+/* __HYPERVISOR_set_timer_op (Xen's do_set_timer_op()). */
+long do_set_timer_op(struct evtchn_domain *d, uint32_t vcpu, uint64_t timeout)
+{
+	struct evtchn_vcpu *v = &d->vcpu[vcpu];
+	uint64_t now = evtchn_host_now(d->host);
+	int64_t offset = (int64_t)(timeout - now);
+
+	if (timeout == 0) {
+		stop_singleshot(d, v);
+	} else if ((int64_t)timeout < 0 ||
+		   (offset > 0 && (uint32_t)(offset >> 50) != 0)) {
+		/* Xen's "Linux workaround": a timeout wrapped negative or
+		 * more than 2^50 ns (~13 days) away fires in 100 ms. */
+		set_singleshot(d, v, now + MILLISECS(100));
+	} else {
+		set_singleshot(d, v, timeout);
+	}
+	return 0;
+}
+
+/* Xen's evtchn_port_poll(): 1 pending, 0 not, -EINVAL invalid/unusable. */
+static int port_poll(struct evtchn_domain *d, uint32_t port)
+{
+	int rc = -XEN_EINVAL;
+
+	evtchn_rcu_read_lock();
+	if (port_is_valid(d, port) && bind_usable(port_bind(port_get(d, port))))
+		rc = domain_abi(d)->is_pending(d, port);
+	evtchn_rcu_read_unlock();
+	return rc;
+}
+
+static bool upcall_pending(struct evtchn_vcpu *v)
+{
+	return __atomic_load_n(atomic_load(&v->vcpu_info), __ATOMIC_SEQ_CST);
+}
+
+/* SCHEDOP_poll (Xen's do_poll()).  Blocks the calling thread. */
+static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg)
+{
+	struct evtchn_vcpu *v = &d->vcpu[vcpu];
+	struct evtchn_host *h = d->host;
+	uint64_t ports, timeout;
+	uint32_t nr, port = 0;
+	long rc;
+
+	/* 64-bit: { handle (8), nr_ports, pad, timeout }; 32-bit guests:
+	 * { handle (4), nr_ports, timeout } (Xen's compat layout). */
+	if (domain_layout(d) == EVTCHN_LAYOUT_64) {
+		struct sched_poll sp;
+
+		if (guest_copy_from(d, vcpu, arg, &sp, sizeof(sp)))
+			return -XEN_EFAULT;
+		memcpy(&ports, &sp.ports, sizeof(ports));
+		nr = sp.nr_ports;
+		timeout = sp.timeout;
+	} else {
+		uint32_t c[4];
+
+		if (guest_copy_from(d, vcpu, arg, c, sizeof(c)))
+			return -XEN_EFAULT;
+		ports = c[0];
+		nr = c[1];
+		timeout = c[2] | (uint64_t)c[3] << 32;
+	}
+	if (nr > POLL_MAX_PORTS)
+		return -XEN_EINVAL;
+
+	/* Polling before looking: a sender from now on wakes us. */
+	atomic_store(&v->poll_evtchn, -1);
+	atomic_fetch_add(&d->nr_polling, 1);
+	rc = 0;
+	if (upcall_pending(v)) /* local_events_need_delivery() */
+		goto out;
+	for (uint32_t i = 0; i < nr; i++) {
+		rc = -XEN_EFAULT;
+		if (guest_copy_from(d, vcpu, ports + 4ull * i, &port,
+				    sizeof(port)))
+			goto out;
+		rc = port_poll(d, port);
+		if (rc) {
+			if (rc > 0)
+				rc = 0;
+			goto out;
+		}
+	}
+	if (nr == 1) {
+		int32_t any = -1;
+
+		/* Only this port wakes us now (unless a wake came already). */
+		atomic_compare_exchange_strong(&v->poll_evtchn, &any,
+					       (int32_t)port);
+	}
+	pthread_mutex_lock(&h->timer_lock);
+	if (timeout && timeout <= evtchn_host_now(h)) {
+		pthread_mutex_unlock(&h->timer_lock);
+		goto out; /* absolute time already passed */
+	}
+	v->poll_deadline = timeout;
+	timer_kick(h);
+	pthread_mutex_unlock(&h->timer_lock);
+	/* Block until a sender, the upcall or the deadline wakes us. */
+	for (;;) {
+		int32_t w = atomic_load(&v->poll_evtchn);
+
+		if (w == 0)
+			break;
+		syscall(SYS_futex, &v->poll_evtchn, FUTEX_WAIT_PRIVATE, w,
+			NULL, NULL, 0);
+	}
+	pthread_mutex_lock(&h->timer_lock);
+	v->poll_deadline = 0;
+	pthread_mutex_unlock(&h->timer_lock);
+out:
+	atomic_store(&v->poll_evtchn, 0);
+	atomic_fetch_sub(&d->nr_polling, 1);
+	return rc;
+}
+
+/* __HYPERVISOR_sched_op: SCHEDOP_poll here, the rest is the VMM's. */
+long do_sched_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
+		 uint64_t arg)
+{
+	if (cmd == SCHEDOP_poll)
+		return do_poll(d, vcpu, arg);
+	return -ENOSYS;
+}
+
+int evtchn_vcpu_timer_get(struct evtchn_domain *d, uint32_t vcpu,
+			  struct evtchn_vcpu_timer *t)
+{
+	struct evtchn_vcpu *v = domain_vcpu(d, vcpu);
+
+	if (!v || !t)
+		return -EINVAL;
+	pthread_mutex_lock(&d->host->timer_lock);
+	t->singleshot_ns = v->singleshot;
+	t->period_ns = v->period;
+	t->periodic_next_ns = v->period ? v->periodic_next : 0;
+	pthread_mutex_unlock(&d->host->timer_lock);
+	return 0;
+}
+
+int evtchn_vcpu_timer_set(struct evtchn_domain *d, uint32_t vcpu,
+			  const struct evtchn_vcpu_timer *t)
+{
+	struct evtchn_vcpu *v = domain_vcpu(d, vcpu);
+
+	if (!v || !t || (t->period_ns && t->period_ns < MILLISECS(1)))
+		return -EINVAL;
+	pthread_mutex_lock(&d->host->timer_lock);
+	v->singleshot = t->singleshot_ns;
+	v->period = t->period_ns;
+	v->periodic_next = t->period_ns ? t->periodic_next_ns : 0;
+	timer_kick(d->host);
+	pthread_mutex_unlock(&d->host->timer_lock);
+	return 0;
+}
