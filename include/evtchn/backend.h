@@ -27,10 +27,6 @@
 
 #include "evtchn/evtchn.h"
 
-#ifndef EVTCHN_API
-#define EVTCHN_API __attribute__((visibility("default")))
-#endif
-
 #ifdef __cplusplus
 extern "C" {
 #endif

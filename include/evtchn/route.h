@@ -39,10 +39,6 @@
 
 #include "evtchn/evtchn.h"
 
-#ifndef EVTCHN_API
-#define EVTCHN_API __attribute__((visibility("default")))
-#endif
-
 #ifdef __cplusplus
 extern "C" {
 #endif
