@@ -141,7 +141,10 @@ struct evtchn_domain {
 	 * under lock before valid_ports is raised with release; readers load
 	 * valid_ports with acquire (port_is_valid) before touching them. */
 	_Atomic uint32_t valid_ports;
-	uint32_t free_hint;                /* under lock: no free port below */
+	uint32_t free_hint;                /* under lock: no free port below
+					    * but the kept LINKED ones */
+	uint32_t *linked;                 /* under lock: see port_get_free() */
+	size_t nr_linked, linked_cap;
 	struct evtchn_bucket **group[NR_GROUPS];
 
 	/* Ports owned by backend handles (backend.c): groups of

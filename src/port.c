@@ -81,22 +81,84 @@ static int port_allocate(struct evtchn_domain *d, uint32_t port)
 	return port_alloc_bucket(d, port);
 }
 
+/*
+ * Free ports the search passed while they were still LINKED (FIFO): they
+ * become allocatable when the guest unlinks them, which the library does
+ * not see, so they are kept here and looked at first, and the hint moves
+ * on past them.  Returns false when there is no memory to keep one.
+ */
+static bool linked_add(struct evtchn_domain *d, uint32_t port)
+{
+	for (size_t i = 0; i < d->nr_linked; i++)
+		if (d->linked[i] == port)
+			return true;
+	if (d->nr_linked == d->linked_cap) {
+		size_t cap = d->linked_cap ? 2 * d->linked_cap : 16;
+		uint32_t *n = realloc(d->linked, cap * sizeof(*n));
+
+		if (!n)
+			return false;
+		d->linked = n;
+		d->linked_cap = cap;
+	}
+	d->linked[d->nr_linked++] = port;
+	return true;
+}
+
+/* The lowest kept port that is free and unlinked now; drops the ones that
+ * were bound meanwhile. */
+static uint32_t linked_lowest(struct evtchn_domain *d)
+{
+	uint32_t best = UINT32_MAX;
+
+	for (size_t i = 0; i < d->nr_linked;) {
+		uint32_t p = d->linked[i];
+		int rc = port_allocate(d, p);
+
+		if (rc == -XEN_EBUSY) {
+			d->linked[i] = d->linked[--d->nr_linked];
+			continue;
+		}
+		if (rc == 0 && p < best)
+			best = p;
+		i++;
+	}
+	return best;
+}
+
+static void linked_remove(struct evtchn_domain *d, uint32_t port)
+{
+	for (size_t i = 0; i < d->nr_linked; i++)
+		if (d->linked[i] == port) {
+			d->linked[i] = d->linked[--d->nr_linked];
+			return;
+		}
+}
+
 /* Xen's get_free_port(): the lowest free port, or a negative error.  The
  * port stays FREE until the caller binds it. */
 int port_get_free(struct evtchn_domain *d)
 {
-	uint32_t port, linked = UINT32_MAX;
+	uint32_t port, best, stuck = UINT32_MAX;
 
 	domain_assert_locked(d);
 	if (d->dying)
 		return -XEN_EINVAL;
+	best = linked_lowest(d);
+	if (best < d->free_hint) {
+		linked_remove(d, best);
+		return (int)best;
+	}
+	/* From the hint; a kept port at or above it is met on the way. */
 	for (port = d->free_hint;; port++) {
 		int rc = port_allocate(d, port);
 
-		if (rc == -XEN_EAGAIN && linked == UINT32_MAX)
-			linked = port; /* free once the guest unlinks it */
+		if (rc == -XEN_EAGAIN && !linked_add(d, port) &&
+		    stuck == UINT32_MAX)
+			stuck = port; /* not kept: the hint stays below it */
 		if (rc == 0) {
-			d->free_hint = port < linked ? port : linked;
+			d->free_hint = port < stuck ? port : stuck;
+			linked_remove(d, port);
 			return (int)port;
 		}
 		if (rc != -XEN_EBUSY && rc != -XEN_EAGAIN)
@@ -131,6 +193,8 @@ void port_free_finish(struct evtchn_domain *d, uint32_t port)
 
 void port_table_destroy(struct evtchn_domain *d)
 {
+	free(d->linked);
+	d->linked = NULL;
 	for (uint32_t g = 0; g < NR_GROUPS; g++) {
 		if (!d->group[g])
 			continue;

@@ -255,6 +255,30 @@ static void linked_port_not_reused(void **state)
 	assert_int_equal(th_bind_ipi(&f->d1, 0), a);
 }
 
+/* The lowest free port is handed out even after later allocations moved
+ * on past a port that was still LINKED: once the guest unlinks it, it is
+ * the next one again (the search keeps such ports apart instead of
+ * starting from them each time). */
+static void linked_port_found_after_hint_moved(void **state)
+{
+	F;
+	long a;
+
+	assert_int_equal(th_fifo_setup(&f->d1, 2), 0);
+	a = th_bind_ipi(&f->d1, 0);
+	assert_int_equal(a, 1);
+	assert_int_equal(th_send(&f->d1, 0, a), 0);
+	assert_int_equal(th_close(&f->d1, a), 0);
+	for (long i = 2; i < 1500; i++)
+		assert_int_equal(th_bind_ipi(&f->d1, 1), i);
+	assert_int_equal(th_close(&f->d1, 700), 0);
+	assert_int_equal(th_bind_ipi(&f->d1, 1), 700);
+	/* the guest unlinks port 1: lowest free again */
+	assert_int_equal(consume(&f->d1, 0), 0);
+	assert_int_equal(th_bind_ipi(&f->d1, 1), 1);
+	assert_int_equal(th_bind_ipi(&f->d1, 1), 1500);
+}
+
 /* bind_vcpu: the next link goes to the new vCPU's queue. */
 static void bind_vcpu_moves_queue(void **state)
 {
@@ -359,6 +383,7 @@ int main(void)
 		FX_TEST(event_raised_when_page_arrives),
 		FX_TEST(two_level_pending_carried_over),
 		FX_TEST(linked_port_not_reused),
+		FX_TEST(linked_port_found_after_hint_moved),
 		FX_TEST(bind_vcpu_moves_queue),
 		FX_TEST(reset_returns_to_two_level),
 		FX_TEST(scale_131072_ports),
