@@ -85,5 +85,7 @@ bool th_pending(struct th_domain *td, uint32_t port);
 bool th_masked(struct th_domain *td, uint32_t port);
 void th_mask(struct th_domain *td, uint32_t port);
 unsigned th_upcalls(struct th_domain *td, uint32_t vcpu);
+/* Open descriptors of the process. */
+int th_fd_count(void);
 
 #endif

@@ -4,7 +4,6 @@
  * (drivers/xen/evtchn.c: a port is reported once and stays masked until
  * unmasked; restriction is permanent), and Xen's rules for what they bind.
  */
-#include <dirent.h>
 #include <poll.h>
 
 #include "evtchn/backend.h"
@@ -155,17 +154,6 @@ static void virq_reaches_handle(void **state)
 	assert_true(th_bind_virq(&f->dom0, VIRQ_DOM_EXC, 0) > 0);
 }
 
-static int fd_count(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	int n = 0;
-
-	assert_non_null(dir);
-	while (readdir(dir))
-		n++;
-	closedir(dir);
-	return n;
-}
 
 /* Every descriptor the library opens is closed exactly once: 100,000
  * bind/unbind cycles and 1,000 handle lifetimes leave the count alone. */
@@ -173,7 +161,7 @@ static void fd_count_holds(void **state)
 {
 	F;
 	struct evtchn_backend *b;
-	int before = fd_count();
+	int before = th_fd_count();
 
 	assert_int_equal(evtchn_backend_open(f->dom0.d, 0, &b), 0);
 	for (int i = 0; i < 100000; i++) {
@@ -197,7 +185,7 @@ static void fd_count_holds(void **state)
 		assert_true(evtchn_backend_bind_unbound(b, 1) > 0);
 		assert_int_equal(evtchn_backend_close(b), 0);
 	}
-	assert_int_equal(fd_count(), before);
+	assert_int_equal(th_fd_count(), before);
 }
 
 int main(void)

@@ -5,7 +5,6 @@
  * -EEXIST, deassigning an unknown entry -ENOENT); delivery follows Xen
  * (a route replaces the delivery of a send Xen would deliver).
  */
-#include <dirent.h>
 #include <poll.h>
 #include <sched.h>
 #include <string.h>
@@ -29,17 +28,6 @@ static uint64_t efd_count(int fd)
 	return v;
 }
 
-static int fd_count(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	int n = 0;
-
-	assert_non_null(dir);
-	while (readdir(dir))
-		n++;
-	closedir(dir);
-	return n;
-}
 
 /* PORT_TO_FD: a send wakes the eventfd instead of the port's binding. */
 static void port_to_fd(void **state)
@@ -220,7 +208,7 @@ static void fd_count_holds(void **state)
 			.port = p, .fd = efd };
 	}
 	assert_true(evtchn_routes_fd(f->d1.d) >= 0);
-	before = fd_count();
+	before = th_fd_count();
 	for (int i = 0; i < 10000; i++) {
 		assert_int_equal(evtchn_routes_set(f->d1.d, r, 16 - i % 3), 0);
 		r[0].fd = -1;
@@ -229,7 +217,7 @@ static void fd_count_holds(void **state)
 		r[0].fd = efd;
 	}
 	assert_int_equal(evtchn_routes_set(f->d1.d, NULL, 0), 0);
-	assert_int_equal(fd_count(), before);
+	assert_int_equal(th_fd_count(), before);
 	close(efd);
 }
 
