@@ -112,6 +112,31 @@ static void create_destroy_cycles(void **state)
 	}
 }
 
+/* evtchn_domain_dump(): one line a port in use, Xen 'e'-key style. */
+static void dump_lists_ports(void **state)
+{
+	F;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	long p = th_alloc_unbound(&f->d1, DOMID_SELF, DOMID_SELF);
+	long l = th_bind_interdomain(&f->d1, DOMID_SELF, p);
+	long v = th_bind_virq(&f->d1, VIRQ_TIMER, 2);
+
+	assert_non_null(out);
+	assert_int_equal(evtchn_domain_dump(f->d1.d, out), 4);
+	fclose(out);
+	assert_non_null(strstr(buf, "domain 1 (2-level ABI, 64-bit layout"));
+	assert_non_null(strstr(buf, "reserved"));
+	assert_non_null(strstr(buf, "[1/0] interdomain"));
+	assert_non_null(strstr(buf, "virq 0"));
+	assert_non_null(strstr(buf, " vcpu 2"));
+	assert_int_equal(evtchn_domain_dump(NULL, stdout), -EINVAL);
+	free(buf);
+	(void)l;
+	(void)v;
+}
+
 static void strerror_names_errors(void **state)
 {
 	(void)state;
@@ -128,6 +153,7 @@ int main(void)
 		FX_TEST(host_destroy_refused_while_domains_live),
 		FX_TEST(destroy_unbinds_peers),
 		FX_TEST(create_destroy_cycles),
+		FX_TEST(dump_lists_ports),
 		cmocka_unit_test(strerror_names_errors),
 	};
 

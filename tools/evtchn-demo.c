@@ -118,6 +118,7 @@ int main(void)
 	evtchn_guest_upcall(&g, 0, on_event, NULL);
 	printf("upcalls raised: vCPU0 %u, vCPU1 %u\n", demo.upcalls[0],
 	       demo.upcalls[1]);
+	evtchn_domain_dump(demo.d, stdout);
 
 	evtchn_guest_fini(&g);
 	evtchn_domain_destroy(demo.d);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -213,6 +214,15 @@ EVTCHN_API int evtchn_vcpu_timer_set(struct evtchn_domain *d, uint32_t vcpu,
 EVTCHN_API int evtchn_vcpu_kick(struct evtchn_domain *d, uint32_t vcpu);
 /* Whether vCPU @vcpu is in SCHEDOP_poll now (1), or not (0). */
 EVTCHN_API int evtchn_vcpu_polling(struct evtchn_domain *d, uint32_t vcpu);
+
+/*
+ * The port table of @d in the style of Xen's 'e' debug key, one line a
+ * bound port (and port 0): port, [pending/masked], state, notify vCPU and
+ * binding; FIFO ports also show their priority and LINKED.  Written to
+ * @out (any thread; a consistent view of each port, not of the table).
+ * Returns the number of ports listed or a negative errno.
+ */
+EVTCHN_API int evtchn_domain_dump(struct evtchn_domain *d, FILE *out);
 
 /* A short description of a negative errno value returned by the library. */
 EVTCHN_API const char *evtchn_strerror(int err);
