@@ -35,7 +35,7 @@ int evtchn_domain_dump(struct evtchn_domain *d, FILE *out)
 		if (st == ECS_FREE && !(b & BIND_ZOMBIE))
 			continue;
 		listed++;
-		fprintf(out, "  %6u [%d/%d] %-11s vcpu %-4u", port,
+		fprintf(out, "  %6u [%d/%d] %-11s vcpu %u", port,
 			abi->is_pending(d, port), abi->is_masked(d, port),
 			(b & BIND_ZOMBIE) ? "closing" : state_name[st],
 			atomic_load(&p->notify_vcpu));
