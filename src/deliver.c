@@ -33,8 +33,7 @@ void vcpu_mark_events_pending(struct evtchn_domain *d, struct evtchn_vcpu *v)
 		       "upcall_pending is byte 0 in both layouts");
 	if (__atomic_fetch_or(vi, 1, __ATOMIC_SEQ_CST) & 1)
 		return;
-	if (d->upcall_cb)
-		d->upcall_cb(d, v->id, d->opaque);
+	upcall_raise(d, v);
 	/* Xen's vcpu_kick(): a vCPU blocked in SCHEDOP_poll wakes. */
 	poll_kick(v);
 }

@@ -166,7 +166,9 @@ int evtchn_domain_create(struct evtchn_host *h,
 						  : STORAGE_MAX_PORTS - 1;
 	d->mem = cfg->mem;
 	d->upcall_cb = cfg->upcall_cb;
+	d->irq_cb = cfg->irq_cb;
 	d->opaque = cfg->opaque;
+	d->nr_gsis = cfg->nr_gsis ? cfg->nr_gsis : 48;
 	atomic_init(&d->abi, &evtchn_abi_2l);
 	atomic_init(&d->layout, cfg->layout);
 	d->shared_info = aligned_alloc(EVTCHN_PAGE_SIZE, EVTCHN_PAGE_SIZE);

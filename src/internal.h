@@ -82,6 +82,7 @@ struct evtchn_vcpu {
 	/* SCHEDOP_poll: 0 not polling, -1 any port, else the port; senders
 	 * clear it and wake the futex on it */
 	_Atomic int32_t poll_evtchn;
+	_Atomic uint8_t upcall_vector;    /* HVMOP_set_evtchn_upcall_vector */
 	/* VIRQ -> port; global VIRQs are recorded in vCPU 0's table. */
 	_Atomic uint32_t virq_to_evtchn[NR_VIRQS];
 	_Alignas(64) unsigned char dummy_vcpu_info[64];
@@ -124,7 +125,11 @@ struct evtchn_domain {
 	uint32_t max_evtchn_port;
 	struct evtchn_guest_mem mem;
 	evtchn_upcall_cb upcall_cb;
+	evtchn_irq_cb irq_cb;
 	void *opaque;
+	uint32_t nr_gsis;
+	_Atomic uint64_t callback_via;    /* HVM_PARAM_CALLBACK_IRQ */
+	_Atomic bool line_asserted;       /* GSI/INTx callback level */
 
 	/* Xen's event_lock: every control operation on this domain. */
 	pthread_mutex_t lock;
@@ -264,6 +269,11 @@ void backend_claim(struct evtchn_domain *d, uint32_t port);
 /* A port is being freed (lock held): no handle owns it any more. */
 void backend_disown(struct evtchn_domain *d, uint32_t port);
 void backend_table_destroy(struct evtchn_domain *d);
+
+/* upcall.c */
+void upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v);
+long do_hvm_op(struct evtchn_domain *d, uint32_t vcpu, uint64_t op,
+	       uint64_t arg);
 
 /* timer.c */
 void check_pollers(struct evtchn_domain *d, uint32_t port);

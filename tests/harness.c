@@ -14,6 +14,19 @@ static void th_upcall_cb(struct evtchn_domain *d, uint32_t vcpu, void *opaque)
 		atomic_fetch_add(&td->upcalls[vcpu], 1);
 }
 
+static void th_irq_cb(struct evtchn_domain *d, const struct evtchn_irq *irq,
+		      void *opaque)
+{
+	struct th_domain *td = opaque;
+	unsigned n = atomic_fetch_add(&td->nr_irqs, 1);
+
+	(void)d;
+	if (n < 64)
+		td->irqs[n] = *irq;
+	if (irq->vcpu < TH_MAX_VCPUS)
+		atomic_fetch_add(&td->upcalls[irq->vcpu], 1);
+}
+
 static long th_guest_op(void *ctx, uint32_t vcpu, int cmd, void *arg,
 			size_t len)
 {
@@ -38,7 +51,10 @@ int th_domain_create(struct evtchn_host *h, struct th_domain *td,
 	cfg.privileged = o->privileged;
 	cfg.max_evtchn_port = o->max_evtchn_port;
 	evtchn_guest_mem_flat(&cfg.mem, td->mem, TH_MEM_SIZE);
-	cfg.upcall_cb = th_upcall_cb;
+	if (o->irq)
+		cfg.irq_cb = th_irq_cb;
+	else
+		cfg.upcall_cb = th_upcall_cb;
 	cfg.opaque = td;
 	rc = evtchn_domain_create(h, &cfg, &td->d);
 	if (rc) {

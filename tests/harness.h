@@ -42,6 +42,9 @@ struct th_domain {
 	unsigned char *mem;         /* flat guest memory, TH_MEM_SIZE bytes */
 	struct evtchn_guest g;      /* reference consumer */
 	_Atomic unsigned upcalls[TH_MAX_VCPUS];
+	/* with opts.irq: every interrupt the library asked for */
+	struct evtchn_irq irqs[64];
+	_Atomic unsigned nr_irqs;
 };
 
 struct th_domain_opts {
@@ -50,6 +53,7 @@ struct th_domain_opts {
 	enum evtchn_layout layout;
 	bool privileged;
 	uint32_t max_evtchn_port;
+	bool irq;           /* irq_cb instead of upcall_cb */
 };
 
 int th_domain_create(struct evtchn_host *h, struct th_domain *td,

@@ -79,6 +79,39 @@ EVTCHN_API void evtchn_guest_mem_flat(struct evtchn_guest_mem *mem, void *base,
 typedef void (*evtchn_upcall_cb)(struct evtchn_domain *d, uint32_t vcpu,
 				 void *opaque);
 
+/*
+ * How an upcall reaches the guest (HVM): what the guest chose with
+ * HVM_PARAM_CALLBACK_IRQ or HVMOP_set_evtchn_upcall_vector.
+ */
+enum evtchn_upcall_method {
+	EVTCHN_UPCALL_VCPU_VECTOR = 1, /* per-vCPU vector: inject @vector
+					* (edge, through the local APIC) */
+	EVTCHN_UPCALL_VECTOR = 2,      /* global callback vector: inject
+					* @vector while upcall_pending is set */
+	EVTCHN_UPCALL_GSI = 3,         /* set GSI @gsi to @level */
+	EVTCHN_UPCALL_PCI_INTX = 4,    /* set INTx @pci_intx of PCI device
+					* @pci_dev to @level */
+};
+
+struct evtchn_irq {
+	enum evtchn_upcall_method method;
+	uint32_t vcpu;
+	uint8_t vector;
+	uint32_t gsi;
+	uint8_t pci_dev, pci_intx;
+	bool level;
+};
+
+/*
+ * The interrupt callback: @d must raise (or, for a line, set to @level)
+ * what @irq says.  Same context and rules as evtchn_upcall_cb.  When a
+ * domain has it, it replaces upcall_cb and follows Xen: no callback
+ * configured means no interrupt; with GSI or INTx only vCPU 0's upcall
+ * raises the line.
+ */
+typedef void (*evtchn_irq_cb)(struct evtchn_domain *d,
+			      const struct evtchn_irq *irq, void *opaque);
+
 /* Shared_info layout; Xen latches it from the guest's mode. */
 enum evtchn_layout {
 	EVTCHN_LAYOUT_64 = 0, /* 64-bit guest: 64-bit words, 4096 2L ports */
@@ -102,7 +135,9 @@ struct evtchn_domain_config {
 	bool privileged;
 	struct evtchn_guest_mem mem;
 	evtchn_upcall_cb upcall_cb; /* may be NULL */
-	void *opaque;               /* passed to upcall_cb */
+	void *opaque;               /* passed to upcall_cb and irq_cb */
+	evtchn_irq_cb irq_cb;       /* may be NULL; replaces upcall_cb */
+	uint32_t nr_gsis;           /* GSIs of the guest; 0: 48 (Xen's) */
 };
 
 #define EVTCHN_MAX_VCPUS 4096
@@ -158,6 +193,8 @@ EVTCHN_API int evtchn_vcpu_set_online(struct evtchn_domain *d, uint32_t vcpu,
  * @vcpu with the hypercall number and the six argument registers (for a
  * 32-bit guest, the 32-bit registers zero-extended).  Returns Xen's return
  * value.  Handles __HYPERVISOR_event_channel_op, __HYPERVISOR_set_timer_op,
+ * HVMOP_{set,get}_param for HVM_PARAM_CALLBACK_IRQ and
+ * HVMOP_set_evtchn_upcall_vector,
  * SCHEDOP_poll (which blocks the calling thread) and the vcpu_ops
  * register_vcpu_info and {set,stop}_{singleshot,periodic}_timer; any other
  * hypercall, sched_op or vcpu_op returns -ENOSYS and changes nothing, so
@@ -212,6 +249,14 @@ EVTCHN_API int evtchn_vcpu_timer_get(struct evtchn_domain *d, uint32_t vcpu,
 EVTCHN_API int evtchn_vcpu_timer_set(struct evtchn_domain *d, uint32_t vcpu,
 				     const struct evtchn_vcpu_timer *t);
 EVTCHN_API int evtchn_vcpu_kick(struct evtchn_domain *d, uint32_t vcpu);
+/*
+ * GSI or PCI INTx callback: the line follows vCPU 0's upcall_pending and
+ * drops when the guest clears it.  Call this when the guest may have
+ * cleared it (at EOI of the callback interrupt, or after each guest exit
+ * of vCPU 0); it calls irq_cb when the level changes.  Any thread.
+ */
+EVTCHN_API int evtchn_upcall_level_update(struct evtchn_domain *d);
+
 /* Whether vCPU @vcpu is in SCHEDOP_poll now (1), or not (0). */
 EVTCHN_API int evtchn_vcpu_polling(struct evtchn_domain *d, uint32_t vcpu);
 

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How an upcall reaches an HVM guest (Xen 4.17 xen/arch/x86/hvm/irq.c
+ * hvm_assert_evtchn_irq(), hvm_set_callback_via(); hvm.c
+ * HVMOP_set_evtchn_upcall_vector): a per-vCPU vector, else the global
+ * callback vector, else, for vCPU 0 only, a GSI or PCI INTx line whose
+ * level follows vCPU 0's evtchn_upcall_pending.
+ */
+#include <errno.h>
+
+
+#include "internal.h"
+#include "rcu.h"
+
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
+
+#define VIA_GSI 0
+#define VIA_PCI_INTX 1
+#define VIA_VECTOR 2
+
+static void irq_raise(struct evtchn_domain *d, struct evtchn_irq *irq)
+{
+	d->irq_cb(d, irq, d->opaque);
+}
+
+/* The line of a GSI or INTx callback @via to @level. */
+static void line_set(struct evtchn_domain *d, uint64_t via, bool level)
+{
+	struct evtchn_irq irq = { .vcpu = 0, .level = level };
+
+	if (via >> 56 == VIA_GSI) {
+		irq.method = EVTCHN_UPCALL_GSI;
+		irq.gsi = (uint8_t)via;
+	} else {
+		irq.method = EVTCHN_UPCALL_PCI_INTX;
+		irq.pci_dev = (uint8_t)(via >> 11) & 31;
+		irq.pci_intx = (uint8_t)via & 3;
+	}
+	irq_raise(d, &irq);
+}
+
+/* A GSI or INTx callback that Xen would use (GSI 0 or beyond nr_gsis is
+ * none). */
+static bool via_is_line(const struct evtchn_domain *d, uint64_t via)
+{
+	if (via >> 56 == VIA_PCI_INTX)
+		return true;
+	return via >> 56 == VIA_GSI && (uint8_t)via != 0 &&
+	       (uint8_t)via < d->nr_gsis;
+}
+
+/* Xen's hvm_assert_evtchn_irq(), after upcall_pending went 0 -> 1. */
+void upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
+{
+	uint8_t vec = atomic_load(&v->upcall_vector);
+	uint64_t via;
+
+	if (!d->irq_cb) {
+		if (d->upcall_cb)
+			d->upcall_cb(d, v->id, d->opaque);
+		return;
+	}
+	if (vec) {
+		struct evtchn_irq irq = { .method = EVTCHN_UPCALL_VCPU_VECTOR,
+					  .vcpu = v->id, .vector = vec };
+
+		irq_raise(d, &irq);
+		return;
+	}
+	/* pairs with the release store in set_callback_via() */
+	via = atomic_load_explicit(&d->callback_via, memory_order_acquire);
+	if (via >> 56 == VIA_VECTOR) {
+		struct evtchn_irq irq = { .method = EVTCHN_UPCALL_VECTOR,
+					  .vcpu = v->id, .vector = (uint8_t)via };
+
+		irq_raise(d, &irq);
+	} else if (v->id == 0 && via_is_line(d, via) &&
+		   !atomic_exchange(&d->line_asserted, true)) {
+		line_set(d, via, true);
+	}
+}
+
+int evtchn_upcall_level_update(struct evtchn_domain *d)
+{
+	uint64_t via;
+	bool pending;
+
+	if (!d)
+		return -EINVAL;
+	if (!d->irq_cb)
+		return 0;
+	evtchn_rcu_read_lock();
+	via = atomic_load_explicit(&d->callback_via, memory_order_acquire);
+	pending = __atomic_load_n(atomic_load(&d->vcpu[0].vcpu_info),
+				  __ATOMIC_SEQ_CST) & 1;
+	if (via_is_line(d, via) &&
+	    atomic_load(&d->line_asserted) != pending &&
+	    atomic_exchange(&d->line_asserted, pending) != pending)
+		line_set(d, via, pending);
+	evtchn_rcu_read_unlock();
+	return 0;
+}
+
+/* Xen's hvm_set_callback_via(): the line's state moves to the new
+ * callback. */
+static void set_callback_via(struct evtchn_domain *d, uint64_t via)
+{
+	uint64_t old;
+	bool asserted;
+
+	domain_lock(d);
+	old = atomic_load(&d->callback_via);
+	asserted = atomic_exchange(&d->line_asserted, false);
+	if (asserted && via_is_line(d, old))
+		line_set(d, old, false);
+	/* pairs with the acquire loads in upcall_raise() */
+	atomic_store_explicit(&d->callback_via, via, memory_order_release);
+	if (asserted && via_is_line(d, via) &&
+	    !atomic_exchange(&d->line_asserted, true))
+		line_set(d, via, true);
+	domain_unlock(d);
+}
+
+/* HVMOP_set_param / HVMOP_get_param for HVM_PARAM_CALLBACK_IRQ. */
+static long hvm_param(struct evtchn_domain *cur, uint32_t vcpu, int op,
+		      uint64_t arg)
+{
+	struct xen_hvm_param p;
+	struct evtchn_domain *d = cur;
+	long rc = 0;
+
+	if (guest_copy_from(cur, vcpu, arg, &p, sizeof(p)))
+		return -XEN_EFAULT;
+	if (p.index != HVM_PARAM_CALLBACK_IRQ)
+		return -ENOSYS; /* the VMM's parameters */
+	if (p.domid != DOMID_SELF && p.domid != cur->domid) {
+		/* Xen: rcu_lock_domain_by_any_id(), then XSM_TARGET */
+		pthread_mutex_lock(&cur->host->xlock);
+		d = host_domain_rcu(cur->host, p.domid);
+		if (!d)
+			rc = -XEN_ESRCH;
+		else if (!cur->privileged)
+			rc = -XEN_EPERM;
+		if (rc) {
+			pthread_mutex_unlock(&cur->host->xlock);
+			return rc;
+		}
+	}
+	if (op == HVMOP_set_param)
+		set_callback_via(d, p.value);
+	else
+		p.value = atomic_load(&d->callback_via);
+	if (d != cur)
+		pthread_mutex_unlock(&cur->host->xlock);
+	if (op == HVMOP_get_param &&
+	    guest_copy_to(cur, vcpu, arg, &p, sizeof(p)))
+		return -XEN_EFAULT;
+	return 0;
+}
+
+/* HVMOP_set_evtchn_upcall_vector. */
+static long set_upcall_vector(struct evtchn_domain *d, uint32_t vcpu,
+			      uint64_t arg)
+{
+	struct xen_hvm_evtchn_upcall_vector op;
+	struct evtchn_vcpu *v;
+
+	if (guest_copy_from(d, vcpu, arg, &op, sizeof(op)))
+		return -XEN_EFAULT;
+	if (op.vector < 0x10)
+		return -XEN_EINVAL;
+	v = domain_vcpu(d, op.vcpu);
+	if (!v)
+		return -XEN_ENOENT;
+	atomic_store(&v->upcall_vector, op.vector);
+	/* An upcall already pending is injected now. */
+	evtchn_rcu_read_lock();
+	if (__atomic_load_n(atomic_load(&v->vcpu_info), __ATOMIC_SEQ_CST) & 1)
+		upcall_raise(d, v);
+	evtchn_rcu_read_unlock();
+	return 0;
+}
+
+long do_hvm_op(struct evtchn_domain *d, uint32_t vcpu, uint64_t op,
+	       uint64_t arg)
+{
+	switch (op) {
+	case HVMOP_set_param:
+	case HVMOP_get_param:
+		return hvm_param(d, vcpu, (int)op, arg);
+	case HVMOP_set_evtchn_upcall_vector:
+		return set_upcall_vector(d, vcpu, arg);
+	default:
+		return -ENOSYS;
+	}
+}

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How the upcall reaches an HVM guest (Xen 4.17 hvm_assert_evtchn_irq(),
+ * hvm_set_callback_via(), HVMOP_set_evtchn_upcall_vector): B42, B43.
+ */
+#include <string.h>
+
+
+#include "fixture.h"
+
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
+
+struct ufx {
+	struct evtchn_host *h;
+	struct th_domain d, other;
+};
+
+static int setup(void **state)
+{
+	struct ufx *u = calloc(1, sizeof(*u));
+	struct th_domain_opts o = { .domid = 1, .nr_vcpus = 3, .irq = true };
+	struct th_domain_opts o2 = { .domid = 2, .nr_vcpus = 1 };
+
+	if (!u || evtchn_host_create(&u->h) ||
+	    th_domain_create(u->h, &u->d, &o) ||
+	    th_domain_create(u->h, &u->other, &o2))
+		return -1;
+	*state = u;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ufx *u = *state;
+
+	th_domain_destroy(&u->other);
+	th_domain_destroy(&u->d);
+	evtchn_host_destroy(u->h);
+	free(u);
+	return 0;
+}
+
+#define U struct ufx *u = *state
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+static long hvm(struct th_domain *td, uint32_t vcpu, uint64_t op,
+		void *arg, size_t len)
+{
+	uint64_t gpa = th_scratch_gpa();
+	long rc;
+
+	memcpy(td->mem + gpa, arg, len);
+	rc = th_hypercall(td, vcpu, __HYPERVISOR_hvm_op, op, gpa, 0);
+	memcpy(arg, td->mem + gpa, len);
+	return rc;
+}
+
+static long set_via(struct th_domain *td, uint16_t dom, uint64_t via)
+{
+	struct xen_hvm_param p = { .domid = dom,
+				   .index = HVM_PARAM_CALLBACK_IRQ,
+				   .value = via };
+
+	return hvm(td, 0, HVMOP_set_param, &p, sizeof(p));
+}
+
+static long set_vector(struct th_domain *td, uint32_t vcpu, uint8_t vec)
+{
+	struct xen_hvm_evtchn_upcall_vector v = { .vcpu = vcpu, .vector = vec };
+
+	return hvm(td, 0, HVMOP_set_evtchn_upcall_vector, &v, sizeof(v));
+}
+
+/* Clear vCPU @v's upcall_pending and selector as the guest does. */
+static void guest_ack(struct th_domain *td, uint32_t v)
+{
+	memset(td->g.vcpu_info[v], 0, 16);
+}
+
+/* With no callback configured, Xen raises nothing. */
+static void no_callback_no_interrupt(void **state)
+{
+	U;
+	long p = th_bind_ipi(&u->d, 0);
+
+	assert_int_equal(th_send(&u->d, 0, p), 0);
+	assert_true(th_pending(&u->d, p));
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 0);
+}
+
+/* Type 2: the global callback vector, on every vCPU. */
+static void global_vector(void **state)
+{
+	U;
+	struct xen_hvm_param p = { .domid = DOMID_SELF,
+				   .index = HVM_PARAM_CALLBACK_IRQ };
+	long a = th_bind_ipi(&u->d, 2);
+
+	assert_int_equal(set_via(&u->d, DOMID_SELF, (2ull << 56) | 0xf3), 0);
+	assert_int_equal(hvm(&u->d, 0, HVMOP_get_param, &p, sizeof(p)), 0);
+	assert_int_equal(p.value, (2ull << 56) | 0xf3);
+	assert_int_equal(th_send(&u->d, 0, a), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 1);
+	assert_int_equal(u->d.irqs[0].method, EVTCHN_UPCALL_VECTOR);
+	assert_int_equal(u->d.irqs[0].vector, 0xf3);
+	assert_int_equal(u->d.irqs[0].vcpu, 2);
+}
+
+/* B43: type 0 (GSI): the line follows vCPU 0's upcall_pending, drops when
+ * the guest clears it; events for other vCPUs raise nothing; 0 disables,
+ * a GSI beyond nr_gsis is accepted but raises nothing. */
+static void gsi_callback(void **state)
+{
+	U;
+	long a0 = th_bind_ipi(&u->d, 0), a1 = th_bind_ipi(&u->d, 1);
+
+	assert_int_equal(set_via(&u->d, DOMID_SELF, 28), 0);
+	assert_int_equal(th_send(&u->d, 0, a1), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 0);
+	assert_int_equal(th_send(&u->d, 0, a0), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 1);
+	assert_int_equal(u->d.irqs[0].method, EVTCHN_UPCALL_GSI);
+	assert_int_equal(u->d.irqs[0].gsi, 28);
+	assert_true(u->d.irqs[0].level);
+	/* still pending: the level stays up */
+	assert_int_equal(evtchn_upcall_level_update(u->d.d), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 1);
+	guest_ack(&u->d, 0);
+	assert_int_equal(evtchn_upcall_level_update(u->d.d), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 2);
+	assert_false(u->d.irqs[1].level);
+	/* disabled */
+	assert_int_equal(set_via(&u->d, DOMID_SELF, 0), 0);
+	memset(u->d.g.shared_info + 2048, 0, 512);
+	assert_int_equal(th_send(&u->d, 0, a0), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 2);
+	/* GSI beyond the guest's 48: accepted, nothing */
+	guest_ack(&u->d, 0);
+	memset(u->d.g.shared_info + 2048, 0, 512);
+	assert_int_equal(set_via(&u->d, DOMID_SELF, 60), 0);
+	assert_int_equal(th_send(&u->d, 0, a0), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 2);
+}
+
+/* Type 1 (PCI INTx): Xen takes the device from bits 15:11 and the pin
+ * from bits 1:0; a change of callback moves an asserted line. */
+static void pci_intx_callback(void **state)
+{
+	U;
+	long a0 = th_bind_ipi(&u->d, 0);
+	uint64_t via = (1ull << 56) | (3u << 11) | 2;
+
+	assert_int_equal(set_via(&u->d, DOMID_SELF, via), 0);
+	assert_int_equal(th_send(&u->d, 0, a0), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 1);
+	assert_int_equal(u->d.irqs[0].method, EVTCHN_UPCALL_PCI_INTX);
+	assert_int_equal(u->d.irqs[0].pci_dev, 3);
+	assert_int_equal(u->d.irqs[0].pci_intx, 2);
+	assert_true(u->d.irqs[0].level);
+	/* to a GSI while asserted: INTx down, GSI up */
+	assert_int_equal(set_via(&u->d, DOMID_SELF, 20), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 3);
+	assert_false(u->d.irqs[1].level);
+	assert_int_equal(u->d.irqs[2].method, EVTCHN_UPCALL_GSI);
+	assert_true(u->d.irqs[2].level);
+}
+
+/* B42: per-vCPU vectors: below 0x10 -EINVAL, missing vCPU -ENOENT, an
+ * upcall already pending is injected at once; they win over the global
+ * callback. */
+static void per_vcpu_vector(void **state)
+{
+	U;
+	long a1 = th_bind_ipi(&u->d, 1);
+
+	assert_int_equal(set_vector(&u->d, 1, 0x0f), -XEN_EINVAL);
+	assert_int_equal(set_vector(&u->d, 3, 0x40), -XEN_ENOENT);
+	assert_int_equal(set_via(&u->d, DOMID_SELF, (2ull << 56) | 0xf3), 0);
+	assert_int_equal(th_send(&u->d, 0, a1), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 1);
+	/* pending already: the new vector is injected now */
+	assert_int_equal(set_vector(&u->d, 1, 0x40), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 2);
+	assert_int_equal(u->d.irqs[1].method, EVTCHN_UPCALL_VCPU_VECTOR);
+	assert_int_equal(u->d.irqs[1].vector, 0x40);
+	guest_ack(&u->d, 1);
+	memset(u->d.g.shared_info + 2048, 0, 512);
+	assert_int_equal(th_send(&u->d, 0, a1), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 3);
+	assert_int_equal(u->d.irqs[2].method, EVTCHN_UPCALL_VCPU_VECTOR);
+	/* not pending: nothing injected */
+	assert_int_equal(set_vector(&u->d, 2, 0x41), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 3);
+}
+
+/* Other parameters and HVMOPs are the VMM's; another domain's callback
+ * needs privilege. */
+static void hvm_op_scope(void **state)
+{
+	U;
+	struct xen_hvm_param p = { .domid = DOMID_SELF, .index = 2 };
+
+	assert_int_equal(hvm(&u->d, 0, HVMOP_set_param, &p, sizeof(p)),
+			 -ENOSYS);
+	assert_int_equal(th_hypercall(&u->d, 0, __HYPERVISOR_hvm_op, 7, 0, 0),
+			 -ENOSYS);
+	assert_int_equal(set_via(&u->d, 2, 5), -XEN_EPERM);
+	assert_int_equal(set_via(&u->d, 9, 5), -XEN_ESRCH);
+	assert_int_equal(th_hypercall(&u->d, 0, __HYPERVISOR_hvm_op,
+				      HVMOP_set_param, TH_MEM_SIZE, 0),
+			 -XEN_EFAULT);
+	assert_int_equal(evtchn_upcall_level_update(NULL), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(no_callback_no_interrupt),
+		T(global_vector),
+		T(gsi_callback),
+		T(pci_intx_callback),
+		T(per_vcpu_vector),
+		T(hvm_op_scope),
+	};
+
+	return cmocka_run_group_tests_name("upcall", tests, NULL, NULL);
+}
