@@ -96,6 +96,27 @@ run_tsan() {
 	suite build-tsan --suite threaded
 }
 
+# Installed as a user gets it: meson install into a staging root, then the
+# API example built from the installed headers with pkg-config alone.
+run_install() {
+	local root=$PWD/build/staging prefix pc
+	rm -rf "$root"
+	if DESTDIR="$root" meson install -C build --quiet >/dev/null &&
+		prefix=$root/usr/local &&
+		pc=$(dirname "$(find "$prefix" -name evtchn.pc | head -n1)") &&
+		gcc -o build/installed-example docs/examples/api_example.c \
+			$(PKG_CONFIG_PATH=$pc pkg-config --define-variable=prefix="$prefix" \
+				--cflags --libs evtchn) &&
+		LD_LIBRARY_PATH=$(dirname "$pc") ./build/installed-example >/dev/null &&
+		[ -f "$prefix/share/man/man3/evtchn.3" ]; then
+		echo "install: OK (headers, libraries, pkg-config, man pages)"
+		PASSED=$((PASSED + 1))
+	else
+		echo "install: FAILED"
+		FAILED=$((FAILED + 1))
+	fi
+}
+
 # The live comparison with Xen: skipped (never passed) when the packages or
 # QEMU cannot be had.
 run_oracle() {
@@ -122,6 +143,7 @@ demo)
 test)
 	install_deps
 	run_plain
+	run_install
 	run_asan
 	run_tsan
 	run_oracle

@@ -4,6 +4,11 @@
  * a VMM with one 2-vCPU guest in flat memory wires in libevtchn, forwards
  * the guest's EVTCHNOP_bind_virq, raises VIRQ_TIMER and sees the upcall.
  */
+/* Xen's headers give the current hypercall numbers only with a modern
+ * interface version (or __XEN_TOOLS__); without it, <xen/xen.h> maps
+ * __HYPERVISOR_event_channel_op to the old compat hypercall 16. */
+#define __XEN_TOOLS__ 1
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
