@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -26,7 +27,16 @@ int evtchn_host_create(struct evtchn_host **out)
 	}
 	pthread_mutex_init(&h->xlock, NULL);
 	pthread_mutex_init(&h->timer_lock, NULL);
-	pthread_cond_init(&h->timer_cond, NULL);
+	{
+		/* The timer thread waits for deadlines on the monotonic
+		 * clock (timer.c). */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&h->timer_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	*out = h;
 	return 0;
 }
@@ -294,6 +304,8 @@ int evtchn_vcpu_kick(struct evtchn_domain *d, uint32_t vcpu)
 
 	if (!v)
 		return -EINVAL;
+	/* Latched: a kick just before the vCPU polls is not lost. */
+	atomic_store(&v->kicked, true);
 	if (atomic_exchange(&v->poll_evtchn, 0) != 0)
 		syscall(SYS_futex, &v->poll_evtchn, FUTEX_WAKE_PRIVATE, 1,
 			NULL, NULL, 0);

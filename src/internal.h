@@ -82,6 +82,7 @@ struct evtchn_vcpu {
 	/* SCHEDOP_poll: 0 not polling, -1 any port, else the port; senders
 	 * clear it and wake the futex on it */
 	_Atomic int32_t poll_evtchn;
+	_Atomic bool kicked;              /* evtchn_vcpu_kick(): leave poll */
 	_Atomic uint8_t upcall_vector;    /* HVMOP_set_evtchn_upcall_vector */
 	/* VIRQ -> port; global VIRQs are recorded in vCPU 0's table. */
 	_Atomic uint32_t virq_to_evtchn[NR_VIRQS];
@@ -148,8 +149,9 @@ struct evtchn_domain {
 	_Atomic uint32_t valid_ports;
 	uint32_t free_hint;                /* under lock: no free port below
 					    * but the kept LINKED ones */
-	uint32_t *linked;                 /* under lock: see port_get_free() */
-	size_t nr_linked, linked_cap;
+	uint64_t *linked;                 /* under lock: see linked_add() */
+	size_t nr_linked;
+	uint32_t linked_lo, linked_hi;    /* words that may be set */
 	struct evtchn_bucket **group[NR_GROUPS];
 
 	/* Ports owned by backend handles (backend.c): groups of
@@ -157,7 +159,8 @@ struct evtchn_domain {
 	 * with release and read under RCU by senders. */
 	_Atomic(struct be_port *) *be_owner[NR_GROUPS];
 	unsigned nr_handles;              /* under lock */
-	struct route_state *routes;       /* route.c; changed under lock */
+	/* route.c: set under lock, read by senders (acquire) */
+	_Atomic(struct route_state *) routes;
 	struct evtchn_domain *timer_next; /* host's timer list */
 	_Atomic unsigned nr_polling;      /* vCPUs in SCHEDOP_poll */
 	pthread_mutex_t route_mutex;      /* serialises route replacements */

@@ -84,59 +84,66 @@ static int port_allocate(struct evtchn_domain *d, uint32_t port)
 /*
  * Free ports the search passed while they were still LINKED (FIFO): they
  * become allocatable when the guest unlinks them, which the library does
- * not see, so they are kept here and looked at first, and the hint moves
- * on past them.  Returns false when there is no memory to keep one.
+ * not see, so they are kept in a bitmap that allocation looks at first,
+ * and the hint moves on past them.  Returns false when there is no memory
+ * for the bitmap.
  */
 static bool linked_add(struct evtchn_domain *d, uint32_t port)
 {
-	for (size_t i = 0; i < d->nr_linked; i++)
-		if (d->linked[i] == port)
-			return true;
-	if (d->nr_linked == d->linked_cap) {
-		size_t cap = d->linked_cap ? 2 * d->linked_cap : 16;
-		uint32_t *n = realloc(d->linked, cap * sizeof(*n));
+	uint64_t m = 1ull << (port % 64);
 
-		if (!n)
+	if (!d->linked) {
+		d->linked = calloc(STORAGE_MAX_PORTS / 64, sizeof(*d->linked));
+		if (!d->linked)
 			return false;
-		d->linked = n;
-		d->linked_cap = cap;
 	}
-	d->linked[d->nr_linked++] = port;
+	if (!(d->linked[port / 64] & m)) {
+		d->linked[port / 64] |= m;
+		d->nr_linked++;
+		if (port / 64 < d->linked_lo)
+			d->linked_lo = port / 64;
+		if (port / 64 > d->linked_hi)
+			d->linked_hi = port / 64;
+	}
 	return true;
-}
-
-/* The lowest kept port that is free and unlinked now; drops the ones that
- * were bound meanwhile. */
-static uint32_t linked_lowest(struct evtchn_domain *d)
-{
-	uint32_t best = UINT32_MAX;
-
-	for (size_t i = 0; i < d->nr_linked;) {
-		uint32_t p = d->linked[i];
-		int rc = port_allocate(d, p);
-
-		if (rc == -XEN_EBUSY) {
-			d->linked[i] = d->linked[--d->nr_linked];
-			continue;
-		}
-		if (rc == 0 && p < best)
-			best = p;
-		i++;
-	}
-	return best;
 }
 
 static void linked_remove(struct evtchn_domain *d, uint32_t port)
 {
-	for (size_t i = 0; i < d->nr_linked; i++)
-		if (d->linked[i] == port) {
-			d->linked[i] = d->linked[--d->nr_linked];
-			return;
-		}
+	uint64_t m = 1ull << (port % 64);
+
+	if (d->linked && (d->linked[port / 64] & m)) {
+		d->linked[port / 64] &= ~m;
+		d->nr_linked--;
+	}
 }
 
-/* Xen's get_free_port(): the lowest free port, or a negative error.  The
- * port stays FREE until the caller binds it. */
+/* The lowest kept port that is free and unlinked now; drops the ones that
+ * were bound meanwhile.  One pass over the bitmap. */
+static uint32_t linked_lowest(struct evtchn_domain *d)
+{
+	if (!d->nr_linked)
+		return UINT32_MAX;
+	/* No kept port outside words linked_lo..linked_hi. */
+	while (!d->linked[d->linked_lo])
+		d->linked_lo++;
+	for (uint32_t w = d->linked_lo; w <= d->linked_hi; w++) {
+		uint64_t bits = d->linked[w];
+
+		while (bits) {
+			uint32_t p = w * 64 + __builtin_ctzll(bits);
+			int rc = port_allocate(d, p);
+
+			bits &= bits - 1;
+			if (rc == -XEN_EBUSY)
+				linked_remove(d, p);
+			else if (rc == 0)
+				return p;
+		}
+	}
+	return UINT32_MAX;
+}
+
 int port_get_free(struct evtchn_domain *d)
 {
 	uint32_t port, best, stuck = UINT32_MAX;
@@ -146,6 +153,9 @@ int port_get_free(struct evtchn_domain *d)
 		return -XEN_EINVAL;
 	best = linked_lowest(d);
 	if (best < d->free_hint) {
+		/* The caller may leave it free (a bind that fails after the
+		 * allocation): the hint keeps it findable. */
+		d->free_hint = best;
 		linked_remove(d, best);
 		return (int)best;
 	}

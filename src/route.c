@@ -35,9 +35,11 @@ struct route_state {
 
 static struct route_table *table_of(struct evtchn_domain *d)
 {
-	struct route_state *rs = d->routes;
+	/* pairs with the release stores in routes_state() and
+	 * routes_publish() */
+	struct route_state *rs = atomic_load_explicit(&d->routes,
+						      memory_order_acquire);
 
-	/* pairs with the release store in routes_publish() */
 	return rs ? atomic_load_explicit(&rs->table, memory_order_acquire)
 		  : NULL;
 }
@@ -100,6 +102,7 @@ static int check_eventfd(int fd)
 static int check_route(struct evtchn_domain *d, const struct evtchn_route *r)
 {
 	uint32_t max = domain_abi(d)->max_ports(d);
+	int rc;
 
 	if (r->port == 0 || r->port >= max)
 		return -EINVAL;
@@ -112,7 +115,12 @@ static int check_route(struct evtchn_domain *d, const struct evtchn_route *r)
 	case EVTCHN_ROUTE_FD_TO_PORT:
 		if (r->vcpu >= d->nr_vcpus)
 			return -EINVAL;
-		return check_eventfd(r->fd);
+		rc = check_eventfd(r->fd);
+		if (rc)
+			return rc;
+		/* The library reads it inside an RCU read-side section: it
+		 * must never block there (EFD_NONBLOCK). */
+		return fcntl(r->fd, F_GETFL) & O_NONBLOCK ? 0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
@@ -135,9 +143,12 @@ static void table_free(struct route_table *t)
 {
 	if (!t)
 		return;
-	for (unsigned i = 0; i < t->nsend + t->nirq; i++)
-		if (t->e[i].kind != EVTCHN_ROUTE_PORT_TO_PORT)
-			close(t->e[i].fd);
+	/* The two regions, each as far as it was filled. */
+	for (unsigned i = 0; i < t->nsend; i++)
+		if (t->send[i].kind != EVTCHN_ROUTE_PORT_TO_PORT)
+			close(t->send[i].fd);
+	for (unsigned i = 0; i < t->nirq; i++)
+		close(t->irq[i].fd);
 	free(t);
 }
 
@@ -170,7 +181,11 @@ static int table_build(struct evtchn_domain *d, const struct evtchn_route *r,
 		e->fd = fcntl(r[i].fd, F_DUPFD_CLOEXEC, 3);
 		if (e->fd < 0) {
 			rc = -errno;
-			e->kind = EVTCHN_ROUTE_PORT_TO_PORT; /* nothing to close */
+			/* not ours to close */
+			if (is_send(e))
+				t->nsend--;
+			else
+				t->nirq--;
 			table_free(t);
 			return rc;
 		}
@@ -192,7 +207,7 @@ dup:
 
 static int routes_state(struct evtchn_domain *d, struct route_state **out)
 {
-	struct route_state *rs = d->routes;
+	struct route_state *rs = atomic_load(&d->routes);
 
 	if (!rs) {
 		rs = calloc(1, sizeof(*rs));
@@ -201,7 +216,8 @@ static int routes_state(struct evtchn_domain *d, struct route_state **out)
 		rs->epfd = -1;
 		rs->thread_epfd = -1;
 		rs->stop_efd = -1;
-		d->routes = rs;
+		/* pairs with the acquire load in table_of() */
+		atomic_store_explicit(&d->routes, rs, memory_order_release);
 	}
 	*out = rs;
 	return 0;
@@ -390,7 +406,7 @@ int evtchn_routes_dispatch(struct evtchn_domain *d)
 static void *routes_thread(void *arg)
 {
 	struct evtchn_domain *d = arg;
-	struct route_state *rs = d->routes;
+	struct route_state *rs = atomic_load(&d->routes);
 
 	for (;;) {
 		struct epoll_event ev[2];
@@ -415,7 +431,7 @@ int evtchn_routes_thread_start(struct evtchn_domain *d)
 	if (epfd < 0)
 		return epfd;
 	domain_lock(d);
-	rs = d->routes;
+	rs = atomic_load(&d->routes);
 	if (rs->running) {
 		rc = -EBUSY;
 		goto out;
@@ -458,7 +474,7 @@ int evtchn_routes_thread_stop(struct evtchn_domain *d)
 	if (!d)
 		return -EINVAL;
 	domain_lock(d);
-	rs = d->routes;
+	rs = atomic_load(&d->routes);
 	if (!rs || !rs->running) {
 		domain_unlock(d);
 		return -ENOENT;
@@ -473,24 +489,27 @@ int evtchn_routes_thread_stop(struct evtchn_domain *d)
 	return 0;
 }
 
-/* Domain destruction: stop the thread, drop the table after a grace
- * period, close everything. */
+/* Domain destruction: stop the thread, unpublish the state, free it all
+ * after a grace period. */
 void routes_destroy(struct evtchn_domain *d)
 {
-	struct route_state *rs = d->routes;
+	struct route_state *rs = atomic_load(&d->routes);
 	struct route_table *old;
 
 	if (!rs)
 		return;
 	if (rs->running)
 		evtchn_routes_thread_stop(d);
+	pthread_mutex_lock(&d->route_mutex);
 	domain_lock(d);
 	old = routes_publish(d, rs, NULL);
+	atomic_store_explicit(&d->routes, NULL, memory_order_release);
 	domain_unlock(d);
+	pthread_mutex_unlock(&d->route_mutex);
+	/* No sender can hold the state or the table after this. */
 	evtchn_synchronize_rcu();
 	table_free(old);
 	if (rs->epfd >= 0)
 		close(rs->epfd);
 	free(rs);
-	d->routes = NULL;
 }

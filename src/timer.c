@@ -120,32 +120,51 @@ static void timer_kick(struct evtchn_host *h)
 	pthread_cond_signal(&h->timer_cond);
 }
 
-/* Fire what expired at @now (timer lock held); the next deadline, or 0. */
-static uint64_t timers_fire(struct evtchn_host *h, uint64_t now,
-			    unsigned *fired)
+/* What expired, collected under the timer lock, raised after it. */
+struct expired {
+	struct evtchn_domain *d;
+	uint32_t vcpu;
+};
+
+#define EXPIRED_BATCH 64
+
+/*
+ * Collect what expired at @now (timer lock held) into @out (at most
+ * EXPIRED_BATCH; *more is set when some is left for another round) and
+ * return the next deadline, or 0.  Poll deadlines wake their vCPU here.
+ */
+static uint64_t timers_collect(struct evtchn_host *h, uint64_t now,
+			       struct expired *out, unsigned *n, bool *more)
 {
 	uint64_t next = 0;
 
+	*n = 0;
+	*more = false;
 	for (struct evtchn_domain *d = h->timer_domains; d; d = d->timer_next) {
 		for (uint32_t i = 0; i < d->nr_vcpus; i++) {
 			struct evtchn_vcpu *v = &d->vcpu[i];
 			uint64_t t;
 
 			if (v->singleshot && v->singleshot <= now) {
-				v->singleshot = 0;
-				evtchn_send_virq(d, i, VIRQ_TIMER);
-				(*fired)++;
+				if (*n < EXPIRED_BATCH) {
+					v->singleshot = 0;
+					out[(*n)++] = (struct expired){ d, i };
+				} else {
+					*more = true;
+				}
 			}
 			if (v->period && v->periodic_next <= now) {
-				/* Xen's periodic_timer_work() */
-				v->periodic_next = now + v->period;
-				evtchn_send_virq(d, i, VIRQ_TIMER);
-				(*fired)++;
+				if (*n < EXPIRED_BATCH) {
+					/* Xen's periodic_timer_work() */
+					v->periodic_next = now + v->period;
+					out[(*n)++] = (struct expired){ d, i };
+				} else {
+					*more = true;
+				}
 			}
 			if (v->poll_deadline && v->poll_deadline <= now) {
 				v->poll_deadline = 0;
 				poll_wake(v);
-				(*fired)++;
 			}
 			t = v->singleshot;
 			if (v->period && (!t || v->periodic_next < t))
@@ -159,6 +178,36 @@ static uint64_t timers_fire(struct evtchn_host *h, uint64_t now,
 	return next;
 }
 
+/*
+ * Fire what expired (timer lock held on entry and on return).  VIRQ_TIMER
+ * is raised with the lock dropped, so the VMM's callback never runs under
+ * it; the RCU read-side section, entered before the lock is dropped, keeps
+ * the collected domains alive (destroy waits for a grace period after it
+ * leaves the timer list).
+ */
+static uint64_t timers_fire(struct evtchn_host *h, unsigned *fired)
+{
+	struct expired ex[EXPIRED_BATCH];
+	uint64_t next;
+	unsigned n;
+	bool more;
+
+	/* Until a collection finds nothing: the deadline returned is then
+	 * current, even if timers changed while the lock was dropped. */
+	for (;;) {
+		next = timers_collect(h, evtchn_host_now(h), ex, &n, &more);
+		if (!n)
+			return next;
+		evtchn_rcu_read_lock();
+		pthread_mutex_unlock(&h->timer_lock);
+		for (unsigned i = 0; i < n; i++)
+			evtchn_send_virq(ex[i].d, ex[i].vcpu, VIRQ_TIMER);
+		evtchn_rcu_read_unlock();
+		pthread_mutex_lock(&h->timer_lock);
+		*fired += n;
+	}
+}
+
 int evtchn_host_timers_run(struct evtchn_host *h)
 {
 	unsigned fired = 0;
@@ -166,7 +215,7 @@ int evtchn_host_timers_run(struct evtchn_host *h)
 	if (!h)
 		return -EINVAL;
 	pthread_mutex_lock(&h->timer_lock);
-	(void)timers_fire(h, evtchn_host_now(h), &fired);
+	(void)timers_fire(h, &fired);
 	pthread_mutex_unlock(&h->timer_lock);
 	return (int)fired;
 }
@@ -178,11 +227,17 @@ static void *timer_thread(void *arg)
 
 	pthread_mutex_lock(&h->timer_lock);
 	while (h->timer_running) {
+		uint64_t next = timers_fire(h, &fired);
 		uint64_t now = evtchn_host_now(h);
-		uint64_t next = timers_fire(h, now, &fired);
 
+		/* Stopped while the lock was dropped to fire: its signal is
+		 * gone, do not wait for it. */
+		if (!h->timer_running)
+			break;
 		if (!next) {
 			pthread_cond_wait(&h->timer_cond, &h->timer_lock);
+		} else if (next <= now) {
+			continue; /* expired while firing */
 		} else {
 			/* The host clock runs at the monotonic clock's rate. */
 			uint64_t at = mono_ns() + (next - now);
@@ -385,6 +440,8 @@ static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg)
 	atomic_store(&v->poll_evtchn, -1);
 	atomic_fetch_add(&d->nr_polling, 1);
 	rc = 0;
+	if (atomic_exchange(&v->kicked, false)) /* the VMM wants the vCPU */
+		goto out;
 	if (upcall_pending(v)) /* local_events_need_delivery() */
 		goto out;
 	for (uint32_t i = 0; i < nr; i++) {
@@ -418,7 +475,7 @@ static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg)
 	for (;;) {
 		int32_t w = atomic_load(&v->poll_evtchn);
 
-		if (w == 0)
+		if (w == 0 || atomic_exchange(&v->kicked, false))
 			break;
 		syscall(SYS_futex, &v->poll_evtchn, FUTEX_WAIT_PRIVATE, w,
 			NULL, NULL, 0);
@@ -461,7 +518,8 @@ int evtchn_vcpu_timer_set(struct evtchn_domain *d, uint32_t vcpu,
 {
 	struct evtchn_vcpu *v = domain_vcpu(d, vcpu);
 
-	if (!v || !t || (t->period_ns && t->period_ns < MILLISECS(1)))
+	if (!v || !t || (t->period_ns && (t->period_ns < MILLISECS(1) ||
+					  t->period_ns > STIME_DELTA_MAX)))
 		return -EINVAL;
 	pthread_mutex_lock(&d->host->timer_lock);
 	v->singleshot = t->singleshot_ns;

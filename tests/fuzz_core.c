@@ -628,6 +628,7 @@ static bool xen_errno_ok(long rc)
 	case XEN_ENXIO:
 	case XEN_ENOMEM:
 	case XEN_EACCES:
+	case XEN_ETIME: /* set_singleshot_timer, VCPU_SSHOTTMR_future */
 		return true;
 	default:
 		/* No EVTCHNOP or VCPUOP returns a positive value: ports come

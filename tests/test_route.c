@@ -175,6 +175,9 @@ static void validation(void **state)
 	r = (struct evtchn_route){ .kind = EVTCHN_ROUTE_FD_TO_PORT, .port = s,
 				   .fd = efd, .vcpu = 4 };
 	assert_int_equal(evtchn_route_update(f->d1.d, &r), -EINVAL);
+	/* a watched eventfd must not block (efd is a blocking one) */
+	r.vcpu = 0;
+	assert_int_equal(evtchn_route_update(f->d1.d, &r), -EINVAL);
 	r = (struct evtchn_route){ .kind = EVTCHN_ROUTE_PORT_TO_PORT,
 				   .port = s, .target_port = 4096 };
 	assert_int_equal(evtchn_route_update(f->d1.d, &r), -EINVAL);
