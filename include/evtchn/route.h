@@ -26,7 +26,8 @@
  * -1).  Errors follow KVM's uAPI where it has one: port 0 or beyond the
  * ABI's maximum -EINVAL, a duplicate key -EEXIST, deassigning an unknown
  * entry -ENOENT; and: unknown kind or vCPU -EINVAL, a closed descriptor
- * -EBADF, a descriptor that is not an eventfd -EINVAL.
+ * -EBADF, a descriptor that is not an eventfd -EINVAL, an FD_TO_PORT
+ * eventfd that is not non-blocking (EFD_NONBLOCK) -EINVAL.
  *
  * Descriptors: the library keeps its own duplicate of every fd in a route
  * and closes it exactly once (on deassignment, replacement or domain
