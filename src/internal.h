@@ -130,7 +130,10 @@ struct evtchn_domain {
 	void *opaque;
 	uint32_t nr_gsis;
 	_Atomic uint64_t callback_via;    /* HVM_PARAM_CALLBACK_IRQ */
-	_Atomic bool line_asserted;       /* GSI/INTx callback level */
+	/* GSI/INTx callback: the level the VMM was last told, under
+	 * line_lock (a spinlock: it is taken on vCPU 0's upcall) */
+	bool line_asserted;
+	_Atomic int line_lock;
 
 	/* Xen's event_lock: every control operation on this domain. */
 	pthread_mutex_t lock;

@@ -19,6 +19,20 @@
 #define VIA_PCI_INTX 1
 #define VIA_VECTOR 2
 
+/* The GSI/INTx line's state and the VMM's view of it change together,
+ * as under Xen's irq_lock.  Held for an atomic or two and the callback. */
+static void line_lock(struct evtchn_domain *d)
+{
+	while (atomic_exchange_explicit(&d->line_lock, 1, memory_order_acquire))
+		while (atomic_load_explicit(&d->line_lock, memory_order_relaxed))
+			__builtin_ia32_pause();
+}
+
+static void line_unlock(struct evtchn_domain *d)
+{
+	atomic_store_explicit(&d->line_lock, 0, memory_order_release);
+}
+
 static void irq_raise(struct evtchn_domain *d, struct evtchn_irq *irq)
 {
 	d->irq_cb(d, irq, d->opaque);
@@ -75,9 +89,14 @@ void upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
 					  .vcpu = v->id, .vector = (uint8_t)via };
 
 		irq_raise(d, &irq);
-	} else if (v->id == 0 && via_is_line(d, via) &&
-		   !atomic_exchange(&d->line_asserted, true)) {
-		line_set(d, via, true);
+	} else if (v->id == 0) {
+		line_lock(d);
+		via = atomic_load(&d->callback_via);
+		if (via_is_line(d, via) && !d->line_asserted) {
+			d->line_asserted = true;
+			line_set(d, via, true);
+		}
+		line_unlock(d);
 	}
 }
 
@@ -91,13 +110,17 @@ int evtchn_upcall_level_update(struct evtchn_domain *d)
 	if (!d->irq_cb)
 		return 0;
 	evtchn_rcu_read_lock();
-	via = atomic_load_explicit(&d->callback_via, memory_order_acquire);
+	line_lock(d);
+	via = atomic_load(&d->callback_via);
+	/* Read under the lock: an upcall that sets it now waits for us and
+	 * then finds the line as we leave it. */
 	pending = __atomic_load_n(atomic_load(&d->vcpu[0].vcpu_info),
 				  __ATOMIC_SEQ_CST) & 1;
-	if (via_is_line(d, via) &&
-	    atomic_load(&d->line_asserted) != pending &&
-	    atomic_exchange(&d->line_asserted, pending) != pending)
+	if (via_is_line(d, via) && d->line_asserted != pending) {
+		d->line_asserted = pending;
 		line_set(d, via, pending);
+	}
+	line_unlock(d);
 	evtchn_rcu_read_unlock();
 	return 0;
 }
@@ -110,15 +133,19 @@ static void set_callback_via(struct evtchn_domain *d, uint64_t via)
 	bool asserted;
 
 	domain_lock(d);
+	line_lock(d);
 	old = atomic_load(&d->callback_via);
-	asserted = atomic_exchange(&d->line_asserted, false);
+	asserted = d->line_asserted;
+	d->line_asserted = false;
 	if (asserted && via_is_line(d, old))
 		line_set(d, old, false);
 	/* pairs with the acquire loads in upcall_raise() */
 	atomic_store_explicit(&d->callback_via, via, memory_order_release);
-	if (asserted && via_is_line(d, via) &&
-	    !atomic_exchange(&d->line_asserted, true))
+	if (asserted && via_is_line(d, via)) {
+		d->line_asserted = true;
 		line_set(d, via, true);
+	}
+	line_unlock(d);
 	domain_unlock(d);
 }
 

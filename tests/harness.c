@@ -23,6 +23,7 @@ static void th_irq_cb(struct evtchn_domain *d, const struct evtchn_irq *irq,
 	(void)d;
 	if (n < 64)
 		td->irqs[n] = *irq;
+	td->last_irq = *irq;
 	if (irq->vcpu < TH_MAX_VCPUS)
 		atomic_fetch_add(&td->upcalls[irq->vcpu], 1);
 }

@@ -44,6 +44,7 @@ struct th_domain {
 	_Atomic unsigned upcalls[TH_MAX_VCPUS];
 	/* with opts.irq: every interrupt the library asked for */
 	struct evtchn_irq irqs[64];
+	struct evtchn_irq last_irq;  /* the newest, whatever their number */
 	_Atomic unsigned nr_irqs;
 };
 

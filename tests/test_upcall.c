@@ -3,6 +3,7 @@
  * How the upcall reaches an HVM guest (Xen 4.17 hvm_assert_evtchn_irq(),
  * hvm_set_callback_via(), HVMOP_set_evtchn_upcall_vector): B42, B43.
  */
+#include <pthread.h>
 #include <string.h>
 
 
@@ -194,6 +195,53 @@ static void per_vcpu_vector(void **state)
 	assert_int_equal(atomic_load(&u->d.nr_irqs), 3);
 }
 
+struct racer {
+	struct th_domain *td;
+	long port;
+	_Atomic bool stop;
+};
+
+static void *sender(void *arg)
+{
+	struct racer *r = arg;
+
+	for (int i = 0; i < 20000; i++) {
+		/* the guest takes the event: pending and selector clear */
+		memset(r->td->g.shared_info + 2048, 0, 8);
+		evtchn_port_raise(r->td->d, r->port);
+	}
+	atomic_store(&r->stop, true);
+	return NULL;
+}
+
+/* The GSI line never stays low while vCPU 0 has an upcall pending: a new
+ * upcall racing the VMM's level update (the guest clearing
+ * upcall_pending on the other side) is serialised with it. */
+static void gsi_level_race(void **state)
+{
+	U;
+	struct racer r = { .td = &u->d };
+	unsigned n;
+	pthread_t t;
+
+	r.port = th_bind_ipi(&u->d, 0);
+	assert_int_equal(set_via(&u->d, DOMID_SELF, 20), 0);
+	assert_int_equal(pthread_create(&t, NULL, sender, &r), 0);
+	while (!atomic_load(&r.stop)) {
+		/* the guest's handler: clear upcall_pending, then EOI */
+		__atomic_store_n(u->d.g.vcpu_info[0], 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n((uint64_t *)(u->d.g.vcpu_info[0] + 8), 0,
+				 __ATOMIC_SEQ_CST);
+		assert_int_equal(evtchn_upcall_level_update(u->d.d), 0);
+	}
+	pthread_join(t, NULL);
+	n = atomic_load(&u->d.nr_irqs);
+	assert_true(n > 0);
+	/* the last level the VMM was given is high if one is pending */
+	if (__atomic_load_n(u->d.g.vcpu_info[0], __ATOMIC_SEQ_CST))
+		assert_true(u->d.last_irq.level);
+}
+
 /* Other parameters and HVMOPs are the VMM's; another domain's callback
  * needs privilege. */
 static void hvm_op_scope(void **state)
@@ -221,6 +269,7 @@ int main(void)
 		T(gsi_callback),
 		T(pci_intx_callback),
 		T(per_vcpu_vector),
+		T(gsi_level_race),
 		T(hvm_op_scope),
 	};
 
