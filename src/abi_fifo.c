@@ -40,7 +40,7 @@ _Static_assert(offsetof(struct evtchn_fifo_control_block, head) == 8,
 #define W_BUSY (1u << EVTCHN_FIFO_BUSY)
 
 struct fifo_queue {
-	_Atomic uint32_t lock;      /* spinlock */
+	_Atomic int lock;           /* spin_lock() */
 	uint32_t tail;              /* under lock; 0: none */
 	uint8_t priority;
 };
@@ -80,14 +80,12 @@ static event_word_t *word_of(struct fifo_domain *fd, uint32_t port)
 
 static void q_lock(struct fifo_queue *q)
 {
-	while (atomic_exchange_explicit(&q->lock, 1, memory_order_acquire))
-		while (atomic_load_explicit(&q->lock, memory_order_relaxed))
-			__builtin_ia32_pause();
+	spin_lock(&q->lock);
 }
 
 static void q_unlock(struct fifo_queue *q)
 {
-	atomic_store_explicit(&q->lock, 0, memory_order_release);
+	spin_unlock(&q->lock);
 }
 
 static bool w_test_and_set(event_word_t *w, uint32_t bit)

@@ -240,6 +240,20 @@ struct evtchn_domain *host_domain_rcu(struct evtchn_host *h, uint16_t domid);
 void domain_lock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
 void domain_unlock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
 
+/* A spinlock held for a few atomics (FIFO queues, a GSI/INTx callback
+ * line): what the send path may take where Xen takes a spinlock. */
+static inline void spin_lock(_Atomic int *l)
+{
+	while (atomic_exchange_explicit(l, 1, memory_order_acquire))
+		while (atomic_load_explicit(l, memory_order_relaxed))
+			__builtin_ia32_pause();
+}
+
+static inline void spin_unlock(_Atomic int *l)
+{
+	atomic_store_explicit(l, 0, memory_order_release);
+}
+
 static inline enum evtchn_layout domain_layout(const struct evtchn_domain *d)
 {
 	return atomic_load_explicit(&d->layout, memory_order_relaxed);

@@ -23,14 +23,12 @@
  * as under Xen's irq_lock.  Held for an atomic or two and the callback. */
 static void line_lock(struct evtchn_domain *d)
 {
-	while (atomic_exchange_explicit(&d->line_lock, 1, memory_order_acquire))
-		while (atomic_load_explicit(&d->line_lock, memory_order_relaxed))
-			__builtin_ia32_pause();
+	spin_lock(&d->line_lock);
 }
 
 static void line_unlock(struct evtchn_domain *d)
 {
-	atomic_store_explicit(&d->line_lock, 0, memory_order_release);
+	spin_unlock(&d->line_lock);
 }
 
 static void irq_raise(struct evtchn_domain *d, struct evtchn_irq *irq)
