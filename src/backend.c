@@ -59,7 +59,9 @@ static __thread struct be_port *be_claim_rec;
 static _Atomic(struct be_port *) *owner_slot(struct evtchn_domain *d,
 					      uint32_t port)
 {
-	_Atomic(struct be_port *) *g = d->be_owner[port / PORTS_PER_GROUP];
+	/* pairs with the release store in backend_claim() */
+	be_slot_t *g = atomic_load_explicit(&d->be_owner[port / PORTS_PER_GROUP],
+					    memory_order_acquire);
 
 	return g ? &g[port % PORTS_PER_GROUP] : NULL;
 }
@@ -120,21 +122,24 @@ bool backend_deliver(struct evtchn_domain *d, uint32_t port)
 void backend_claim(struct evtchn_domain *d, uint32_t port)
 {
 	struct be_port *bp = be_claim_rec;
-	_Atomic(struct be_port *) **g;
+	be_slot_t *g;
 
 	domain_assert_locked(d);
 	if (!bp || bp->b->d != d)
 		return;
-	g = &d->be_owner[port / PORTS_PER_GROUP];
-	if (!*g) {
-		*g = calloc(PORTS_PER_GROUP, sizeof(**g));
-		if (!*g)
+	g = atomic_load(&d->be_owner[port / PORTS_PER_GROUP]);
+	if (!g) {
+		g = calloc(PORTS_PER_GROUP, sizeof(*g));
+		if (!g)
 			return; /* unclaimed: be_bind() undoes the bind */
+		/* pairs with the acquire load in owner_slot() */
+		atomic_store_explicit(&d->be_owner[port / PORTS_PER_GROUP], g,
+				      memory_order_release);
 	}
 	be_claim_rec = NULL;
 	bp->port = port;
 	/* Before the port is published.  pairs with backend_deliver() */
-	atomic_store_explicit(&(*g)[port % PORTS_PER_GROUP], bp,
+	atomic_store_explicit(&g[port % PORTS_PER_GROUP], bp,
 			      memory_order_release);
 }
 
@@ -150,8 +155,8 @@ void backend_disown(struct evtchn_domain *d, uint32_t port)
 void backend_table_destroy(struct evtchn_domain *d)
 {
 	for (uint32_t g = 0; g < NR_GROUPS; g++) {
-		free(d->be_owner[g]);
-		d->be_owner[g] = NULL;
+		free(atomic_load(&d->be_owner[g]));
+		atomic_store(&d->be_owner[g], NULL);
 	}
 }
 

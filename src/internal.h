@@ -118,6 +118,9 @@ extern const struct evtchn_abi_ops evtchn_abi_2l;
 extern const struct evtchn_abi_ops evtchn_abi_fifo;
 struct fifo_domain;
 
+struct be_port;
+typedef _Atomic(struct be_port *) be_slot_t; /* backend.c */
+
 struct evtchn_domain {
 	struct evtchn_host *host;
 	uint16_t domid;
@@ -160,7 +163,7 @@ struct evtchn_domain {
 	/* Ports owned by backend handles (backend.c): groups of
 	 * PORTS_PER_GROUP pointers, allocated under lock, entries published
 	 * with release and read under RCU by senders. */
-	_Atomic(struct be_port *) *be_owner[NR_GROUPS];
+	_Atomic(be_slot_t *) be_owner[NR_GROUPS];
 	unsigned nr_handles;              /* under lock */
 	/* route.c: set under lock, read by senders (acquire) */
 	_Atomic(struct route_state *) routes;
