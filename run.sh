@@ -12,12 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config
-	  libxen-dev liburcu-dev libcmocka-dev python3)
+	  libxen-dev liburcu-dev libcmocka-dev python3 systemtap-sdt-dev)
 JOBS=${JOBS:-2}
 
 install_deps() {
 	local missing=()
-	for p in "${PACKAGES[@]}"; do
+	for p in "${PACKAGES[@]}" "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q "install ok installed" || missing+=("$p")
 	done
@@ -141,7 +141,7 @@ demo)
 	./build/evtchn-demo
 	;;
 test)
-	install_deps
+	install_deps bpftrace # the trace-point test attaches to the library
 	run_plain
 	run_install
 	run_asan

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "rcu.h"
+#include "trace.h"
 
 static uint32_t deliver_port_notify(struct evtchn_port *p)
 {
@@ -33,6 +34,7 @@ void vcpu_mark_events_pending(struct evtchn_domain *d, struct evtchn_vcpu *v)
 		       "upcall_pending is byte 0 in both layouts");
 	if (__atomic_fetch_or(vi, 1, __ATOMIC_SEQ_CST) & 1)
 		return;
+	trace_upcall(d->domid, v->id);
 	upcall_raise(d, v);
 	/* Xen's vcpu_kick(): a vCPU blocked in SCHEDOP_poll wakes. */
 	poll_kick(v);
@@ -44,6 +46,7 @@ void deliver_port(struct evtchn_domain *d, uint32_t vcpu, uint32_t port)
 {
 	struct evtchn_vcpu *v = domain_vcpu(d, vcpu);
 
+	trace_deliver(d->domid, vcpu, port);
 	/* A port a backend handle owns: its queue, not shared_info. */
 	if (backend_deliver(d, port))
 		return;
@@ -52,7 +55,7 @@ void deliver_port(struct evtchn_domain *d, uint32_t vcpu, uint32_t port)
 }
 
 /* EVTCHNOP_send from @ld's port @lport (Xen's evtchn_send()).  RCU held. */
-int evtchn_send_locked_rcu(struct evtchn_domain *ld, uint32_t lport)
+static int send_rcu(struct evtchn_domain *ld, uint32_t lport)
 {
 	struct evtchn_port *lchn, *rchn;
 	struct evtchn_domain *rd;
@@ -90,6 +93,14 @@ int evtchn_send_locked_rcu(struct evtchn_domain *ld, uint32_t lport)
 	default:
 		return -XEN_EINVAL;
 	}
+}
+
+int evtchn_send_locked_rcu(struct evtchn_domain *ld, uint32_t lport)
+{
+	int rc = send_rcu(ld, lport);
+
+	trace_send(ld->domid, lport, rc);
+	return rc;
 }
 
 int evtchn_port_raise(struct evtchn_domain *d, uint32_t port)

@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "rcu.h"
+#include "trace.h"
 
 /* Xen's evtchn_port_init(): what the ABI does for a newly bound port. */
 static void port_init(struct evtchn_domain *d, uint32_t port)
@@ -23,6 +24,17 @@ static void port_init(struct evtchn_domain *d, uint32_t port)
 	backend_claim(d, port);
 	if (abi->init_port)
 		abi->init_port(d, port);
+}
+
+/* Publish a new binding of @port (lock held). */
+static void port_bound(struct evtchn_domain *d, uint32_t port, uint64_t b)
+{
+	port_set_bind(port_get(d, port), b);
+	trace_bind(d->domid, port, bind_state(b),
+		   bind_state(b) == ECS_IPI
+			   ? atomic_load(&port_get(d, port)->notify_vcpu)
+		   : bind_state(b) == ECS_PIRQ ? bind_port(b)
+					       : bind_dom(b));
 }
 
 /*
@@ -86,7 +98,7 @@ static long op_alloc_unbound(struct evtchn_domain *cur, uint32_t vcpu,
 	/* DOMID_SELF names the caller, not the domain the port is in. */
 	remote = a->remote_dom == DOMID_SELF ? cur->domid : a->remote_dom;
 	port_init(d, a->port);
-	port_set_bind(port_get(d, a->port), bind_make(ECS_UNBOUND, remote, 0));
+	port_bound(d, a->port, bind_make(ECS_UNBOUND, remote, 0));
 	rc = 0;
 out:
 	domain_unlock(d);
@@ -139,9 +151,10 @@ again:
 	/* The local end first: a sender on the remote end that sees the new
 	 * binding finds a bound local port. */
 	port_init(ld, lport);
-	port_set_bind(port_get(ld, lport),
-		      bind_make(ECS_INTERDOMAIN, rd->domid, b->remote_port));
-	port_set_bind(rchn, bind_make(ECS_INTERDOMAIN, ld->domid, lport));
+	port_bound(ld, lport,
+		   bind_make(ECS_INTERDOMAIN, rd->domid, b->remote_port));
+	port_bound(rd, b->remote_port,
+		   bind_make(ECS_INTERDOMAIN, ld->domid, lport));
 	/* Xen: "We may have lost notifications on the remote unbound port",
 	 * so the new local port is always made pending. */
 	evtchn_rcu_read_lock();
@@ -182,7 +195,7 @@ static long op_bind_virq(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 	}
 	port_set_notify(port_get(d, port), b->vcpu);
 	port_init(d, port);
-	port_set_bind(port_get(d, port), bind_make(ECS_VIRQ, b->virq, 0));
+	port_bound(d, port, bind_make(ECS_VIRQ, b->virq, 0));
 	/* Published last.  pairs with the acquire load in
 	 * evtchn_send_virq() */
 	atomic_store_explicit(&v->virq_to_evtchn[b->virq], port,
@@ -222,7 +235,7 @@ static long op_bind_ipi(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 	}
 	port_set_notify(port_get(d, port), b->vcpu);
 	port_init(d, port);
-	port_set_bind(port_get(d, port), bind_make(ECS_IPI, 0, 0));
+	port_bound(d, port, bind_make(ECS_IPI, 0, 0));
 	b->port = port;
 	rc = 0;
 out:

@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "rcu.h"
+#include "trace.h"
 
 void port_set_bind(struct evtchn_port *p, uint64_t bind)
 {
@@ -181,6 +182,7 @@ int port_get_free(struct evtchn_domain *d)
 void port_free_begin(struct evtchn_domain *d, uint32_t port)
 {
 	domain_assert_locked(d);
+	trace_close(d->domid, port);
 	backend_disown(d, port);
 	port_set_bind(port_get(d, port), bind_make(ECS_FREE, 0, 0) |
 						  BIND_ZOMBIE);
