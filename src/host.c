@@ -51,6 +51,7 @@ int evtchn_host_destroy(struct evtchn_host *h)
 		return -EBUSY;
 	}
 	pthread_mutex_unlock(&h->xlock);
+	evtchn_host_debug_stop(h);
 	if (h->timer_running)
 		evtchn_host_timers_stop(h);
 	pthread_mutex_destroy(&h->xlock);

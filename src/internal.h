@@ -192,6 +192,7 @@ struct evtchn_host {
 	struct evtchn_domain *timer_domains;
 	bool timer_running;
 	pthread_t timer_tid;
+	struct debug_server *debug;       /* debug.c */
 	/* Published with rcu_assign semantics (release), read under RCU. */
 	_Atomic(struct evtchn_domain *) *domains; /* [DOMID_FIRST_RESERVED] */
 };

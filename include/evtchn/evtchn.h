@@ -269,6 +269,21 @@ EVTCHN_API int evtchn_vcpu_polling(struct evtchn_domain *d, uint32_t vcpu);
  */
 EVTCHN_API int evtchn_domain_dump(struct evtchn_domain *d, FILE *out);
 
+/*
+ * The debug socket: evtchn_host_debug_start() listens on a Unix stream
+ * socket at @path (created mode 0600; the caller removes a stale file
+ * first) and answers, from a thread of its own, one request line per
+ * connection: "list" (one line per domain) or "dump DOMID" (what
+ * evtchn_domain_dump() writes).  The evtchn-dump(1) command is its client.
+ * Answers are built in memory before they are written, with a 2 s timeout,
+ * so a stalled client holds up nothing.  -EBUSY when already listening,
+ * -EINVAL for a bad path, or the socket's errno.
+ * evtchn_host_debug_stop() closes it and removes the file (also done by
+ * evtchn_host_destroy()).  Any thread; not from a callback.
+ */
+EVTCHN_API int evtchn_host_debug_start(struct evtchn_host *h, const char *path);
+EVTCHN_API int evtchn_host_debug_stop(struct evtchn_host *h);
+
 /* A short description of a negative errno value returned by the library. */
 EVTCHN_API const char *evtchn_strerror(int err);
 
