@@ -51,9 +51,14 @@ int evtchn_domain_dump(struct evtchn_domain *d, FILE *out)
 		case ECS_VIRQ:
 			fprintf(out, " virq %u", bind_virq(b));
 			break;
-		case ECS_PIRQ:
-			fprintf(out, " pirq %u", bind_port(b));
+		case ECS_PIRQ: {
+			char how[16];
+
+			fprintf(out, " pirq %u%s", bind_port(b),
+				pirq_describe(d, bind_port(b), how,
+					      sizeof(how)));
 			break;
+		}
 		default:
 			break;
 		}

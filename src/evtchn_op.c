@@ -207,15 +207,34 @@ out:
 	return rc;
 }
 
+/* Xen's evtchn_bind_pirq() for an HVM guest: any PIRQ below nr_pirqs,
+ * mapped or not; flags are ignored; the port notifies vCPU 0. */
 static long op_bind_pirq(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 {
-	(void)d;
+	struct evtchn_bind_pirq *b = arg;
+	long rc;
+	int port;
+
 	(void)vcpu;
-	(void)arg;
-	/* Not implemented yet: the domain has no PIRQs (nr_pirqs 0), so every
-	 * pirq is out of range.  Xen 4.17 gives an HVM guest nr_pirqs > 0 and
-	 * binds any pirq below it (documented in docs/conformance.md). */
-	return -XEN_EINVAL;
+	if (b->pirq >= d->nr_pirqs)
+		return -XEN_EINVAL;
+	domain_lock(d);
+	rc = pirq_bind_check(d, b->pirq);
+	if (rc)
+		goto out;
+	port = port_get_free(d);
+	if (port < 0) {
+		rc = port;
+		goto out;
+	}
+	port_init(d, port);
+	port_bound(d, port, bind_make(ECS_PIRQ, 0, b->pirq));
+	pirq_set_port(d, b->pirq, port);
+	b->port = port;
+	rc = 0;
+out:
+	domain_unlock(d);
+	return rc;
 }
 
 static long op_bind_ipi(struct evtchn_domain *d, uint32_t vcpu, void *arg)
@@ -266,7 +285,11 @@ static int close_locked(struct evtchn_domain *d1, uint32_t port1,
 	switch (bind_state(b)) {
 	case ECS_UNBOUND:
 	case ECS_IPI:
+		break;
 	case ECS_PIRQ:
+		/* The PIRQ's emulated IRQ stays mapped: a GSI mapped and
+		 * unbound is dropped until the guest unmaps it (Xen). */
+		pirq_set_port(d1, bind_port(b), 0);
 		break;
 	case ECS_VIRQ:
 		virq = bind_virq(b);

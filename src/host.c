@@ -145,6 +145,7 @@ static void domain_free(struct evtchn_domain *d)
 	fifo_free(d, atomic_load(&d->fifo));
 	backend_table_destroy(d);
 	port_table_destroy(d);
+	pirq_domain_free(d);
 	free(d->vcpu);
 	free(d->shared_info);
 	pthread_mutex_destroy(&d->lock);
@@ -180,6 +181,9 @@ int evtchn_domain_create(struct evtchn_host *h,
 	d->irq_cb = cfg->irq_cb;
 	d->opaque = cfg->opaque;
 	d->nr_gsis = cfg->nr_gsis ? cfg->nr_gsis : 48;
+	rc = pirq_domain_init(d, cfg);
+	if (rc)
+		goto fail;
 	atomic_init(&d->abi, &evtchn_abi_2l);
 	atomic_init(&d->layout, cfg->layout);
 	d->shared_info = aligned_alloc(EVTCHN_PAGE_SIZE, EVTCHN_PAGE_SIZE);

@@ -20,6 +20,9 @@ long evtchn_hypercall(struct evtchn_domain *d, uint32_t vcpu, uint64_t nr,
 					       ? args[0]
 					       : (uint32_t)args[0] |
 							 (uint64_t)args[1] << 32);
+	case __HYPERVISOR_physdev_op:
+		/* int cmd, void *arg */
+		return do_physdev_op(d, vcpu, (int)args[0], args[1]);
 	case __HYPERVISOR_hvm_op:
 		/* unsigned long op, void *arg */
 		return do_hvm_op(d, vcpu, args[0], args[1]);

@@ -121,6 +121,21 @@ struct fifo_domain;
 struct be_port;
 typedef _Atomic(struct be_port *) be_slot_t; /* backend.c */
 
+/* Xen's emulated-IRQ values of a PIRQ (asm/irq.h); a GSI is >= 0. */
+#define EMUIRQ_UNBOUND (-1)
+#define EMUIRQ_PT (-2)
+#define EMUIRQ_MSI_EMU (-3)
+#define PIRQ_NR_HVM_GSIS 48 /* NR_HVM_DOMU_IRQS: the vIOAPIC's pins */
+#define PIRQ_MAX 32768u
+
+/* One PIRQ of an HVM domain (pirq.c).  Written under the domain lock;
+ * port and emuirq are read by senders (GSI and MSI delivery) under RCU. */
+struct pirq {
+	_Atomic uint32_t port;   /* bound event channel, 0: none */
+	_Atomic int32_t emuirq;  /* EMUIRQ_* or the GSI it is mapped to */
+	bool allocated;          /* PHYSDEVOP_get_free_pirq (PIRQ_ALLOCATED) */
+};
+
 struct evtchn_domain {
 	struct evtchn_host *host;
 	uint16_t domid;
@@ -137,6 +152,15 @@ struct evtchn_domain {
 	 * line_lock (a spinlock: it is taken on vCPU 0's upcall) */
 	bool line_asserted;
 	_Atomic int line_lock;
+
+	/* PIRQs (pirq.c) */
+	bool has_pirq;                    /* Xen's XEN_X86_EMU_USE_PIRQ */
+	uint32_t nr_pirqs, nr_irqs_gsi;
+	struct pirq *pirq;                /* [nr_pirqs] */
+	_Atomic int32_t gsi_pirq[PIRQ_NR_HVM_GSIS]; /* emuirq -> pirq, -1 */
+	int32_t msi_emu_pirq;             /* the IRQ_MSI_EMU key: -1 or the
+					   * one pirq it names (under lock) */
+	_Atomic uint64_t gsi_level;       /* lines high (evtchn_gsi_set) */
 
 	/* Xen's event_lock: every control operation on this domain. */
 	pthread_mutex_t lock;
@@ -342,6 +366,22 @@ long fifo_expand_array(struct evtchn_domain *d, uint64_t gfn);
  * state, to be freed with fifo_free() after a grace period. */
 struct fifo_domain *fifo_detach(struct evtchn_domain *d);
 void fifo_free(struct evtchn_domain *d, struct fifo_domain *fd);
+
+/* pirq.c */
+int pirq_domain_init(struct evtchn_domain *d,
+		     const struct evtchn_domain_config *cfg);
+void pirq_domain_free(struct evtchn_domain *d);
+long do_physdev_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
+		   uint64_t arg);
+/* EVTCHNOP_bind_pirq's checks before a port is taken (lock held). */
+int pirq_bind_check(struct evtchn_domain *d, uint32_t pirq);
+/* The port of @pirq is now @port (0: unbound).  Lock held. */
+void pirq_set_port(struct evtchn_domain *d, uint32_t pirq, uint32_t port);
+/* Xen's hvm_inject_msi() for @pirq (the domain lock not held). */
+int pirq_inject_msi(struct evtchn_domain *d, uint32_t pirq);
+/* " gsi N" / " msi" for the dump; "" when not mapped.  RCU held. */
+const char *pirq_describe(struct evtchn_domain *d, uint32_t pirq,
+			  char *buf, size_t size);
 
 /* vcpu_op.c */
 long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,

@@ -18,6 +18,7 @@
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
 #include <xen/sched.h>
+#include <xen/physdev.h>
 #include <xen/foreign/x86_32.h>
 #include <xen/foreign/x86_64.h>
 
@@ -56,6 +57,22 @@ _Static_assert(sizeof(struct evtchn_bind_interdomain) == 12,
 	       "bind_interdomain");
 _Static_assert(sizeof(struct vcpu_register_vcpu_info) == 16,
 	       "register_vcpu_info");
+
+_Static_assert(__HYPERVISOR_physdev_op == 33, "physdev_op is hypercall 33");
+_Static_assert(sizeof(struct evtchn_bind_pirq) == 12, "bind_pirq");
+_Static_assert(sizeof(struct physdev_unmap_pirq) == 8, "unmap_pirq");
+_Static_assert(sizeof(struct physdev_eoi) == 4, "eoi");
+_Static_assert(sizeof(struct physdev_irq_status_query) == 8,
+	       "irq_status_query");
+_Static_assert(sizeof(struct physdev_get_free_pirq) == 8, "get_free_pirq");
+/* physdev_map_pirq: 64-bit guests see table_base at 32 (40 bytes); 32-bit
+ * guests align it to 4, right after entry_nr (36 bytes). */
+_Static_assert(sizeof(struct physdev_map_pirq) == 40 &&
+		       offsetof(struct physdev_map_pirq, table_base) == 32,
+	       "map_pirq 64");
+#define PHYSDEV_MAP_PIRQ_SIZE_32 \
+	(offsetof(struct physdev_map_pirq, entry_nr) + sizeof(int) + 8)
+_Static_assert(PHYSDEV_MAP_PIRQ_SIZE_32 == 36, "map_pirq 32");
 
 /* Xen's continuation of EVTCHNOP_reset.  The public header defines it only
  * for the hypervisor itself (#ifdef __XEN__), yet a guest can issue it. */

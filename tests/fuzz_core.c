@@ -51,6 +51,7 @@
 #include <xen/errno.h>
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
+#include <xen/physdev.h>
 #include <xen/foreign/x86_32.h>
 #include <xen/foreign/x86_64.h>
 
@@ -73,6 +74,8 @@
 #endif
 
 #define NDOM 3
+/* Xen 4.17's nr_pirqs for a guest on a 24-GSI host (the default). */
+#define FZ_NR_PIRQS 56u
 #define MAX_VCPUS 40u
 #define MEM_SIZE ((uint64_t)FZ_MEM_PAGES * EVTCHN_PAGE_SIZE)
 #define PORTS_64 4096u /* 2-level: 64 * 64 */
@@ -178,6 +181,8 @@ struct fz_dom {
 	uint32_t tail[MAX_VCPUS][FIFO_QUEUES]; /* Xen-private; 0: none */
 	struct fz_pm *pm;                      /* [pm_n] */
 	uint32_t pm_n;
+	/* PIRQs taken with PHYSDEVOP_get_free_pirq (Xen's PIRQ_ALLOCATED) */
+	bool pirq_alloc[FZ_NR_PIRQS];
 #if FZ_HAVE_GUEST
 	struct evtchn_guest g;
 	bool g_ok;
@@ -1380,9 +1385,29 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 			exp = lf < 0 ? -XEN_ENOSPC : 0;
 			break;
 		}
-		case EVTCHNOP_bind_pirq:
-			exp = -XEN_EINVAL; /* no PIRQ exists */
+		case EVTCHNOP_bind_pirq: {
+			/* Xen 4.17, HVM: any PIRQ below nr_pirqs (56 by
+			 * default), mapped or not; -EEXIST when bound. */
+			struct fz_scan *s;
+			bool bound = false;
+
+			if (in.bind_pirq.pirq >= FZ_NR_PIRQS) {
+				exp = -XEN_EINVAL;
+				break;
+			}
+			s = scan(f, di);
+			for (uint32_t p = 1; p < s->end; p++)
+				if (s->st[p].status == EVTCHNSTAT_pirq &&
+				    s->st[p].u.pirq == in.bind_pirq.pirq)
+					bound = true;
+			if (bound) {
+				exp = -XEN_EEXIST;
+				break;
+			}
+			lf = lowest_free(f, di);
+			exp = lf < 0 ? -XEN_ENOSPC : 0;
 			break;
+		}
 		case EVTCHNOP_close:
 		case EVTCHNOP_send:
 		case EVTCHNOP_unmask:
@@ -1656,6 +1681,7 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 			break;
 		case EVTCHNOP_bind_virq:
 		case EVTCHNOP_bind_ipi:
+		case EVTCHNOP_bind_pirq:
 			if (z->fifo)
 				pm(z, (uint32_t)lf)->prio =
 					EVTCHN_FIFO_PRIORITY_DEFAULT;
@@ -1767,6 +1793,20 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 		CHECK(s.vcpu == tv);
 		guest_bind(z, lf, tv);
 		stats.virq++;
+		break;
+	}
+	case EVTCHNOP_bind_pirq: {
+		struct evtchn_status s;
+
+		CHECK(out.bind_pirq.port == (uint32_t)lf);
+		CHECK(out.bind_pirq.pirq == in.bind_pirq.pirq &&
+		      out.bind_pirq.flags == in.bind_pirq.flags);
+		CHECK(q_status(f, (domid_t)di, lf, &s) == 0);
+		CHECK(s.status == EVTCHNSTAT_pirq);
+		CHECK(s.u.pirq == in.bind_pirq.pirq);
+		CHECK(s.vcpu == 0);
+		guest_bind(z, lf, 0);
+		stats.pirq++;
 		break;
 	}
 	case EVTCHNOP_bind_ipi:
@@ -2059,6 +2099,152 @@ static long fz_vcpu_op(struct fz *f, int di, uint32_t vcpu,
 	return rc;
 }
 
+/* Whether PIRQ @pirq of @di is bound to a port (EVTCHNOP_status). */
+static bool pirq_bound(struct fz *f, int di, uint32_t pirq)
+{
+	struct fz_scan *s = scan(f, di);
+
+	for (uint32_t p = 1; p < s->end; p++)
+		if (s->st[p].status == EVTCHNSTAT_pirq &&
+		    s->st[p].u.pirq == pirq)
+			return true;
+	return false;
+}
+
+/*
+ * Xen 4.17's PHYSDEVOPs of an HVM guest.  The fuzzed domains never choose a
+ * vector callback, so map_pirq on themselves is refused and no PIRQ is ever
+ * mapped (emuirq stays IRQ_UNBOUND): get_free_pirq allocates from the top,
+ * status queries fail, EOI answers 0 for a PIRQ with some state.
+ */
+static long fz_physdev_op(struct fz *f, int di, uint32_t vcpu,
+			  const uint64_t a[6])
+{
+	struct fz_dom *z = &f->dom[di];
+	int cmd = (int)a[0];
+	uint64_t addr = a[1];
+	unsigned long total = f->total_upcalls;
+	unsigned char before[40], after[40];
+	size_t size = 8;
+	long exp, rc;
+	int32_t got = -1;
+	bool map_copied = false;
+
+	switch (cmd) {
+	case PHYSDEVOP_map_pirq: {
+		struct physdev_map_pirq m;
+		uint64_t tb;
+
+		size = is32(z) ? 36 : 40;
+		if (!in_mem(addr, size)) {
+			exp = -XEN_EFAULT;
+			break;
+		}
+		memcpy(&m, z->mem + addr, 32);
+		memcpy(&tb, z->mem + addr + size - 8, 8);
+		memcpy(after, z->mem + addr, size);
+		if (m.type == MAP_PIRQ_TYPE_MULTI_MSI && tb) {
+			exp = -XEN_EINVAL; /* nothing copied back */
+			break;
+		}
+		map_copied = true;
+		if (m.domid == DOMID_SELF)
+			exp = -XEN_EINVAL; /* no vector callback */
+		else if (m.domid >= NDOM || !f->dom[m.domid].d)
+			exp = -XEN_ESRCH;
+		else if (!z->privileged)
+			exp = -XEN_EPERM;
+		else
+			exp = -XEN_EINVAL; /* no machine IRQ */
+		if (m.type == MAP_PIRQ_TYPE_MSI_SEG) {
+			m.type = MAP_PIRQ_TYPE_MSI;
+			memcpy(after + 4, &m.type, 4);
+		}
+		break;
+	}
+	case PHYSDEVOP_unmap_pirq: {
+		struct physdev_unmap_pirq u;
+
+		if (!in_mem(addr, sizeof(u))) {
+			exp = -XEN_EFAULT;
+			break;
+		}
+		memcpy(&u, z->mem + addr, sizeof(u));
+		if (u.domid == DOMID_SELF)
+			exp = 0; /* nothing mapped: nothing to do */
+		else if (u.domid >= NDOM || !f->dom[u.domid].d)
+			exp = -XEN_ESRCH;
+		else if (!z->privileged)
+			exp = -XEN_EPERM;
+		else
+			exp = -XEN_EINVAL;
+		break;
+	}
+	case PHYSDEVOP_eoi: {
+		uint32_t irq;
+
+		size = 4;
+		if (!in_mem(addr, 4)) {
+			exp = -XEN_EFAULT;
+			break;
+		}
+		memcpy(&irq, z->mem + addr, 4);
+		exp = irq < FZ_NR_PIRQS && (z->pirq_alloc[irq] ||
+					    pirq_bound(f, di, irq))
+			      ? 0
+			      : -XEN_EINVAL;
+		break;
+	}
+	case PHYSDEVOP_irq_status_query:
+		exp = in_mem(addr, 8) ? -XEN_EINVAL : -XEN_EFAULT;
+		break;
+	case PHYSDEVOP_get_free_pirq: {
+		struct physdev_get_free_pirq g;
+
+		if (!in_mem(addr, sizeof(g))) {
+			exp = -XEN_EFAULT;
+			break;
+		}
+		memcpy(&g, z->mem + addr, sizeof(g));
+		if (g.type == MAP_PIRQ_TYPE_GSI)
+			for (uint32_t i = 16; got < 0 && i < 24; i++)
+				if (!z->pirq_alloc[i])
+					got = (int32_t)i;
+		for (uint32_t i = FZ_NR_PIRQS; got < 0 && i-- > 24;)
+			if (!z->pirq_alloc[i])
+				got = (int32_t)i;
+		exp = got < 0 ? -XEN_ENOSPC : 0;
+		g.pirq = (uint32_t)got;
+		memcpy(after, &g, sizeof(g));
+		break;
+	}
+	default:
+		exp = -XEN_ENOSYS;
+		size = 0;
+		break;
+	}
+	if (size && in_mem(addr, size))
+		save(z, addr, before, size);
+	rc = hcall(z, vcpu, __HYPERVISOR_physdev_op, a);
+	if (trace || rc != exp)
+		fprintf(stderr, "evtchn fuzz: dom%d vcpu %u physdev_op %d -> "
+				"%ld (model %ld)\n", di, vcpu, cmd, rc, exp);
+	CHECK(rc == exp);
+	CHECK(f->total_upcalls == total);
+	if (!size || !in_mem(addr, size))
+		return rc;
+	if (map_copied)
+		/* copied back whatever the result */
+		CHECK(same(z, addr, after, size));
+	else if (cmd == PHYSDEVOP_get_free_pirq && rc == 0)
+		CHECK(same(z, addr, after, size));
+	else
+		CHECK(same(z, addr, before, size));
+	if (cmd == PHYSDEVOP_get_free_pirq && rc == 0)
+		z->pirq_alloc[got] = true;
+	return rc;
+}
+
 /* Any hypercall from vCPU @vcpu of domain @di, checked. */
 static long fz_hypercall(struct fz *f, int di, uint32_t vcpu, uint64_t nr,
 			 const uint64_t a[6])
@@ -2071,6 +2257,8 @@ static long fz_hypercall(struct fz *f, int di, uint32_t vcpu, uint64_t nr,
 		return fz_evtchn_op(f, di, vcpu, a);
 	if (nr == __HYPERVISOR_vcpu_op)
 		return fz_vcpu_op(f, di, vcpu, a);
+	if (nr == __HYPERVISOR_physdev_op && vcpu < z->nr_vcpus)
+		return fz_physdev_op(f, di, vcpu, a);
 	rc = hcall(z, vcpu, nr, a);
 	CHECK(rc == (vcpu >= z->nr_vcpus ? -XEN_EINVAL : -XEN_ENOSYS));
 	CHECK(f->total_upcalls == total);
@@ -2205,6 +2393,7 @@ static void check_all(struct fz *f)
 		struct fz_dom *z = &f->dom[di];
 		bool seen_global[NR_VIRQS] = { false };
 		static bool seen_vcpu[NR_VIRQS][MAX_VCPUS];
+		static bool seen_pirq[FZ_NR_PIRQS];
 		struct fz_scan *s;
 		uint32_t max, lim;
 
@@ -2221,6 +2410,7 @@ static void check_all(struct fz *f)
 		CHECK(s->st[0].status == EVTCHNSTAT_closed);
 		CHECK(s->st[0].vcpu == 0);
 		memset(seen_vcpu, 0, sizeof(seen_vcpu));
+		memset(seen_pirq, 0, sizeof(seen_pirq));
 		for (uint32_t p = 0; p < s->end; p++) {
 			const struct evtchn_status *st = &s->st[p];
 
@@ -2255,7 +2445,13 @@ static void check_all(struct fz *f)
 					seen_vcpu[st->u.virq][st->vcpu] = true;
 				}
 				break;
-			default: /* PIRQs do not exist; nothing else does */
+			case EVTCHNSTAT_pirq:
+				/* One port a PIRQ, below nr_pirqs. */
+				CHECK(st->u.pirq < FZ_NR_PIRQS);
+				CHECK(!seen_pirq[st->u.pirq]);
+				seen_pirq[st->u.pirq] = true;
+				break;
+			default:
 				CHECK(0);
 			}
 		}

@@ -143,7 +143,7 @@ void evtchn_fuzz_set_all_ports(int on);
  * (tests check that deep states are reached). */
 struct evtchn_fuzz_stats {
 	unsigned long inputs, ops, hypercalls, ok;
-	unsigned long interdomain, loopback, virq, ipi, unbound, closes;
+	unsigned long interdomain, loopback, virq, ipi, pirq, unbound, closes;
 	unsigned long resets, registered, high_vcpu_registered, layout_switch;
 	unsigned long sends_delivered, upcalls, guest_events, recreated;
 	unsigned long efault, checks;

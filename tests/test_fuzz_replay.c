@@ -389,13 +389,13 @@ static void random_inputs(void **state)
 	print_message("fuzz replay: %lu inputs, %lu ops, %lu hypercalls "
 		      "(%lu ok, %lu -EFAULT), %lu table checks; reached: "
 		      "%lu unbound, %lu interdomain, %lu loopback, %lu virq, "
-		      "%lu ipi, %lu close, %lu reset, %lu vcpu_info "
+		      "%lu ipi, %lu pirq, %lu close, %lu reset, %lu vcpu_info "
 		      "(%lu above 32), %lu layout switches, %lu deliveries, "
 		      "%lu upcalls, %lu guest events, %lu re-created\n",
 		      st()->inputs, st()->ops, st()->hypercalls, st()->ok,
 		      st()->efault, st()->checks, st()->unbound,
 		      st()->interdomain, st()->loopback, st()->virq,
-		      st()->ipi, st()->closes, st()->resets,
+		      st()->ipi, st()->pirq, st()->closes, st()->resets,
 		      st()->registered, st()->high_vcpu_registered,
 		      st()->layout_switch, st()->sends_delivered,
 		      st()->upcalls, st()->guest_events, st()->recreated);
@@ -417,6 +417,7 @@ static void random_inputs(void **state)
 		assert_true(st()->unbound > 0);
 		assert_true(st()->ipi > 0);
 		assert_true(st()->virq > 0);
+		assert_true(st()->pirq > 0);
 		assert_true(st()->closes > 0);
 		assert_true(st()->registered > 0);
 		assert_true(st()->layout_switch > 0);

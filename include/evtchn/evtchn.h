@@ -138,6 +138,18 @@ struct evtchn_domain_config {
 	void *opaque;               /* passed to upcall_cb and irq_cb */
 	evtchn_irq_cb irq_cb;       /* may be NULL; replaces upcall_cb */
 	uint32_t nr_gsis;           /* GSIs of the guest; 0: 48 (Xen's) */
+	/*
+	 * PIRQs (HVM).  nr_pirqs: how many (0: Xen 4.17's default for a
+	 * guest, nr_irqs_gsi + 32); at most 32768.  nr_irqs_gsi: Xen's host
+	 * GSI count, where allocation of GSI PIRQs (upwards from 16) ends and
+	 * that of MSI PIRQs (downwards from nr_pirqs - 1) stops (0: 24, one
+	 * IOAPIC); 16 .. nr_pirqs.  no_pirqs: the guest was built without
+	 * Xen's XEN_X86_EMU_USE_PIRQ (Xen 4.19's default): the PHYSDEVOPs
+	 * answer -ENOSYS.
+	 */
+	uint32_t nr_pirqs;
+	uint32_t nr_irqs_gsi;
+	bool no_pirqs;
 };
 
 #define EVTCHN_MAX_VCPUS 4096
@@ -216,6 +228,41 @@ EVTCHN_API long evtchn_hypercall(struct evtchn_domain *d, uint32_t vcpu, uint64_
  */
 EVTCHN_API int evtchn_send_virq(struct evtchn_domain *d, uint32_t vcpu, uint32_t virq);
 EVTCHN_API int evtchn_port_raise(struct evtchn_domain *d, uint32_t port);
+
+/*
+ * PIRQs: interrupts of emulated or assigned devices delivered as events
+ * (Xen 4.17's emulated PIRQs of HVM guests).  The guest maps GSIs to PIRQs
+ * (PHYSDEVOP_map_pirq), takes PIRQs for MSIs (PHYSDEVOP_get_free_pirq),
+ * programs an MSI with data vector 0 and the PIRQ in the address, and binds
+ * the PIRQ to a port (EVTCHNOP_bind_pirq); evtchn_hypercall() handles those.
+ *
+ * evtchn_msi_pirq(): the PIRQ an MSI write names: 0 and
+ *   *pirq = ((addr >> 32) & 0xffffff00) | dest id (addr bits 19:12) when
+ *   the data vector is 0; 1 when it is an ordinary MSI (the VMM delivers
+ *   it as usual).  Pure; any thread.
+ * evtchn_msi_inject(): Xen's hvm_inject_msi().  1: an ordinary MSI, not
+ *   the library's; 0: the PIRQ's port was made pending, or the event was
+ *   dropped because no port is bound (Xen drops it too); -ERANGE: PIRQ 0
+ *   (or from 2^31: Xen 4.17's int); -EINVAL: PIRQ beyond nr_pirqs or mapped
+ *   to a GSI; -EBUSY: Xen's refusal when another PIRQ holds the emulated
+ *   MSI mapping and this one has no state.  The first MSI of a PIRQ maps
+ *   it (takes the domain lock); later ones take no lock.  Any thread.
+ * evtchn_gsi_set(): the level of GSI @gsi (< 48) changed.  Returns 1 when
+ *   the GSI is mapped to a PIRQ: on a rising edge the PIRQ's port was made
+ *   pending, and the VMM must not raise the GSI on its IOAPIC (Xen 4.17
+ *   still pulses the legacy PIC for GSIs 1-15); 0 when it is not mapped
+ *   (the VMM raises it as usual); -EINVAL.  Pass the line's level (all
+ *   its sources ORed) each time it changes; a line still high at
+ *   PHYSDEVOP_eoi raises the PIRQ again (PCI GSIs, 16 and up).  Any
+ *   thread, serialised per GSI as the VMM's IOAPIC serialises it.
+ * An assigned device's MSIs can reach the PIRQ without the VMM in the
+ * loop: EVTCHN_ROUTE_FD_TO_PIRQ (<evtchn/route.h>).
+ */
+EVTCHN_API int evtchn_msi_pirq(uint64_t addr, uint32_t data, uint32_t *pirq);
+EVTCHN_API int evtchn_msi_inject(struct evtchn_domain *d, uint64_t addr,
+				 uint32_t data);
+EVTCHN_API int evtchn_gsi_set(struct evtchn_domain *d, uint32_t gsi,
+			      bool level);
 
 /*
  * Xen system time, timers and SCHEDOP_poll.
