@@ -99,11 +99,25 @@ static int check_eventfd(int fd)
 	return strcmp(link, "anon_inode:[eventfd]") ? -EINVAL : 0;
 }
 
+/* An eventfd the library reads inside an RCU read-side section: it must
+ * never block there (EFD_NONBLOCK). */
+static int check_irqfd(int fd)
+{
+	int rc = check_eventfd(fd);
+
+	if (rc)
+		return rc;
+	return fcntl(fd, F_GETFL) & O_NONBLOCK ? 0 : -EINVAL;
+}
+
 static int check_route(struct evtchn_domain *d, const struct evtchn_route *r)
 {
 	uint32_t max = domain_abi(d)->max_ports(d);
-	int rc;
 
+	if (r->kind == EVTCHN_ROUTE_FD_TO_PIRQ)
+		return r->pirq == 0 || r->pirq >= d->nr_pirqs
+			       ? -EINVAL
+			       : check_irqfd(r->fd);
 	if (r->port == 0 || r->port >= max)
 		return -EINVAL;
 	switch (r->kind) {
@@ -115,12 +129,7 @@ static int check_route(struct evtchn_domain *d, const struct evtchn_route *r)
 	case EVTCHN_ROUTE_FD_TO_PORT:
 		if (r->vcpu >= d->nr_vcpus)
 			return -EINVAL;
-		rc = check_eventfd(r->fd);
-		if (rc)
-			return rc;
-		/* The library reads it inside an RCU read-side section: it
-		 * must never block there (EFD_NONBLOCK). */
-		return fcntl(r->fd, F_GETFL) & O_NONBLOCK ? 0 : -EINVAL;
+		return check_irqfd(r->fd);
 	default:
 		return -EINVAL;
 	}
@@ -128,13 +137,24 @@ static int check_route(struct evtchn_domain *d, const struct evtchn_route *r)
 
 static bool is_send(const struct evtchn_route *r)
 {
-	return r->kind != EVTCHN_ROUTE_FD_TO_PORT;
+	return r->kind == EVTCHN_ROUTE_PORT_TO_FD ||
+	       r->kind == EVTCHN_ROUTE_PORT_TO_PORT;
 }
 
-static int cmp_port(const void *a, const void *b)
+/* What an entry is found by: the sending kinds share the source port;
+ * FD_TO_PORT has its target port, FD_TO_PIRQ its PIRQ. */
+static uint64_t route_key(const struct evtchn_route *r)
 {
-	uint32_t x = ((const struct evtchn_route *)a)->port;
-	uint32_t y = ((const struct evtchn_route *)b)->port;
+	if (r->kind == EVTCHN_ROUTE_FD_TO_PIRQ)
+		return 2ull << 32 | r->pirq;
+	if (r->kind == EVTCHN_ROUTE_FD_TO_PORT)
+		return 1ull << 32 | r->port;
+	return r->port;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	uint64_t x = route_key(a), y = route_key(b);
 
 	return x < y ? -1 : x > y;
 }
@@ -190,13 +210,13 @@ static int table_build(struct evtchn_domain *d, const struct evtchn_route *r,
 			return rc;
 		}
 	}
-	qsort(t->send, t->nsend, sizeof(t->send[0]), cmp_port);
-	qsort(t->irq, t->nirq, sizeof(t->irq[0]), cmp_port);
+	qsort(t->send, t->nsend, sizeof(t->send[0]), cmp_key);
+	qsort(t->irq, t->nirq, sizeof(t->irq[0]), cmp_key);
 	for (unsigned i = 1; i < t->nsend; i++)
-		if (t->send[i].port == t->send[i - 1].port)
+		if (route_key(&t->send[i]) == route_key(&t->send[i - 1]))
 			goto dup;
 	for (unsigned i = 1; i < t->nirq; i++)
-		if (t->irq[i].port == t->irq[i - 1].port)
+		if (route_key(&t->irq[i]) == route_key(&t->irq[i - 1]))
 			goto dup;
 	*out = t;
 	return 0;
@@ -313,7 +333,7 @@ int evtchn_route_update(struct evtchn_domain *d, const struct evtchn_route *r)
 	for (unsigned i = 0; i < have; i++) {
 		const struct evtchn_route *e = &cur->e[i];
 
-		if (is_send(e) == is_send(r) && e->port == r->port) {
+		if (is_send(e) == is_send(r) && route_key(e) == route_key(r)) {
 			found = true;
 			continue;
 		}
@@ -368,7 +388,8 @@ int evtchn_routes_fd(struct evtchn_domain *d)
 int evtchn_routes_dispatch(struct evtchn_domain *d)
 {
 	struct epoll_event ev[32];
-	int n, raised = 0, epfd = evtchn_routes_fd(d);
+	uint32_t msi[32];
+	int n, nmsi = 0, raised = 0, epfd = evtchn_routes_fd(d);
 
 	if (epfd < 0)
 		return epfd;
@@ -391,8 +412,13 @@ int evtchn_routes_dispatch(struct evtchn_domain *d)
 			if (read(r->fd, &count, sizeof(count)) !=
 			    sizeof(count))
 				break;
-			if (port_is_valid(d, r->port) &&
-			    bind_usable(port_bind(port_get(d, r->port)))) {
+			if (r->kind == EVTCHN_ROUTE_FD_TO_PIRQ) {
+				/* Its first MSI may map the PIRQ, under the
+				 * domain lock: after the read-side section. */
+				msi[nmsi++] = r->pirq;
+			} else if (port_is_valid(d, r->port) &&
+				   bind_usable(port_bind(
+					   port_get(d, r->port)))) {
 				deliver_port(d, r->vcpu, r->port);
 				raised++;
 			}
@@ -400,6 +426,9 @@ int evtchn_routes_dispatch(struct evtchn_domain *d)
 		}
 	}
 	evtchn_rcu_read_unlock();
+	for (int i = 0; i < nmsi; i++)
+		if (pirq_inject_msi(d, msi[i]) == 0)
+			raised++;
 	return raised;
 }
 

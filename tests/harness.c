@@ -51,6 +51,9 @@ int th_domain_create(struct evtchn_host *h, struct th_domain *td,
 	cfg.layout = o->layout;
 	cfg.privileged = o->privileged;
 	cfg.max_evtchn_port = o->max_evtchn_port;
+	cfg.nr_pirqs = o->nr_pirqs;
+	cfg.nr_irqs_gsi = o->nr_irqs_gsi;
+	cfg.no_pirqs = o->no_pirqs;
 	evtchn_guest_mem_flat(&cfg.mem, td->mem, TH_MEM_SIZE);
 	if (o->irq)
 		cfg.irq_cb = th_irq_cb;

@@ -55,6 +55,8 @@ struct th_domain_opts {
 	bool privileged;
 	uint32_t max_evtchn_port;
 	bool irq;           /* irq_cb instead of upcall_cb */
+	uint32_t nr_pirqs, nr_irqs_gsi; /* 0: the library's defaults */
+	bool no_pirqs;
 };
 
 int th_domain_create(struct evtchn_host *h, struct th_domain *td,

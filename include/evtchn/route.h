@@ -16,18 +16,23 @@
  *                @vcpu (an irqfd), without the VMM: the library's I/O
  *                thread (evtchn_routes_thread_start()) or the VMM's own
  *                loop (evtchn_routes_fd() + evtchn_routes_dispatch())
- *                watches the descriptors.
+ *                watches the descriptors;
+ *  FD_TO_PIRQ    a write to eventfd @fd is an MSI to PIRQ @pirq, as
+ *                evtchn_msi_inject() delivers it (the irqfd of an assigned
+ *                device whose MSI the guest programmed with data vector 0:
+ *                evtchn_msi_pirq() gives the PIRQ); watched like FD_TO_PORT.
  * A sending route applies where Xen would deliver the send (the port is
  * bound interdomain or IPI) and replaces that delivery; on an unbound
  * port the send is dropped as in Xen, on a free port it is -EINVAL.
  *
  * Keys and deassignment: PORT_TO_FD and PORT_TO_PORT by @port (deassign:
- * fd -1 / target_port 0), FD_TO_PORT by @port, its target (deassign: fd
- * -1).  Errors follow KVM's uAPI where it has one: port 0 or beyond the
- * ABI's maximum -EINVAL, a duplicate key -EEXIST, deassigning an unknown
- * entry -ENOENT; and: unknown kind or vCPU -EINVAL, a closed descriptor
- * -EBADF, a descriptor that is not an eventfd -EINVAL, an FD_TO_PORT
- * eventfd that is not non-blocking (EFD_NONBLOCK) -EINVAL.
+ * fd -1 / target_port 0), FD_TO_PORT by @port, its target, FD_TO_PIRQ by
+ * @pirq (deassign: fd -1).  Errors follow KVM's uAPI where it has one:
+ * port 0 or beyond the ABI's maximum -EINVAL, a duplicate key -EEXIST,
+ * deassigning an unknown entry -ENOENT; and: unknown kind or vCPU -EINVAL,
+ * PIRQ 0 or beyond the domain's nr_pirqs -EINVAL, a closed descriptor
+ * -EBADF, a descriptor that is not an eventfd -EINVAL, an FD_TO_PORT or
+ * FD_TO_PIRQ eventfd that is not non-blocking (EFD_NONBLOCK) -EINVAL.
  *
  * Descriptors: the library keeps its own duplicate of every fd in a route
  * and closes it exactly once (on deassignment, replacement or domain
@@ -48,6 +53,7 @@ enum evtchn_route_kind {
 	EVTCHN_ROUTE_PORT_TO_FD = 1,
 	EVTCHN_ROUTE_PORT_TO_PORT = 2,
 	EVTCHN_ROUTE_FD_TO_PORT = 3,
+	EVTCHN_ROUTE_FD_TO_PIRQ = 4,
 };
 
 struct evtchn_route {
@@ -56,6 +62,7 @@ struct evtchn_route {
 	int32_t fd;            /* PORT_TO_FD, FD_TO_PORT; -1 deassigns */
 	uint32_t target_port;  /* PORT_TO_PORT; 0 deassigns */
 	uint32_t vcpu;         /* FD_TO_PORT */
+	uint32_t pirq;         /* FD_TO_PIRQ: the key */
 };
 
 /* Replace @d's whole table with @n entries (0: none).  All or nothing. */
