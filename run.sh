@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # evtchn: set up a Debian 12 machine (as root) and build, demo or test.
 #
-#   ./run.sh demo        install what is needed, build, run the demo
+#   ./run.sh demo [OPT]  install what is needed, build, run the demo
+#                        (evtchn-sim, 5 s; OPT go to it: --help lists them)
 #   ./run.sh test        install what is needed, run every test: the suite,
 #                        the suite under ASan+UBSan, the threaded tests
 #                        under TSan
@@ -138,7 +139,8 @@ case "${1:-}" in
 demo)
 	install_deps
 	build build
-	./build/evtchn-demo
+	shift
+	./build/evtchn-sim "$@"
 	;;
 test)
 	install_deps bpftrace # the trace-point test attaches to the library
