@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Between the parts of evtchn-bench: the guest fixture, the raw atomics
- * the limit is made of, statistics and thread scaling. */
+ * the limit is made of, statistics, thread scaling and the figures. */
 #ifndef EVTCHN_BENCH_H
 #define EVTCHN_BENCH_H
 
@@ -206,5 +206,13 @@ struct scaling {
 /* Every series at 1..max_threads threads, @runs times; exits 1 when a
  * thread did not see each of its @events events exactly once. */
 void scaling_measure(struct scaling *sc, int runs, unsigned events);
+
+/* --- figures ----------------------------------------------------------- */
+
+/* Data files, a gnuplot script and the SVG figures it draws, named
+ * @prefix + name (@prefix: "DIR/" or "DIR/stem-").  0, or -1 after saying
+ * why on stderr. */
+int plot_write(const char *prefix, const struct dist *d,
+	       const struct scaling *sc);
 
 #endif /* EVTCHN_BENCH_H */

@@ -21,7 +21,8 @@
  *
  * Each figure is the median of --runs runs (default 7) with its spread
  * (min..max); distributions pool the samples of every run.  --json prints
- * one JSON object instead of the table.
+ * one JSON object instead of the table; --plot draws the figures with
+ * gnuplot (bench_plot.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -755,13 +756,18 @@ static void print_json(const struct results *res)
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s [--runs N] [--events N] [--quick] [--json]\n"
+		"usage: %s [--runs N] [--events N] [--quick] [--json] "
+		"[--plot PREFIX]\n"
 		"  --runs N       repeat each measurement N times, 1..%d "
 		"(default 7; --quick: 3)\n"
 		"  --events N     events per measurement, %u..%u (default "
 		"%u; --quick: %u)\n"
 		"  --quick        fewer events and runs\n"
-		"  --json         one JSON object instead of the table\n",
+		"  --json         one JSON object instead of the table\n"
+		"  --plot PREFIX  write data files, a gnuplot script and SVG "
+		"figures\n"
+		"                 named PREFIX + name (PREFIX: DIR/ or "
+		"DIR/stem-)\n",
 		prog, MAX_RUNS, 100u, MAX_EVENTS, DEFAULT_EVENTS,
 		QUICK_EVENTS);
 }
@@ -789,12 +795,14 @@ int main(int argc, char **argv)
 		{ "events", required_argument, NULL, 'e' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "plot", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static struct results res;
 	long runs = 0, events = 0;
 	bool json = false, quick = false;
+	const char *plot = NULL;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -815,6 +823,14 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'p':
+			plot = optarg;
+			if (!*plot) {
+				fprintf(stderr, "evtchn-bench: --plot: empty "
+						"prefix\n");
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -848,7 +864,10 @@ int main(int argc, char **argv)
 		print_json(&res);
 	else
 		print_text(&res);
+	fflush(stdout);
+	/* The figures last: without gnuplot the numbers are still out. */
+	c = plot && plot_write(plot, res.d, &res.sc) ? 3 : 0;
 	for (int i = 0; i < D_NR; i++)
 		dist_fini(&res.d[i]);
-	return 0;
+	return c;
 }
