@@ -167,27 +167,31 @@ static void gp_latency(struct plot *p, const char *out, const char *title,
 	fprintf(gp, "set multiplot layout 1,2 title \"%s\"\n", title);
 	fprintf(gp, "set logscale x\nset format x '%%.0s%%c'\n"
 		    "set xlabel \"%s\"\n", xlabel);
-	/* left: the whole distribution, with the key */
+	/* left: the whole distribution */
 	fprintf(gp, "set title 'all samples'\n"
 		    "set ylabel 'samples at or below'\n"
 		    "set yrange [0:100]\nset ytics auto\n"
-		    "set format y '%%g%%%%'\nset key bottom right\nplot ");
+		    "set format y '%%g%%%%'\nunset key\nplot ");
 	for (int i = 0; i < n; i++)
 		fprintf(gp, "%s'%slatency-%s.dat' using 1:($2*100) with lines "
-			    "%s title \"%s\"", i ? ", \\\n     " : "",
-			p->stem, d[ids[i]].key, dist_style[ids[i]],
-			d[ids[i]].title);
-	/* right: the tail; tic labels are formats, %%%% is a % sign */
+			    "%s", i ? ", \\\n     " : "", p->stem,
+			d[ids[i]].key, dist_style[ids[i]]);
+	/* right: the tail, with the key in room above its top left, which
+	 * a cumulative distribution leaves empty; tic labels are formats,
+	 * %%%% is a % sign */
 	fprintf(gp, "\nset title 'the tail: 90%% and up'\n"
 		    "set ylabel ''\nset yrange [1:*]\nset format y '%%g'\n"
 		    "set ytics ('90%%%%' 1, '99%%%%' 2, '99.9%%%%' 3, "
 		    "'99.99%%%%' 4, '99.999%%%%' 5, '99.9999%%%%' 6, "
 		    "'99.99999%%%%' 7, '99.999999%%%%' 8, "
-		    "'99.9999999%%%%' 9)\nplot ");
+		    "'99.9999999%%%%' 9)\n"
+		    "set offsets 0, 0, graph 0.3, 0\n"
+		    "set key top left reverse Left opaque font ',10'\nplot ");
 	for (int i = 0; i < n; i++)
 		fprintf(gp, "%s'%slatency-%s.dat' using 1:3 with lines %s "
-			    "notitle", i ? ", \\\n     " : "", p->stem,
-			d[ids[i]].key, dist_style[ids[i]]);
+			    "title \"%s\"", i ? ", \\\n     " : "", p->stem,
+			d[ids[i]].key, dist_style[ids[i]], d[ids[i]].title);
+	fprintf(gp, "\nset offsets 0, 0, 0, 0");
 	fprintf(gp, "\nunset multiplot\nunset logscale x\n"
 		    "set format x '%%g'\nset format y '%%g'\n"
 		    "set ytics auto\n");
