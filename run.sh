@@ -9,6 +9,9 @@
 #   ./run.sh asan|tsan   one sanitizer run only
 #   ./run.sh oracle      compare with a real Xen 4.17 booted under QEMU
 #   ./run.sh fuzz [SEC]  run the libFuzzer target (clang) for SEC seconds
+#   ./run.sh bench [ARG] install gnuplot, build optimised (build-bench), run
+#                        evtchn-bench --plot docs/bench/ [ARG...]: the
+#                        figures of docs/benchmarks.md
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -175,8 +178,16 @@ fuzz)
 	./build-fuzz/tests/fuzz-hypercall -max_total_time="${2:-60}" \
 		-rss_limit_mb=2048 build-fuzz/corpus
 	;;
+bench)
+	shift
+	install_deps gnuplot-nox
+	build build-bench --buildtype=release -Dtests=false
+	mkdir -p docs/bench
+	./build-bench/evtchn-bench --plot docs/bench/ "$@" |
+		tee docs/bench/bench.txt
+	;;
 *)
-	sed -n '2,11p' "$0"
+	sed -n '2,14p' "$0"
 	exit 2
 	;;
 esac

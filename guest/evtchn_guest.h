@@ -24,9 +24,13 @@ typedef long (*evtchn_guest_op_cb)(void *ctx, uint32_t vcpu, int cmd,
 typedef void (*evtchn_guest_event_cb)(uint32_t vcpu, uint32_t port,
 				      void *opaque);
 
+/* A vCPU's own state is written on every upcall: each vCPU's sits in a
+ * cache line of its own, as a guest's per-CPU data does, so that vCPU
+ * threads do not slow each other down through it. */
 struct evtchn_guest_scan {
 	uint32_t word;  /* where the next scan starts: fairness */
 	uint32_t bit;
+	uint32_t pad[14];
 };
 
 #define EVTCHN_GUEST_FIFO_PAGES 128
@@ -40,7 +44,8 @@ struct evtchn_guest {
 	uint32_t *fifo_array[EVTCHN_GUEST_FIFO_PAGES]; /* event words */
 	uint32_t fifo_pages;
 	void **fifo_cb;                /* [nr_vcpus] control blocks */
-	uint32_t (*fifo_head)[EVTCHN_GUEST_FIFO_QUEUES]; /* local heads */
+	uint32_t (*fifo_head)[EVTCHN_GUEST_FIFO_QUEUES]; /* local heads, a
+							  * line per vCPU */
 	uint32_t nr_vcpus;
 	unsigned char **vcpu_info;     /* [nr_vcpus] */
 	uint16_t *port_vcpu;           /* [nr ports]: vCPU a port is bound to */

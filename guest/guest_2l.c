@@ -83,6 +83,21 @@ static bool bit_op(const struct evtchn_guest *g, unsigned char *base,
 	}
 }
 
+_Static_assert(sizeof(struct evtchn_guest_scan) == 64 &&
+		       sizeof(*((struct evtchn_guest *)0)->fifo_head) == 64,
+	       "a vCPU's scan position and FIFO heads fill a cache line");
+
+/* @n zeroed entries of @size bytes, the array starting a cache line. */
+static void *per_vcpu_alloc(uint32_t n, size_t size)
+{
+	size_t len = ((size_t)(n ? n : 1) * size + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, len);
+
+	if (p)
+		memset(p, 0, len);
+	return p;
+}
+
 int evtchn_guest_init(struct evtchn_guest *g, void *shared_info, bool compat,
 		      uint32_t nr_vcpus, evtchn_guest_op_cb op, void *ctx)
 {
@@ -93,10 +108,10 @@ int evtchn_guest_init(struct evtchn_guest *g, void *shared_info, bool compat,
 	g->op = op;
 	g->ctx = ctx;
 	g->vcpu_info = calloc(nr_vcpus, sizeof(*g->vcpu_info));
-	g->scan = calloc(nr_vcpus, sizeof(*g->scan));
+	g->scan = per_vcpu_alloc(nr_vcpus, sizeof(*g->scan));
 	g->port_vcpu = calloc(64 * 64, sizeof(*g->port_vcpu));
 	g->fifo_cb = calloc(nr_vcpus, sizeof(*g->fifo_cb));
-	g->fifo_head = calloc(nr_vcpus, sizeof(*g->fifo_head));
+	g->fifo_head = per_vcpu_alloc(nr_vcpus, sizeof(*g->fifo_head));
 	if (!g->vcpu_info || !g->scan || !g->port_vcpu || !g->fifo_cb ||
 	    !g->fifo_head) {
 		evtchn_guest_fini(g);

@@ -12,20 +12,25 @@
  *  round trip  guest -> backend handle -> guest through eventfds, against
  *              a raw eventfd ping-pong between two threads;
  *  routes      replacing a 4,096-entry route table, and the worst send
- *              latency on another thread while replacements run.
+ *              latency on another thread while replacements run;
+ *  scaling     T threads sending on their own vCPUs' ports against one
+ *              thread, against the raw atomics on T threads
+ *              (bench_scale.c);
+ *  latency     the distributions of the send and the round trip, timed one
+ *              by one, and of an empty timed iteration.
  *
  * Each figure is the median of --runs runs (default 7) with its spread
- * (min..max).  --json prints one JSON object instead of the table.
+ * (min..max); distributions pool the samples of every run.  --json prints
+ * one JSON object instead of the table; --plot draws the figures with
+ * gnuplot (bench_plot.c).
  */
+#include <errno.h>
+#include <getopt.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <xen/xen.h>
-#include <xen/event_channel.h>
 
 #include <poll.h>
 #include <pthread.h>
@@ -38,60 +43,30 @@
 #include "evtchn/route.h"
 #include "evtchn_guest.h"
 
-#define PAGES 256u
-#define ARG_GPA (16u * EVTCHN_PAGE_SIZE)
-#define CB_GFN 20u
-#define ARRAY_GFN 32u
-#define MAX_RUNS 31
+#include "bench.h"
 
-struct bench {
-	struct evtchn_host *h;
-	struct evtchn_domain *d;
-	unsigned char *mem;
-	struct evtchn_guest g;
-};
-
-static uint64_t now_ns(void)
+void bench_init(struct bench *b, bool fifo, unsigned pages, uint32_t nr_vcpus)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static long op(void *ctx, uint32_t vcpu, int cmd, void *arg, size_t len)
-{
-	struct bench *b = ctx;
-	uint64_t args[6] = { (uint64_t)cmd, ARG_GPA };
-	long rc;
-
-	memcpy(b->mem + ARG_GPA, arg, len);
-	rc = evtchn_hypercall(b->d, vcpu, __HYPERVISOR_event_channel_op, args);
-	memcpy(arg, b->mem + ARG_GPA, len);
-	return rc;
-}
-
-static void bench_init(struct bench *b, bool fifo, unsigned pages)
-{
-	struct evtchn_domain_config cfg = { .domid = 1, .nr_vcpus = 2 };
+	struct evtchn_domain_config cfg = { .domid = 1, .nr_vcpus = nr_vcpus };
 
 	memset(b, 0, sizeof(*b));
 	b->mem = aligned_alloc(EVTCHN_PAGE_SIZE, PAGES * EVTCHN_PAGE_SIZE);
-	if (!b->mem || evtchn_host_create(&b->h))
+	if (!b->mem || nr_vcpus > MAX_VCPUS || evtchn_host_create(&b->h))
 		exit(1);
 	memset(b->mem, 0, PAGES * EVTCHN_PAGE_SIZE);
 	evtchn_guest_mem_flat(&cfg.mem, b->mem, PAGES * EVTCHN_PAGE_SIZE);
 	if (evtchn_domain_create(b->h, &cfg, &b->d) ||
-	    evtchn_guest_init(&b->g, evtchn_domain_shared_info(b->d), false, 2,
-			      op, b))
+	    evtchn_guest_init(&b->g, evtchn_domain_shared_info(b->d), false,
+			      nr_vcpus, bench_op, b))
 		exit(1);
 	if (!fifo)
 		return;
-	for (uint32_t v = 0; v < 2; v++)
+	/* a control block per vCPU, each in a page of its own as a guest
+	 * allocates them */
+	for (uint32_t v = 0; v < nr_vcpus; v++)
 		if (evtchn_guest_fifo_init_vcpu(
-			    &b->g, v,
-			    b->mem + CB_GFN * EVTCHN_PAGE_SIZE + v * 72, CB_GFN,
-			    v * 72))
+			    &b->g, v, b->mem + (CB_GFN + v) * EVTCHN_PAGE_SIZE,
+			    CB_GFN + v, 0))
 			exit(1);
 	for (unsigned i = 0; i < pages; i++)
 		if (evtchn_guest_fifo_expand(
@@ -100,7 +75,7 @@ static void bench_init(struct bench *b, bool fifo, unsigned pages)
 			exit(1);
 }
 
-static void bench_fini(struct bench *b)
+void bench_fini(struct bench *b)
 {
 	evtchn_guest_fini(&b->g);
 	evtchn_domain_destroy(b->d);
@@ -108,10 +83,10 @@ static void bench_fini(struct bench *b)
 	free(b->mem);
 }
 
-static long bind_ipi(struct bench *b, uint32_t vcpu)
+long bench_bind_ipi(struct bench *b, uint32_t vcpu)
 {
 	struct evtchn_bind_ipi bi = { .vcpu = vcpu };
-	long rc = op(b, 0, EVTCHNOP_bind_ipi, &bi, sizeof(bi));
+	long rc = bench_op(b, 0, EVTCHNOP_bind_ipi, &bi, sizeof(bi));
 
 	return rc ? rc : (long)bi.port;
 }
@@ -123,22 +98,47 @@ static void noop(uint32_t vcpu, uint32_t port, void *opaque)
 	(*(unsigned long *)opaque)++;
 }
 
-static volatile uint64_t sink;
+static uint32_t ns32(uint64_t ns)
+{
+	return ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+}
 
-/* ns per event: send through the entry, then the guest consumes. */
-static double send_lib(bool fifo, unsigned n)
+/*
+ * The per-event loops come twice: untimed for the throughput figures, and
+ * timed one event at a time for the distributions, where each sample runs
+ * from one clock read to the next and so includes one clock_gettime();
+ * timer_samples() measures that share alone.
+ */
+
+static inline void lib_event(struct bench *b, struct evtchn_send *s,
+			     unsigned long *seen)
+{
+	bench_op(b, 0, EVTCHNOP_send, s, sizeof(*s));
+	evtchn_guest_upcall(&b->g, 0, noop, seen);
+}
+
+/* ns per event: send through the entry, then the guest consumes; with
+ * @samples, each event's time in it. */
+static double send_lib(bool fifo, unsigned n, uint32_t *samples)
 {
 	struct bench b;
 	struct evtchn_send s;
 	unsigned long seen = 0;
-	uint64_t t0;
+	uint64_t t0, prev, t;
 
-	bench_init(&b, fifo, 1);
-	s.port = bind_ipi(&b, 0);
-	t0 = now_ns();
-	for (unsigned i = 0; i < n; i++) {
-		op(&b, 0, EVTCHNOP_send, &s, sizeof(s));
-		evtchn_guest_upcall(&b.g, 0, noop, &seen);
+	bench_init(&b, fifo, 1, 2);
+	s.port = bench_bind_ipi(&b, 0);
+	t0 = prev = now_ns();
+	if (!samples) {
+		for (unsigned i = 0; i < n; i++)
+			lib_event(&b, &s, &seen);
+	} else {
+		for (unsigned i = 0; i < n; i++) {
+			lib_event(&b, &s, &seen);
+			t = now_ns();
+			samples[i] = ns32(t - prev);
+			prev = t;
+		}
 	}
 	t0 = now_ns() - t0;
 	if (seen != n) {
@@ -149,64 +149,58 @@ static double send_lib(bool fifo, unsigned n)
 	return (double)t0 / n;
 }
 
-/* ns per event: the same atomics on plain memory, sender and consumer. */
-static double send_raw(bool fifo, unsigned n)
+struct raw_mem *raw_mem_new(void)
 {
-	uint64_t *pending = calloc(64, 8), *mask = calloc(64, 8);
-	uint64_t *sel = calloc(1, 8);
-	uint32_t *word = calloc(2, 4), *head = calloc(16, 4),
-		 *ready = calloc(1, 4);
-	uint8_t *upcall = calloc(1, 1);
-	const uint32_t port = 1;
-	uint64_t t0 = now_ns();
+	struct raw_mem *m = aligned_alloc(64, sizeof(*m));
 
-	for (unsigned i = 0; i < n; i++) {
-		if (!fifo) {
-			if (!(__atomic_fetch_or(&pending[0], 2, __ATOMIC_SEQ_CST) & 2) &&
-			    !(__atomic_load_n(&mask[0], __ATOMIC_SEQ_CST) & 2) &&
-			    !(__atomic_fetch_or(sel, 1, __ATOMIC_SEQ_CST) & 1))
-				__atomic_fetch_or(upcall, 1, __ATOMIC_SEQ_CST);
-			/* consumer */
-			__atomic_store_n(upcall, 0, __ATOMIC_SEQ_CST);
-			sink += __atomic_exchange_n(sel, 0, __ATOMIC_SEQ_CST);
-			sink += __atomic_load_n(&mask[0], __ATOMIC_SEQ_CST);
-			__atomic_fetch_and(&pending[0], ~2ull, __ATOMIC_SEQ_CST);
-		} else {
-			uint32_t w;
+	if (!m)
+		exit(1);
+	memset(m, 0, sizeof(*m));
+	return m;
+}
 
-			if (!(__atomic_fetch_or(&word[port], 1u << 31,
-						__ATOMIC_SEQ_CST) & (1u << 31)) &&
-			    !(__atomic_load_n(&word[port], __ATOMIC_SEQ_CST) &
-			      (1u << 30)) &&
-			    !(__atomic_fetch_or(&word[port], 1u << 29,
-						__ATOMIC_SEQ_CST) & (1u << 29))) {
-				__atomic_store_n(&head[7], port, __ATOMIC_SEQ_CST);
-				if (!(__atomic_fetch_or(ready, 1u << 7,
-							__ATOMIC_SEQ_CST) & 0x80))
-					__atomic_fetch_or(upcall, 1,
-							  __ATOMIC_SEQ_CST);
-			}
-			/* consumer */
-			__atomic_store_n(upcall, 0, __ATOMIC_SEQ_CST);
-			sink += __atomic_exchange_n(ready, 0, __ATOMIC_SEQ_CST);
-			w = __atomic_load_n(&word[port], __ATOMIC_SEQ_CST);
-			__atomic_compare_exchange_n(&word[port], &w,
-						    w & ~((1u << 29) | 0x1ffff),
-						    false, __ATOMIC_SEQ_CST,
-						    __ATOMIC_SEQ_CST);
-			__atomic_fetch_and(&word[port], ~(1u << 31),
-					   __ATOMIC_SEQ_CST);
+static inline void raw_event(struct raw_mem *m, bool fifo)
+{
+	if (fifo)
+		raw_event_fifo(m);
+	else
+		raw_event_2l(m);
+}
+
+/* ns per event: the same atomics on plain memory, sender and consumer;
+ * with @samples, each event's time in it. */
+static double send_raw(bool fifo, unsigned n, uint32_t *samples)
+{
+	struct raw_mem *m = raw_mem_new();
+	uint64_t t0, prev, t;
+
+	t0 = prev = now_ns();
+	if (!samples) {
+		for (unsigned i = 0; i < n; i++)
+			raw_event(m, fifo);
+	} else {
+		for (unsigned i = 0; i < n; i++) {
+			raw_event(m, fifo);
+			t = now_ns();
+			samples[i] = ns32(t - prev);
+			prev = t;
 		}
 	}
 	t0 = now_ns() - t0;
-	free(pending);
-	free(mask);
-	free(sel);
-	free(word);
-	free(head);
-	free(ready);
-	free(upcall);
+	free(m);
 	return (double)t0 / n;
+}
+
+/* The timed loop with nothing in it: what each sample above includes. */
+static void timer_samples(unsigned n, uint32_t *samples)
+{
+	uint64_t prev = now_ns(), t;
+
+	for (unsigned i = 0; i < n; i++) {
+		t = now_ns();
+		samples[i] = ns32(t - prev);
+		prev = t;
+	}
 }
 
 struct op_costs {
@@ -224,24 +218,24 @@ static struct op_costs op_costs(uint32_t bound, unsigned n)
 	long *ports = malloc(n * sizeof(*ports));
 	uint64_t t0;
 
-	bench_init(&b, true, 128);
+	bench_init(&b, true, 128, 2);
 	for (uint32_t i = 1; i < bound - n; i++)
-		if (bind_ipi(&b, 1) < 0)
+		if (bench_bind_ipi(&b, 1) < 0)
 			exit(1);
 	t0 = now_ns();
 	for (unsigned i = 0; i < n; i++)
-		ports[i] = bind_ipi(&b, 1);
+		ports[i] = bench_bind_ipi(&b, 1);
 	c.bind = (double)(now_ns() - t0) / n;
 	t0 = now_ns();
 	for (unsigned i = 0; i < n; i++) {
 		s.port = ports[i];
-		op(&b, 0, EVTCHNOP_send, &s, sizeof(s));
+		bench_op(&b, 0, EVTCHNOP_send, &s, sizeof(s));
 	}
 	c.send = (double)(now_ns() - t0) / n;
 	t0 = now_ns();
 	for (unsigned i = 0; i < n; i++) {
 		cl.port = ports[i];
-		op(&b, 0, EVTCHNOP_close, &cl, sizeof(cl));
+		bench_op(&b, 0, EVTCHNOP_close, &cl, sizeof(cl));
 	}
 	c.close = (double)(now_ns() - t0) / n;
 	free(ports);
@@ -255,10 +249,10 @@ static double bytes_per_port(uint32_t n, bool fifo)
 	struct bench b;
 	size_t before;
 
-	bench_init(&b, fifo, fifo ? 128 : 0);
+	bench_init(&b, fifo, fifo ? 128 : 0, 2);
 	before = mallinfo2().uordblks;
 	for (uint32_t i = 1; i < n; i++)
-		if (bind_ipi(&b, 0) < 0)
+		if (bench_bind_ipi(&b, 0) < 0)
 			exit(1);
 	before = mallinfo2().uordblks - before;
 	bench_fini(&b);
@@ -305,8 +299,9 @@ static void *rt_backend(void *arg)
 
 /* ns per round trip: guest send -> handle's eventfd -> backend thread ->
  * notify -> upcall -> eventfd -> the guest's thread, both threads blocking
- * in between, as in the raw ping-pong. */
-static double roundtrip_lib(unsigned n)
+ * in between, as in the raw ping-pong.  Each round trip's time goes to
+ * @samples. */
+static double roundtrip_lib(unsigned n, uint32_t *samples)
 {
 	struct evtchn_domain_config c0 = { .domid = 0, .nr_vcpus = 1 };
 	struct evtchn_domain_config c1 = { .domid = 1, .nr_vcpus = 1 };
@@ -317,7 +312,7 @@ static double roundtrip_lib(unsigned n)
 	struct bench b = { 0 };
 	struct rt rt = { .n = n, .guest_efd = eventfd(0, 0) };
 	pthread_t t;
-	uint64_t t0, v;
+	uint64_t t0, prev, now, v;
 
 	b.mem = aligned_alloc(EVTCHN_PAGE_SIZE, PAGES * EVTCHN_PAGE_SIZE);
 	if (!b.mem || evtchn_host_create(&b.h))
@@ -329,8 +324,8 @@ static double roundtrip_lib(unsigned n)
 	if (evtchn_domain_create(b.h, &c0, &d0) ||
 	    evtchn_domain_create(b.h, &c1, &b.d) ||
 	    evtchn_guest_init(&b.g, evtchn_domain_shared_info(b.d), false, 1,
-			      op, &b) ||
-	    op(&b, 0, EVTCHNOP_alloc_unbound, &au, sizeof(au)) ||
+			      bench_op, &b) ||
+	    bench_op(&b, 0, EVTCHNOP_alloc_unbound, &au, sizeof(au)) ||
 	    evtchn_backend_open(d0, 0, &rt.be))
 		exit(1);
 	rt.port = evtchn_backend_bind_interdomain(rt.be, 1, au.port);
@@ -339,16 +334,19 @@ static double roundtrip_lib(unsigned n)
 	evtchn_backend_unmask(rt.be, rt.port);
 	pthread_create(&t, NULL, rt_backend, &rt);
 	s.port = au.port;
-	t0 = now_ns();
+	t0 = prev = now_ns();
 	for (unsigned i = 0; i < n; i++) {
 		unsigned long seen = 0;
 
-		op(&b, 0, EVTCHNOP_send, &s, sizeof(s));
+		bench_op(&b, 0, EVTCHNOP_send, &s, sizeof(s));
 		if (read(rt.guest_efd, &v, sizeof(v)) != sizeof(v))
 			exit(1);
 		evtchn_guest_upcall(&b.g, 0, noop, &seen);
+		now = now_ns();
+		samples[i] = ns32(now - prev);
+		prev = now;
 	}
-	t0 = now_ns() - t0;
+	t0 = prev - t0;
 	pthread_join(t, NULL);
 	evtchn_backend_close(rt.be);
 	evtchn_guest_fini(&b.g);
@@ -384,21 +382,25 @@ static void *pp_peer(void *arg)
 }
 
 /* ns per round trip of a raw eventfd ping-pong between two threads (the
- * same wake-ups: the peer polls, the initiator blocks in read). */
-static double roundtrip_raw(unsigned n)
+ * same wake-ups: the peer polls, the initiator blocks in read); each round
+ * trip's time goes to @samples. */
+static double roundtrip_raw(unsigned n, uint32_t *samples)
 {
 	struct pp pp = { eventfd(0, EFD_NONBLOCK), eventfd(0, 0), n };
-	uint64_t one = 1, v, t0;
+	uint64_t one = 1, v, t0, prev, now;
 	pthread_t t;
 
 	pthread_create(&t, NULL, pp_peer, &pp);
-	t0 = now_ns();
+	t0 = prev = now_ns();
 	for (unsigned i = 0; i < n; i++) {
 		(void)!write(pp.a, &one, sizeof(one));
 		if (read(pp.b, &v, sizeof(v)) != sizeof(v))
 			exit(1);
+		now = now_ns();
+		samples[i] = ns32(now - prev);
+		prev = now;
 	}
-	t0 = now_ns() - t0;
+	t0 = prev - t0;
 	pthread_join(t, NULL);
 	close(pp.a);
 	close(pp.b);
@@ -448,16 +450,16 @@ static struct route_costs route_costs(unsigned replacements)
 	uint64_t t0;
 	int efd = eventfd(0, EFD_NONBLOCK);
 
-	bench_init(&b, true, 4);
+	bench_init(&b, true, 4, 2);
 	for (unsigned i = 0; i < 4096; i++) {
-		long p = bind_ipi(&b, 0);
+		long p = bench_bind_ipi(&b, 0);
 
 		r[i] = (struct evtchn_route){ .kind = EVTCHN_ROUTE_PORT_TO_PORT,
 					      .port = p, .target_port = p };
 	}
 	r[0].kind = EVTCHN_ROUTE_PORT_TO_FD;
 	r[0].fd = efd;
-	l.port = bind_ipi(&b, 1);
+	l.port = bench_bind_ipi(&b, 1);
 	/* the sender alone */
 	pthread_create(&t, NULL, lat_sender, &l);
 	t0 = now_ns();
@@ -485,60 +487,49 @@ static struct route_costs route_costs(unsigned replacements)
 	return c;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
+/* --- options, the runs, the report -------------------------------------- */
 
-	return x < y ? -1 : x > y;
-}
+#define DEFAULT_EVENTS 200000u
+#define QUICK_EVENTS 20000u
+#define MAX_EVENTS 10000000u
+/* Events timed one by one per run: bounds the samples kept. */
+#define TIMED_EVENTS 200000u
 
-struct stat3 {
-	double median, min, max;
-};
-
-static struct stat3 stat_of(double *v, int runs)
-{
-	qsort(v, runs, sizeof(*v), cmp_double);
-	return (struct stat3){ v[runs / 2], v[0], v[runs - 1] };
-}
-
-int main(int argc, char **argv)
-{
-	int runs = 7;
-	bool json = false;
-	unsigned n = 200000, nops = 1000;
-	double lib[2][MAX_RUNS], raw[2][MAX_RUNS], ratio[2][MAX_RUNS];
-	double ops[2][3][MAX_RUNS];
-	static const uint32_t sizes[2] = { 1024, EVTCHN_FIFO_NR_CHANNELS };
+struct results {
+	int runs;
+	unsigned n, timed;
 	struct stat3 sl[2], sr[2], sq[2], so[2][3];
 	double bpp2l, bppfifo;
-	double rtl[MAX_RUNS], rtr[MAX_RUNS], rtq[MAX_RUNS];
 	struct stat3 srtl, srtr, srtq;
 	struct route_costs rc;
+	struct scaling sc;
+	struct dist d[D_NR];
+};
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
-			runs = atoi(argv[++i]);
-		} else if (!strcmp(argv[i], "--quick")) {
-			n = 20000;
-			runs = 3;
-		} else {
-			fprintf(stderr, "usage: %s [--runs N (1..%d)] [--quick] "
-					"[--json]\n", argv[0], MAX_RUNS);
-			return 2;
-		}
-	}
-	if (runs < 1 || runs > MAX_RUNS) {
-		fprintf(stderr, "evtchn-bench: --runs must be 1..%d\n", MAX_RUNS);
-		return 2;
-	}
+static const uint32_t sizes[2] = { 1024, EVTCHN_FIFO_NR_CHANNELS };
+
+static void measure_send_ops(struct results *res)
+{
+	static const enum dist_id lib_d[2] = { D_SEND_LIB_2L, D_SEND_LIB_FIFO };
+	static const enum dist_id raw_d[2] = { D_SEND_RAW_2L, D_SEND_RAW_FIFO };
+	double lib[2][MAX_RUNS], raw[2][MAX_RUNS], ratio[2][MAX_RUNS];
+	double ops[2][3][MAX_RUNS];
+	const unsigned nops = 1000;
+	int runs = res->runs;
+
 	for (int r = 0; r < runs; r++) {
 		for (int f = 0; f < 2; f++) {
-			raw[f][r] = send_raw(f, n);
-			lib[f][r] = send_lib(f, n);
+			raw[f][r] = send_raw(f, res->n, NULL);
+			lib[f][r] = send_lib(f, res->n, NULL);
 			ratio[f][r] = lib[f][r] / raw[f][r];
+		}
+		/* the same loops timed event by event */
+		timer_samples(res->timed, dist_add(&res->d[D_TIMER], res->timed));
+		for (int f = 0; f < 2; f++) {
+			send_raw(f, res->timed,
+				 dist_add(&res->d[raw_d[f]], res->timed));
+			send_lib(f, res->timed,
+				 dist_add(&res->d[lib_d[f]], res->timed));
 		}
 		for (int s = 0; s < 2; s++) {
 			struct op_costs c = op_costs(sizes[s], nops);
@@ -549,68 +540,334 @@ int main(int argc, char **argv)
 		}
 	}
 	for (int f = 0; f < 2; f++) {
-		sl[f] = stat_of(lib[f], runs);
-		sr[f] = stat_of(raw[f], runs);
-		sq[f] = stat_of(ratio[f], runs);
+		res->sl[f] = stat_of(lib[f], runs);
+		res->sr[f] = stat_of(raw[f], runs);
+		res->sq[f] = stat_of(ratio[f], runs);
 		for (int k = 0; k < 3; k++)
-			so[f][k] = stat_of(ops[f][k], runs);
+			res->so[f][k] = stat_of(ops[f][k], runs);
 	}
-	bpp2l = bytes_per_port(4096, false);
-	bppfifo = bytes_per_port(EVTCHN_FIFO_NR_CHANNELS, true);
-	for (int r = 0; r < runs; r++) {
-		rtl[r] = roundtrip_lib(n / 10);
-		rtr[r] = roundtrip_raw(n / 10);
+}
+
+static void measure_roundtrip(struct results *res)
+{
+	double rtl[MAX_RUNS], rtr[MAX_RUNS], rtq[MAX_RUNS];
+	unsigned n = res->n / 10;
+
+	for (int r = 0; r < res->runs; r++) {
+		rtl[r] = roundtrip_lib(n, dist_add(&res->d[D_RT_LIB], n));
+		rtr[r] = roundtrip_raw(n, dist_add(&res->d[D_RT_RAW], n));
 		rtq[r] = rtl[r] / rtr[r];
 	}
-	srtl = stat_of(rtl, runs);
-	srtr = stat_of(rtr, runs);
-	srtq = stat_of(rtq, runs);
-	rc = route_costs(n / 1000 + 10);
+	res->srtl = stat_of(rtl, res->runs);
+	res->srtr = stat_of(rtr, res->runs);
+	res->srtq = stat_of(rtq, res->runs);
+}
 
-	if (json) {
-		printf("{\"runs\": %d, \"events\": %u,\n", runs, n);
-		for (int f = 0; f < 2; f++)
-			printf(" \"send_%s\": {\"lib_ns\": %.1f, \"raw_ns\": %.1f, "
-			       "\"ratio\": %.2f, \"ratio_min\": %.2f, "
-			       "\"ratio_max\": %.2f},\n", f ? "fifo" : "2l",
-			       sl[f].median, sr[f].median, sq[f].median,
-			       sq[f].min, sq[f].max);
-		for (int s = 0; s < 2; s++)
-			printf(" \"ops_at_%u\": {\"bind_ns\": %.1f, \"send_ns\": "
-			       "%.1f, \"close_ns\": %.1f},\n", sizes[s],
-			       so[s][0].median, so[s][1].median,
-			       so[s][2].median);
-		printf(" \"roundtrip\": {\"lib_ns\": %.0f, \"raw_ns\": %.0f, "
-		       "\"ratio\": %.2f, \"ratio_min\": %.2f, \"ratio_max\": "
-		       "%.2f},\n", srtl.median, srtr.median, srtq.median,
-		       srtq.min, srtq.max);
-		printf(" \"routes_4096\": {\"replace_us\": %.1f, "
-		       "\"worst_send_us\": %.1f, \"worst_send_idle_us\": %.1f},\n",
-		       rc.replace_us, rc.worst_send_us, rc.worst_send_idle_us);
-		printf(" \"bytes_per_port_2l\": %.1f, \"bytes_per_port_fifo\": "
-		       "%.1f}\n", bpp2l, bppfifo);
-		return 0;
+static void dists_init(struct results *res)
+{
+	static const struct {
+		const char *key, *title;
+	} names[D_NR] = {
+		[D_TIMER] = { "timer", "empty timed iteration" },
+		[D_SEND_LIB_2L] = { "send_lib_2l", "send, library, 2-level" },
+		[D_SEND_RAW_2L] = { "send_raw_2l",
+				    "send, raw atomics, 2-level" },
+		[D_SEND_LIB_FIFO] = { "send_lib_fifo", "send, library, FIFO" },
+		[D_SEND_RAW_FIFO] = { "send_raw_fifo",
+				      "send, raw atomics, FIFO" },
+		[D_RT_LIB] = { "roundtrip_lib", "round trip, library" },
+		[D_RT_RAW] = { "roundtrip_raw",
+			       "round trip, raw eventfd ping-pong" },
+	};
+
+	for (int i = 0; i < D_NR; i++) {
+		size_t per_run = i >= D_RT_LIB ? res->n / 10 : res->timed;
+
+		dist_init(&res->d[i], names[i].key, names[i].title,
+			  per_run * res->runs);
 	}
+}
+
+/* "a (b..c)" with @prec decimals */
+static void print_stat(const struct stat3 *s, int prec)
+{
+	printf("%.*f (%.*f..%.*f)", prec, s->median, prec, s->min, prec,
+	       s->max);
+}
+
+static void print_scaling_text(const struct scaling *sc)
+{
+	printf("\nthread scaling: T threads, each sending on its own vCPU's "
+	       "IPI port and consuming\n(%u events each, %u CPUs; threads "
+	       "pinned to CPUs of their own up to %u)\n", sc->events,
+	       sc->cpus, sc->cpus < sc->max_threads ? sc->cpus
+						    : sc->max_threads);
+	printf("                                  threads  Mevents/s, all    "
+	       "scaling              over raw scaling\n");
+	for (int s = 0; s < SC_NR; s++)
+		for (unsigned t = 1; t <= sc->max_threads; t++) {
+			printf("  %-36s %u   ", t == 1 ? scale_info[s].title : "",
+			       t);
+			print_stat(&sc->mev_s[s][t - 1], 1);
+			printf("   ");
+			print_stat(&sc->scaling[s][t - 1], 2);
+			if (!scale_info[s].raw && t > 1) {
+				printf("   ");
+				print_stat(&sc->ratio[s][t - 1], 2);
+			}
+			printf("\n");
+		}
+}
+
+static void print_latency_text(const struct results *res)
+{
+	printf("\nlatency, ns (samples pooled over the runs)        p50      "
+	       "p90      p99        max    samples\n");
+	for (int i = 0; i < D_NR; i++) {
+		const struct dist *d = &res->d[i];
+
+		printf("  %-42s %8u %8u %8u %10u %10zu\n", d->title,
+		       dist_pct(d, 50), dist_pct(d, 90), dist_pct(d, 99),
+		       dist_pct(d, 100), d->n);
+	}
+	printf("  (every send sample includes one clock_gettime(): the "
+	       "empty timed iteration)\n");
+}
+
+static void print_text(const struct results *res)
+{
+	int runs = res->runs;
+
 	printf("evtchn-bench: %d runs, median (min..max)\n\n", runs);
 	printf("send + consume, one event   library ns     raw atomics ns   ratio\n");
 	for (int f = 0; f < 2; f++)
 		printf("  %-25s %6.1f (%.1f..%.1f)  %5.1f (%.1f..%.1f)  %.2f (%.2f..%.2f)\n",
-		       f ? "FIFO" : "2-level", sl[f].median, sl[f].min,
-		       sl[f].max, sr[f].median, sr[f].min, sr[f].max,
-		       sq[f].median, sq[f].min, sq[f].max);
+		       f ? "FIFO" : "2-level", res->sl[f].median,
+		       res->sl[f].min, res->sl[f].max, res->sr[f].median,
+		       res->sr[f].min, res->sr[f].max, res->sq[f].median,
+		       res->sq[f].min, res->sq[f].max);
 	printf("\nper operation (FIFO)        bind_ipi ns    send ns   close ns\n");
 	for (int s = 0; s < 2; s++)
 		printf("  at %6u bound ports     %8.1f  %8.1f  %9.1f\n",
-		       sizes[s], so[s][0].median, so[s][1].median,
-		       so[s][2].median);
+		       sizes[s], res->so[s][0].median, res->so[s][1].median,
+		       res->so[s][2].median);
 	printf("\nlibrary memory per bound port: 2-level %.1f B (4,096 ports), "
-	       "FIFO %.1f B (131,072 ports)\n", bpp2l, bppfifo);
+	       "FIFO %.1f B (131,072 ports)\n", res->bpp2l, res->bppfifo);
 	printf("\nround trip guest->backend->guest  library ns     raw eventfd ping-pong ns   ratio\n");
 	printf("  through a backend handle       %7.0f (%.0f..%.0f)  %7.0f (%.0f..%.0f)  %.2f (%.2f..%.2f)\n",
-	       srtl.median, srtl.min, srtl.max, srtr.median, srtr.min,
-	       srtr.max, srtq.median, srtq.min, srtq.max);
+	       res->srtl.median, res->srtl.min, res->srtl.max,
+	       res->srtr.median, res->srtr.min, res->srtr.max,
+	       res->srtq.median, res->srtq.min, res->srtq.max);
 	printf("\nroute table of 4,096 entries: replace %.1f us; worst send "
-	       "%.1f us while replacing (%.1f us without)\n", rc.replace_us,
-	       rc.worst_send_us, rc.worst_send_idle_us);
-	return 0;
+	       "%.1f us while replacing (%.1f us without)\n",
+	       res->rc.replace_us, res->rc.worst_send_us,
+	       res->rc.worst_send_idle_us);
+	print_scaling_text(&res->sc);
+	print_latency_text(res);
+}
+
+/* "key": [a, b, ...] of one field of @v[0..n) */
+static void json_array(const char *key, const struct stat3 *v, unsigned n,
+		       size_t field, const char *sep)
+{
+	printf("%s\"%s\": [", sep, key);
+	for (unsigned i = 0; i < n; i++)
+		printf("%s%.3f", i ? ", " : "",
+		       *(const double *)((const char *)&v[i] + field));
+	printf("]");
+}
+
+static void json_stat_arrays(const char *key, const struct stat3 *v,
+			     unsigned n, const char *sep)
+{
+	char k[64];
+
+	json_array(key, v, n, offsetof(struct stat3, median), sep);
+	snprintf(k, sizeof(k), "%s_min", key);
+	json_array(k, v, n, offsetof(struct stat3, min), ", ");
+	snprintf(k, sizeof(k), "%s_max", key);
+	json_array(k, v, n, offsetof(struct stat3, max), ", ");
+}
+
+static void print_scaling_json(const struct scaling *sc)
+{
+	printf(" \"scaling\": {\"cpus\": %u, \"events_per_thread\": %u, "
+	       "\"threads\": [", sc->cpus, sc->events);
+	for (unsigned t = 1; t <= sc->max_threads; t++)
+		printf("%s%u", t > 1 ? ", " : "", t);
+	printf("], \"pinned\": [");
+	for (unsigned t = 1; t <= sc->max_threads; t++)
+		printf("%s%s", t > 1 ? ", " : "",
+		       sc->pinned[t] ? "true" : "false");
+	printf("]");
+	for (int s = 0; s < SC_NR; s++) {
+		printf(",\n  \"%s\": {", scale_info[s].key);
+		json_stat_arrays("mev_s", sc->mev_s[s], sc->max_threads, "");
+		json_stat_arrays("scaling", sc->scaling[s], sc->max_threads,
+				 ", ");
+		if (!scale_info[s].raw) {
+			printf(", \"raw\": \"%s\"",
+			       scale_info[scale_info[s].raw_of].key);
+			json_stat_arrays("ratio", sc->ratio[s],
+					 sc->max_threads, ", ");
+		}
+		printf("}");
+	}
+	printf("},\n");
+}
+
+static void print_json(const struct results *res)
+{
+	printf("{\"runs\": %d, \"events\": %u,\n", res->runs, res->n);
+	for (int f = 0; f < 2; f++)
+		printf(" \"send_%s\": {\"lib_ns\": %.1f, \"raw_ns\": %.1f, "
+		       "\"ratio\": %.2f, \"ratio_min\": %.2f, "
+		       "\"ratio_max\": %.2f},\n", f ? "fifo" : "2l",
+		       res->sl[f].median, res->sr[f].median, res->sq[f].median,
+		       res->sq[f].min, res->sq[f].max);
+	for (int s = 0; s < 2; s++)
+		printf(" \"ops_at_%u\": {\"bind_ns\": %.1f, \"send_ns\": "
+		       "%.1f, \"close_ns\": %.1f},\n", sizes[s],
+		       res->so[s][0].median, res->so[s][1].median,
+		       res->so[s][2].median);
+	printf(" \"roundtrip\": {\"lib_ns\": %.0f, \"raw_ns\": %.0f, "
+	       "\"ratio\": %.2f, \"ratio_min\": %.2f, \"ratio_max\": "
+	       "%.2f},\n", res->srtl.median, res->srtr.median,
+	       res->srtq.median, res->srtq.min, res->srtq.max);
+	printf(" \"routes_4096\": {\"replace_us\": %.1f, "
+	       "\"worst_send_us\": %.1f, \"worst_send_idle_us\": %.1f},\n",
+	       res->rc.replace_us, res->rc.worst_send_us,
+	       res->rc.worst_send_idle_us);
+	print_scaling_json(&res->sc);
+	printf(" \"latency_ns\": {");
+	for (int i = 0; i < D_NR; i++) {
+		const struct dist *d = &res->d[i];
+
+		printf("%s\n  \"%s\": {\"samples\": %zu, \"p50\": %u, "
+		       "\"p90\": %u, \"p99\": %u, \"max\": %u}", i ? "," : "",
+		       d->key, d->n, dist_pct(d, 50), dist_pct(d, 90),
+		       dist_pct(d, 99), dist_pct(d, 100));
+	}
+	printf("},\n");
+	printf(" \"bytes_per_port_2l\": %.1f, \"bytes_per_port_fifo\": "
+	       "%.1f}\n", res->bpp2l, res->bppfifo);
+}
+
+static void usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s [--runs N] [--events N] [--quick] [--json] "
+		"[--plot PREFIX]\n"
+		"  --runs N       repeat each measurement N times, 1..%d "
+		"(default 7; --quick: 3)\n"
+		"  --events N     events per measurement, %u..%u (default "
+		"%u; --quick: %u)\n"
+		"  --quick        fewer events and runs\n"
+		"  --json         one JSON object instead of the table\n"
+		"  --plot PREFIX  write data files, a gnuplot script and SVG "
+		"figures\n"
+		"                 named PREFIX + name (PREFIX: DIR/ or "
+		"DIR/stem-)\n",
+		prog, MAX_RUNS, 100u, MAX_EVENTS, DEFAULT_EVENTS,
+		QUICK_EVENTS);
+}
+
+/* @arg as a whole number in [min, max]; else -1 after saying why. */
+static long parse_count(const char *opt, const char *arg, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max) {
+		fprintf(stderr, "evtchn-bench: %s: '%s' is not a number in "
+				"%ld..%ld\n", opt, arg, min, max);
+		return -1;
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "runs", required_argument, NULL, 'r' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "plot", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static struct results res;
+	long runs = 0, events = 0;
+	bool json = false, quick = false;
+	const char *plot = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			runs = parse_count("--runs", optarg, 1, MAX_RUNS);
+			if (runs < 0)
+				return 2;
+			break;
+		case 'e':
+			events = parse_count("--events", optarg, 100,
+					     MAX_EVENTS);
+			if (events < 0)
+				return 2;
+			break;
+		case 'q':
+			quick = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'p':
+			plot = optarg;
+			if (!*plot) {
+				fprintf(stderr, "evtchn-bench: --plot: empty "
+						"prefix\n");
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			return 0;
+		default: /* getopt_long said what was wrong */
+			usage(stderr, argv[0]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "evtchn-bench: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr, argv[0]);
+		return 2;
+	}
+	res.runs = runs ? runs : quick ? 3 : 7;
+	res.n = events ? events : quick ? QUICK_EVENTS : DEFAULT_EVENTS;
+	res.timed = res.n < TIMED_EVENTS ? res.n : TIMED_EVENTS;
+
+	dists_init(&res);
+	measure_send_ops(&res);
+	res.bpp2l = bytes_per_port(4096, false);
+	res.bppfifo = bytes_per_port(EVTCHN_FIFO_NR_CHANNELS, true);
+	measure_roundtrip(&res);
+	res.rc = route_costs(res.n / 1000 + 10);
+	scaling_measure(&res.sc, res.runs, res.n);
+	for (int i = 0; i < D_NR; i++)
+		dist_sort(&res.d[i]);
+
+	if (json)
+		print_json(&res);
+	else
+		print_text(&res);
+	fflush(stdout);
+	/* The figures last: without gnuplot the numbers are still out. */
+	c = plot && plot_write(plot, res.d, &res.sc) ? 3 : 0;
+	for (int i = 0; i < D_NR; i++)
+		dist_fini(&res.d[i]);
+	return c;
 }
