@@ -480,6 +480,74 @@ out:
 	return rc;
 }
 
+int fifo_image_save(struct evtchn_domain *d, struct fifo_image_vcpu *v,
+		    uint64_t *gfns)
+{
+	struct fifo_domain *fd = fifo_of(d);
+	uint32_t npages;
+
+	domain_assert_locked(d);
+	if (!fd)
+		return -1;
+	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
+		struct fifo_vcpu *fv = &fd->vcpu[i];
+		unsigned char *cb = (unsigned char *)atomic_load(&fv->cb);
+
+		v[i].cb_set = cb != NULL;
+		v[i].cb_gfn = cb ? fv->cb_gfn : 0;
+		v[i].cb_offset = cb ? (uint32_t)(cb - (unsigned char *)fv->cb_page)
+				    : 0;
+		for (uint32_t q = 0; q < EVTCHN_FIFO_MAX_QUEUES; q++) {
+			q_lock(&fv->queue[q]);
+			v[i].tail[q] = fv->queue[q].tail;
+			q_unlock(&fv->queue[q]);
+		}
+	}
+	npages = atomic_load(&fd->num_evtchns) / WORDS_PER_PAGE;
+	for (uint32_t i = 0; i < npages; i++)
+		gfns[i] = fd->array_gfn[i];
+	return (int)npages;
+}
+
+int fifo_image_restore(struct evtchn_domain *d,
+		       const struct fifo_image_vcpu *v, const uint64_t *gfns,
+		       uint32_t npages)
+{
+	struct fifo_domain *fd;
+
+	domain_assert_locked(d);
+	if (npages > MAX_ARRAY_PAGES)
+		return -EINVAL;
+	fd = fifo_alloc(d);
+	if (!fd)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
+		if (!v[i].cb_set)
+			continue;
+		if (v[i].cb_offset > EVTCHN_PAGE_SIZE - CB_SIZE ||
+		    (v[i].cb_offset & 7) ||
+		    map_control_block(d, fd, i, v[i].cb_gfn, v[i].cb_offset))
+			goto fail;
+		for (uint32_t q = 0; q < EVTCHN_FIFO_MAX_QUEUES; q++)
+			fd->vcpu[i].queue[q].tail = v[i].tail[q];
+	}
+	for (uint32_t i = 0; i < npages; i++) {
+		fd->array[i] = map_guest_page(d, gfns[i]);
+		if (!fd->array[i])
+			goto fail;
+		fd->array_gfn[i] = gfns[i];
+	}
+	atomic_store_explicit(&fd->num_evtchns, npages * WORDS_PER_PAGE,
+			      memory_order_release);
+	/* pairs with fifo_of() and domain_abi() */
+	atomic_store_explicit(&d->fifo, fd, memory_order_release);
+	atomic_store_explicit(&d->abi, &evtchn_abi_fifo, memory_order_release);
+	return 0;
+fail:
+	fifo_free(d, fd);
+	return -EINVAL;
+}
+
 /* Back to 2-level (Xen's evtchn_fifo_destroy() + evtchn_2l_init()). */
 struct fifo_domain *fifo_detach(struct evtchn_domain *d)
 {

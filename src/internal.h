@@ -383,6 +383,28 @@ int pirq_inject_msi(struct evtchn_domain *d, uint32_t pirq);
 const char *pirq_describe(struct evtchn_domain *d, uint32_t pirq,
 			  char *buf, size_t size);
 
+/* abi_fifo.c, for snapshot.c: the FIFO state that is not in guest
+ * memory.  Lock held. */
+struct fifo_image_vcpu {
+	bool cb_set;
+	uint64_t cb_gfn;
+	uint32_t cb_offset;
+	uint32_t tail[EVTCHN_FIFO_MAX_QUEUES]; /* Xen-private queue tails */
+};
+/* Fills @v[nr_vcpus] and @gfns[128]; returns the number of event-array
+ * pages, or -1 when the domain is on 2-level. */
+int fifo_image_save(struct evtchn_domain *d, struct fifo_image_vcpu *v,
+		    uint64_t *gfns);
+/* Maps what @v and @gfns name into a new FIFO state and makes it the
+ * domain's ABI; -EINVAL (nothing changed) when a page is not RAM. */
+int fifo_image_restore(struct evtchn_domain *d,
+		       const struct fifo_image_vcpu *v, const uint64_t *gfns,
+		       uint32_t npages);
+
+/* snapshot.c needs these from vcpu_op.c and port.c */
+void vcpu_info_restore(struct evtchn_domain *d, struct evtchn_vcpu *v,
+		       uint64_t gfn, void *page, uint32_t offset);
+
 /* vcpu_op.c */
 long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
 		uint32_t vcpuid, uint64_t arg);

@@ -87,6 +87,20 @@ static long map_vcpu_info(struct evtchn_domain *d, uint32_t caller,
 	return 0;
 }
 
+/* A registration carried over by evtchn_domain_restore(): the guest's
+ * vcpu_info is already in its memory.  Lock held. */
+void vcpu_info_restore(struct evtchn_domain *d, struct evtchn_vcpu *v,
+		       uint64_t gfn, void *page, uint32_t offset)
+{
+	domain_assert_locked(d);
+	v->registered = true;
+	v->vi_gfn = gfn;
+	v->vi_page = page;
+	/* pairs with the acquire loads in abi_2l.c and deliver.c */
+	atomic_store_explicit(&v->vcpu_info, (unsigned char *)page + offset,
+			      memory_order_release);
+}
+
 /* The vcpu_op sub-ops of the library; any other returns -ENOSYS for the
  * VMM to handle (Xen checks the vCPU, -ENOENT, before the command).
  * Xen also refreshes the vCPU's time info after register_vcpu_info; time

@@ -304,6 +304,31 @@ EVTCHN_API int evtchn_vcpu_kick(struct evtchn_domain *d, uint32_t vcpu);
  */
 EVTCHN_API int evtchn_upcall_level_update(struct evtchn_domain *d);
 
+/*
+ * Save and restore for live migration the guest does not see.
+ * evtchn_domain_save(): an image of @d's event channel state in a buffer
+ *   the caller frees with free(): the shared_info page, vcpu_info
+ *   registrations, upcall vectors, timers, FIFO control blocks, pages and
+ *   queue tails, every bound port, PIRQ mappings.  The rest is in guest
+ *   memory, which the VMM migrates.  Take it with the vCPUs stopped and
+ *   event sources quiet (backends, routes, devices), after the guest's
+ *   memory is final or together with its last copy.
+ * evtchn_domain_restore(): on a domain created with the same vCPU count and
+ *   PIRQ configuration, with the guest's memory in place and nothing done to
+ *   it yet (-EBUSY otherwise): every field is checked first (-EINVAL for a
+ *   bad, truncated or foreign image, nothing changed), then the state is
+ *   installed, each vCPU whose upcall was pending gets it again, and the
+ *   timers run on.  Backend handles and routes are not in the image: the
+ *   VMM sets them up again; an interdomain channel to another domain comes
+ *   back unbound for that domain, which binds it again with
+ *   EVTCHNOP_bind_interdomain (or evtchn_backend_bind_interdomain()) on the
+ *   same port.  Any thread; not from a callback.
+ */
+EVTCHN_API int evtchn_domain_save(struct evtchn_domain *d, void **buf,
+				  size_t *len);
+EVTCHN_API int evtchn_domain_restore(struct evtchn_domain *d, const void *buf,
+				     size_t len);
+
 /* Whether vCPU @vcpu is in SCHEDOP_poll now (1), or not (0). */
 EVTCHN_API int evtchn_vcpu_polling(struct evtchn_domain *d, uint32_t vcpu);
 
