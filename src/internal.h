@@ -134,6 +134,8 @@ struct pirq {
 	_Atomic uint32_t port;   /* bound event channel, 0: none */
 	_Atomic int32_t emuirq;  /* EMUIRQ_* or the GSI it is mapped to */
 	bool allocated;          /* PHYSDEVOP_get_free_pirq (PIRQ_ALLOCATED) */
+	bool entry;              /* Xen's pirq_info() exists without state:
+				  * allocated for a map that was refused */
 };
 
 struct evtchn_domain {

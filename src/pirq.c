@@ -72,7 +72,7 @@ static bool pirq_has_entry(struct evtchn_domain *d, uint32_t pirq)
 {
 	struct pirq *p = &d->pirq[pirq];
 
-	return atomic_load(&p->port) || p->allocated ||
+	return p->entry || atomic_load(&p->port) || p->allocated ||
 	       atomic_load(&p->emuirq) != EMUIRQ_UNBOUND;
 }
 
@@ -156,6 +156,7 @@ static int unmap_emuirq(struct evtchn_domain *d, int32_t pirq)
 	/* pairs with the acquire load in pirq_emuirq() */
 	atomic_store_explicit(&d->pirq[pirq].emuirq, EMUIRQ_UNBOUND,
 			      memory_order_release);
+	d->pirq[pirq].entry = false; /* Xen's pirq_cleanup_check() */
 	/* Whatever the key names now: for IRQ_MSI_EMU, possibly another
 	 * PIRQ (Xen does the same). */
 	if (old != EMUIRQ_PT)
@@ -195,10 +196,12 @@ int pirq_bind_check(struct evtchn_domain *d, uint32_t pirq)
 void pirq_set_port(struct evtchn_domain *d, uint32_t pirq, uint32_t port)
 {
 	domain_assert_locked(d);
-	if (pirq < d->nr_pirqs)
-		/* pairs with the acquire load in send_guest_pirq() */
-		atomic_store_explicit(&d->pirq[pirq].port, port,
-				      memory_order_release);
+	if (pirq >= d->nr_pirqs)
+		return;
+	/* pairs with the acquire load in send_guest_pirq() */
+	atomic_store_explicit(&d->pirq[pirq].port, port, memory_order_release);
+	if (!port)
+		d->pirq[pirq].entry = false; /* Xen's pirq_cleanup_check() */
 }
 
 /* Xen's is_hvm_pv_evtchn_domain() (4.17): a vector callback, or a per-vCPU
@@ -218,8 +221,13 @@ static int hvm_map_pirq(struct evtchn_domain *d, int type, int index,
 		return -XEN_EINVAL; /* "map type not supported yet" */
 	if (index < 0 || index >= PIRQ_NR_HVM_GSIS)
 		return -XEN_EINVAL;
-	if (*pirq < 0)
+	if (*pirq < 0) {
 		*pirq = get_free_pirq(d, type); /* -ENOSPC fails below */
+		/* Xen's get_free_pirq() creates the PIRQ's entry, which stays
+		 * when the mapping is then refused as a conflict. */
+		if (*pirq >= 0)
+			d->pirq[*pirq].entry = true;
+	}
 	return map_emuirq(d, *pirq, index);
 }
 

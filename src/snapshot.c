@@ -65,7 +65,7 @@ struct snap_port {
 struct snap_pirq {
 	uint32_t pirq;
 	int32_t emuirq;
-	uint8_t allocated, pad[3];
+	uint8_t allocated, entry, pad[2];
 };
 
 _Static_assert(sizeof(struct snap_hdr) == 64, "snapshot header");
@@ -91,7 +91,7 @@ static bool port_saved(uint64_t b)
 
 static bool pirq_saved(struct evtchn_domain *d, uint32_t i)
 {
-	return d->pirq[i].allocated ||
+	return d->pirq[i].allocated || d->pirq[i].entry ||
 	       atomic_load(&d->pirq[i].emuirq) != EMUIRQ_UNBOUND;
 }
 
@@ -180,6 +180,7 @@ static int save_locked(struct evtchn_domain *d, unsigned char **out,
 		sq->pirq = i;
 		sq->emuirq = atomic_load(&d->pirq[i].emuirq);
 		sq->allocated = d->pirq[i].allocated;
+		sq->entry = d->pirq[i].entry;
 		sq++;
 	}
 	free(fv);
@@ -371,13 +372,13 @@ static int check(struct evtchn_domain *d, const struct image *im)
 	for (uint32_t i = 0; i < h->nr_pirqs; i++) {
 		const struct snap_pirq *q = &im->q[i];
 
-		if (q->pirq >= d->nr_pirqs || q->allocated > 1 ||
+		if (q->pirq >= d->nr_pirqs || q->allocated > 1 || q->entry > 1 ||
 		    pirq_seen[q->pirq]++ ||
 		    (q->emuirq != EMUIRQ_UNBOUND &&
 		     q->emuirq != EMUIRQ_MSI_EMU &&
 		     (q->emuirq < 0 || q->emuirq >= PIRQ_NR_HVM_GSIS)))
 			goto out;
-		if (q->emuirq == EMUIRQ_UNBOUND && !q->allocated)
+		if (q->emuirq == EMUIRQ_UNBOUND && !q->allocated && !q->entry)
 			goto out; /* no state: not a record */
 		/* the reverse map: one PIRQ a GSI; the MSI key names one */
 		for (uint32_t k = 0; k < i; k++)
@@ -467,6 +468,7 @@ static void restore_pirqs(struct evtchn_domain *d, const struct image *im)
 		const struct snap_pirq *q = &im->q[i];
 
 		d->pirq[q->pirq].allocated = q->allocated;
+		d->pirq[q->pirq].entry = q->entry;
 		atomic_store(&d->pirq[q->pirq].emuirq, q->emuirq);
 		if (q->emuirq >= 0)
 			atomic_store(&d->gsi_pirq[q->emuirq], (int32_t)q->pirq);
