@@ -32,6 +32,24 @@
  * Allocation skips a free port whose event word is LINKED; EVTCHNOP_reset
  * goes back to 2-level.
  *
+ * PIRQs.  The model keeps per domain what Xen 4.17 keeps for an HVM guest's
+ * emulated PIRQs: per PIRQ its emuirq (unbound, a GSI, IRQ_MSI_EMU) and
+ * PIRQ_ALLOCATED, the reverse map (GSI keys and the single IRQ_MSI_EMU
+ * key), the GSI levels, the callback (HVM_PARAM_CALLBACK_IRQ, per-vCPU
+ * upcall vectors: is_hvm_pv_evtchn_domain()); the bound port is read from
+ * the port table.  Every PHYSDEVOP gets its exact answer and copy-back
+ * (map_pirq's allocation order, refusals answered 0, -EINVAL with -28 in
+ * the pirq field, MSI_SEG copied back as MSI, both struct layouts), every
+ * MSI (evtchn_msi_inject()) and GSI change (evtchn_gsi_set()) its return
+ * value, and every delivery (an MSI, a rising edge, an EOI of a PCI GSI
+ * still high) is predicted as a send's is.  Domains have Xen's default
+ * 56 PIRQs, or 20, 300 or none (fuzz_core.h, PCFG).  The library keeps a
+ * PIRQ's entry (Xen's pirq_info()) while the PIRQ has state; Xen also
+ * keeps the empty one get_free_pirq() makes inside a map_pirq that is then
+ * refused, which PHYSDEVOP_eoi (0 in Xen) and an MSI (-EBUSY in the
+ * library) can see: the model counts that case (pirq_entry_diff) and
+ * accepts the library's answer there unless EVTCHN_FUZZ_STRICT=1.
+ *
  * The reference guest consumer is used when its header is on the include
  * path (the replay test links guest_dep); the libFuzzer target built
  * without guest_dep skips the consumer operations.
@@ -52,6 +70,8 @@
 #include <xen/event_channel.h>
 #include <xen/vcpu.h>
 #include <xen/physdev.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
 #include <xen/foreign/x86_32.h>
 #include <xen/foreign/x86_64.h>
 
@@ -74,8 +94,12 @@
 #endif
 
 #define NDOM 3
-/* Xen 4.17's nr_pirqs for a guest on a 24-GSI host (the default). */
-#define FZ_NR_PIRQS 56u
+/* PIRQs: the most any fuzz domain has (fz_pcfg), the vIOAPIC's pins
+ * (Xen's NR_HVM_DOMU_IRQS), Xen's emuirq values (asm/irq.h). */
+#define FZ_PIRQ_MAX 300u
+#define FZ_NR_GSIS 48u
+#define EMU_UNBOUND (-1)
+#define EMU_MSI (-3)
 #define MAX_VCPUS 40u
 #define MEM_SIZE ((uint64_t)FZ_MEM_PAGES * EVTCHN_PAGE_SIZE)
 #define PORTS_64 4096u /* 2-level: 64 * 64 */
@@ -116,9 +140,26 @@ static const uint32_t fz_max_ports[16] = { 1,  2,   3,   5,    31,   62,
 					   1023, 1024, 4095, 4096 };
 static const uint32_t fz_nr_vcpus[NDOM] = { 1, 3, 40 };
 
+/* PIRQ configurations (PCFG in fuzz_core.h); 0 in the config is the
+ * library's default, Xen 4.17's for a 24-GSI host. */
+static const struct {
+	uint32_t nr_pirqs, nr_irqs_gsi; /* as the model sees them */
+	uint32_t cfg_pirqs, cfg_gsi;    /* as the config says */
+	bool none;
+} fz_pcfg[4] = {
+	{ 56, 24, 0, 0, false },
+	{ 20, 16, 20, 16, false },
+	{ 300, 48, 300, 48, false },
+	{ 56, 24, 0, 0, true },
+};
+
 static struct evtchn_fuzz_stats stats;
 /* EVTCHN_FUZZ_TRACE=1: every EVTCHNOP the model checks, on stderr. */
 static int trace = -1;
+/* EVTCHN_FUZZ_STRICT=1: where the library's PIRQ entry rule is known to
+ * differ from Xen's (an empty entry left by a refused map_pirq, see
+ * m_entry()), demand Xen's answer. */
+static int strict = -1;
 static bool all_ports;
 
 void evtchn_fuzz_set_all_ports(int on)
@@ -181,8 +222,23 @@ struct fz_dom {
 	uint32_t tail[MAX_VCPUS][FIFO_QUEUES]; /* Xen-private; 0: none */
 	struct fz_pm *pm;                      /* [pm_n] */
 	uint32_t pm_n;
-	/* PIRQs taken with PHYSDEVOP_get_free_pirq (Xen's PIRQ_ALLOCATED) */
-	bool pirq_alloc[FZ_NR_PIRQS];
+	/* PIRQs, as Xen 4.17 keeps them for an HVM guest (struct pirq and
+	 * the emuirq -> pirq radix tree); the bound port is read from the
+	 * port table. */
+	bool has_pirq;                  /* XEN_X86_EMU_USE_PIRQ */
+	uint32_t nr_pirqs, nr_irqs_gsi;
+	int32_t emuirq[FZ_PIRQ_MAX];    /* EMU_UNBOUND, EMU_MSI or a GSI */
+	bool pirq_alloc[FZ_PIRQ_MAX];   /* get_free_pirq: PIRQ_ALLOCATED */
+	/* Xen's entry with nothing in it: get_free_pirq() inside a map_pirq
+	 * that was then refused created it (pirq_get_info()); gone at the
+	 * PIRQ's next pirq_cleanup_check() (close of its port, unmap). */
+	bool pirq_empty[FZ_PIRQ_MAX];
+	int32_t gsi_pirq[FZ_NR_GSIS];   /* reverse map: GSI keys, -1 none */
+	int32_t msi_emu_pirq;           /* reverse map: the IRQ_MSI_EMU key */
+	uint64_t gsi_level;             /* lines high (evtchn_gsi_set()) */
+	/* HVM_PARAM_CALLBACK_IRQ and the per-vCPU upcall vectors */
+	uint64_t callback_via;
+	uint8_t upcall_vector[MAX_VCPUS];
 #if FZ_HAVE_GUEST
 	struct evtchn_guest g;
 	bool g_ok;
@@ -221,7 +277,7 @@ struct fz {
 	unsigned ops;
 };
 
-static void fz_fail(int line, const char *what)
+static _Noreturn void fz_fail(int line, const char *what)
 {
 	fprintf(stderr, "evtchn fuzz: invariant broken at fuzz_core.c:%d: %s\n",
 		line, what);
@@ -1391,7 +1447,7 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 			struct fz_scan *s;
 			bool bound = false;
 
-			if (in.bind_pirq.pirq >= FZ_NR_PIRQS) {
+			if (in.bind_pirq.pirq >= z->nr_pirqs) {
 				exp = -XEN_EINVAL;
 				break;
 			}
@@ -1631,6 +1687,11 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 		case EVTCHNOP_close:
 			/* Xen's evtchn_free(): P cleared, the mask kept. */
 			pm(z, port)->saved = 0;
+			/* Xen's evtchn_close(): pirq_cleanup_check(). */
+			if (st.status == EVTCHNSTAT_pirq) {
+				CHECK(st.u.pirq < z->nr_pirqs);
+				z->pirq_empty[st.u.pirq] = false;
+			}
 			if (z->fifo) {
 				sh_begin(f, z);
 				sim_clear_pending(f, port);
@@ -1645,6 +1706,12 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 				if (f->before.st[p].status == EVTCHNSTAT_closed)
 					continue;
 				pm(zt, p)->saved = 0;
+				if (f->before.st[p].status == EVTCHNSTAT_pirq) {
+					uint32_t q = f->before.st[p].u.pirq;
+
+					CHECK(q < zt->nr_pirqs);
+					zt->pirq_empty[q] = false;
+				}
 				if (zt->fifo)
 					sim_clear_pending(f, p);
 			}
@@ -2099,23 +2166,299 @@ static long fz_vcpu_op(struct fz *f, int di, uint32_t vcpu,
 	return rc;
 }
 
-/* Whether PIRQ @pirq of @di is bound to a port (EVTCHNOP_status). */
-static bool pirq_bound(struct fz *f, int di, uint32_t pirq)
+/* ------------------------------------------------------------------ */
+/* PIRQ model (Xen 4.17: physdev.c, irq.c's emuirq functions, hvm/irq.c's
+ * hvm_inject_msi() and assert_gsi()) */
+
+/* The port PIRQ @pirq of @di is bound to, and its vCPU (the port table). */
+static bool pirq_port(struct fz *f, int di, uint32_t pirq, uint32_t *port,
+		      uint32_t *vcpu)
 {
 	struct fz_scan *s = scan(f, di);
 
 	for (uint32_t p = 1; p < s->end; p++)
 		if (s->st[p].status == EVTCHNSTAT_pirq &&
-		    s->st[p].u.pirq == pirq)
+		    s->st[p].u.pirq == pirq) {
+			if (port)
+				*port = p;
+			if (vcpu)
+				*vcpu = s->st[p].vcpu;
 			return true;
+		}
 	return false;
 }
 
+/* Xen's domain_pirq_to_emuirq(). */
+static int32_t m_emuirq(const struct fz_dom *z, int64_t pirq)
+{
+	return pirq >= 0 && pirq < z->nr_pirqs ? z->emuirq[pirq]
+					       : EMU_UNBOUND;
+}
+
 /*
- * Xen 4.17's PHYSDEVOPs of an HVM guest.  The fuzzed domains never choose a
- * vector callback, so map_pirq on themselves is refused and no PIRQ is ever
- * mapped (emuirq stays IRQ_UNBOUND): get_free_pirq allocates from the top,
- * status queries fail, EOI answers 0 for a PIRQ with some state.
+ * Xen's pirq_info() != NULL, as the library keeps it: the PIRQ has some
+ * state (a port, PIRQ_ALLOCATED, an emuirq), which is Xen after its
+ * pirq_cleanup_check() fix (docs/conformance.md).  Xen also keeps the
+ * empty entry get_free_pirq() makes for a map_pirq that is then refused
+ * (z->pirq_empty): m_entry_xen().
+ */
+static bool m_entry(struct fz *f, int di, uint32_t pirq)
+{
+	const struct fz_dom *z = &f->dom[di];
+
+	return pirq < z->nr_pirqs &&
+	       (z->pirq_alloc[pirq] || z->emuirq[pirq] != EMU_UNBOUND ||
+		pirq_port(f, di, pirq, NULL, NULL));
+}
+
+static bool m_entry_xen(struct fz *f, int di, uint32_t pirq)
+{
+	return m_entry(f, di, pirq) ||
+	       (pirq < f->dom[di].nr_pirqs && f->dom[di].pirq_empty[pirq]);
+}
+
+/* Where Xen has an entry and the library has none: Xen's answer under
+ * EVTCHN_FUZZ_STRICT, else the library's (counted). */
+static bool m_entry_checked(struct fz *f, int di, uint32_t pirq)
+{
+	bool lib = m_entry(f, di, pirq);
+
+	if (lib == m_entry_xen(f, di, pirq))
+		return lib;
+	stats.pirq_entry_diff++;
+	if (trace)
+		fprintf(stderr, "evtchn fuzz: dom%d pirq %u: an empty entry in "
+				"Xen, none in the library\n", di, pirq);
+	return strict;
+}
+
+/* Xen's is_free_pirq(): being bound does not count. */
+static bool m_free(const struct fz_dom *z, uint32_t pirq)
+{
+	return !z->pirq_alloc[pirq] && z->emuirq[pirq] == EMU_UNBOUND;
+}
+
+/* Xen's get_free_pirq(): GSIs from 16 below nr_irqs_gsi, then (every
+ * other type too) from the top down to nr_irqs_gsi; -ENOSPC. */
+static int32_t m_get_free(const struct fz_dom *z, int32_t type)
+{
+	if (type == MAP_PIRQ_TYPE_GSI)
+		for (uint32_t i = 16; i < z->nr_irqs_gsi; i++)
+			if (m_free(z, i))
+				return (int32_t)i;
+	for (uint32_t i = z->nr_pirqs; i-- > z->nr_irqs_gsi;)
+		if (m_free(z, i))
+			return (int32_t)i;
+	return -XEN_ENOSPC;
+}
+
+/* Xen's domain_emuirq_to_pirq(): the reverse map's key @emuirq. */
+static int32_t m_reverse(const struct fz_dom *z, int32_t emuirq)
+{
+	if (emuirq == EMU_MSI)
+		return z->msi_emu_pirq;
+	CHECK(emuirq >= 0 && (uint32_t)emuirq < FZ_NR_GSIS);
+	return z->gsi_pirq[emuirq];
+}
+
+/* Xen's map_domain_emuirq_pirq(): -EINVAL out of range; 0 otherwise,
+ * with *refused when the PIRQ or the emuirq is mapped otherwise (Xen logs
+ * "already mapped" and changes nothing). */
+static long m_map(struct fz_dom *z, int32_t pirq, int32_t emuirq,
+		  bool *refused)
+{
+	int32_t old_e, old_p;
+
+	*refused = false;
+	if (pirq < 0 || (uint32_t)pirq >= z->nr_pirqs)
+		return -XEN_EINVAL;
+	old_e = z->emuirq[pirq];
+	old_p = m_reverse(z, emuirq);
+	if ((old_e != EMU_UNBOUND && old_e != emuirq) ||
+	    (old_p != -1 && old_p != pirq)) {
+		*refused = true;
+		return 0;
+	}
+	if (emuirq == EMU_MSI)
+		z->msi_emu_pirq = pirq;
+	else
+		z->gsi_pirq[emuirq] = pirq;
+	z->emuirq[pirq] = emuirq;
+	return 0;
+}
+
+/* Xen's unmap_domain_pirq_emuirq() of a mapped PIRQ: the reverse key goes
+ * too (whatever it names: in this model always @pirq), then
+ * pirq_cleanup_check(). */
+static void m_unmap(struct fz_dom *z, uint32_t pirq)
+{
+	int32_t old = z->emuirq[pirq];
+
+	CHECK(old != EMU_UNBOUND);
+	CHECK(m_reverse(z, old) == (int32_t)pirq);
+	z->emuirq[pirq] = EMU_UNBOUND;
+	if (old == EMU_MSI)
+		z->msi_emu_pirq = -1;
+	else
+		z->gsi_pirq[old] = -1;
+	z->pirq_empty[pirq] = false;
+}
+
+/* Xen's is_hvm_pv_evtchn_domain() (4.17): a vector callback, or an
+ * upcall vector on vCPU 0. */
+static bool m_pv_evtchn(const struct fz_dom *z)
+{
+	return z->callback_via >> 56 == HVM_PARAM_CALLBACK_TYPE_VECTOR ||
+	       z->upcall_vector[0] != 0;
+}
+
+/* Whether vCPU @v's evtchn_upcall_pending is set (vCPUs from 32 up that
+ * did not register: the library's private dummy). */
+static bool m_upcall_pending(const struct fz_dom *z, uint32_t v)
+{
+	return z->vi[v] ? z->vi[v][0] & 1 : z->dummy_up[v];
+}
+
+/*
+ * Xen's send_guest_pirq() of @pirq when @send (else nothing must happen),
+ * predicted before the call: the port, if one is bound, made pending at
+ * its vCPU, as EVTCHNOP_send's deliveries are predicted (FIFO on a copy of
+ * the memory, 2-level by its bits).  With no delivery the whole memory,
+ * shared_info and the upcalls must stay as they are.  Returns whether a
+ * port was there.
+ */
+static bool pirq_expect(struct fz *f, int di, uint32_t pirq, bool send,
+			struct fz_ev *ev)
+{
+	struct fz_dom *z = &f->dom[di];
+	uint32_t port = 0, vcpu = 0;
+	bool bound = send && pirq < z->nr_pirqs &&
+		     pirq_port(f, di, pirq, &port, &vcpu);
+
+	memset(ev, 0, sizeof(*ev));
+	if (z->fifo) {
+		sh_begin(f, z);
+		if (bound)
+			sim_set_pending(f, port, vcpu);
+	} else if (bound) {
+		ev_snap(z, port, vcpu, ev);
+	} else {
+		sh_begin(f, z);
+	}
+	return bound;
+}
+
+static void pirq_expect_check(struct fz *f, const struct fz_ev *ev)
+{
+	if (f->sh.z) {
+		sh_check(f);
+	} else {
+		CHECK(ev->on);
+		ev_check_event(ev, false);
+	}
+}
+
+/* HVMOPs: HVM_PARAM_CALLBACK_IRQ and HVMOP_set_evtchn_upcall_vector
+ * (src/upcall.c); every other HVMOP is the VMM's, -ENOSYS. */
+static long fz_hvm_op(struct fz *f, int di, uint32_t vcpu,
+		      const uint64_t a[6])
+{
+	struct fz_dom *z = &f->dom[di];
+	uint64_t op = a[0], addr = a[1];
+	unsigned long total = f->total_upcalls, cnt = 0;
+	unsigned char before[16], after[16];
+	size_t size = 16;
+	bool copied = false, raise = false;
+	uint32_t tv = 0;
+	long exp, rc;
+
+	if (op == HVMOP_set_param || op == HVMOP_get_param) {
+		struct xen_hvm_param p;
+		int t;
+
+		_Static_assert(sizeof(p) == 16, "xen_hvm_param");
+		if (!in_mem(addr, size)) {
+			exp = -XEN_EFAULT;
+		} else {
+			memcpy(&p, z->mem + addr, size);
+			t = dom_idx(f, di, p.domid);
+			if (p.index != HVM_PARAM_CALLBACK_IRQ)
+				exp = -XEN_ENOSYS; /* the VMM's parameters */
+			else if (t < 0)
+				exp = -XEN_ESRCH;
+			else if (t != di && !z->privileged)
+				exp = -XEN_EPERM;
+			else
+				exp = 0;
+			if (exp == 0 && op == HVMOP_set_param) {
+				/* upcall_cb: no line to move */
+				f->dom[t].callback_via = p.value;
+				if (p.value >> 56 ==
+				    HVM_PARAM_CALLBACK_TYPE_VECTOR)
+					stats.callback_vectors++;
+			} else if (exp == 0) {
+				p.value = f->dom[t].callback_via;
+				memcpy(after, &p, size);
+				copied = true;
+			}
+		}
+	} else if (op == HVMOP_set_evtchn_upcall_vector) {
+		struct xen_hvm_evtchn_upcall_vector u;
+
+		size = sizeof(u);
+		if (!in_mem(addr, size)) {
+			exp = -XEN_EFAULT;
+		} else {
+			memcpy(&u, z->mem + addr, size);
+			if (u.vector < 0x10) {
+				exp = -XEN_EINVAL;
+			} else if (u.vcpu >= z->nr_vcpus) {
+				exp = -XEN_ENOENT;
+			} else {
+				exp = 0;
+				tv = u.vcpu;
+				z->upcall_vector[tv] = u.vector;
+				/* An upcall already pending is raised now
+				 * (upcall_cb: no irq_cb).  Xen injects the
+				 * vector even with none pending: a deliberate
+				 * difference (docs/conformance.md). */
+				raise = m_upcall_pending(z, tv);
+				cnt = z->upcalls[tv];
+				stats.upcall_vectors++;
+			}
+		}
+	} else {
+		exp = -XEN_ENOSYS;
+		size = 0;
+	}
+	if (size && in_mem(addr, size))
+		save(z, addr, before, size);
+	rc = hcall(z, vcpu, __HYPERVISOR_hvm_op, a);
+	if (trace || rc != exp)
+		fprintf(stderr, "evtchn fuzz: dom%d vcpu %u hvm_op %#llx -> "
+				"%ld (model %ld)\n", di, vcpu,
+			(unsigned long long)op, rc, exp);
+	CHECK(rc == exp);
+	if (raise) {
+		CHECK(z->upcalls[tv] == cnt + 1);
+		CHECK(f->total_upcalls == total + 1);
+		stats.upcall_vector_raised++;
+	} else {
+		CHECK(f->total_upcalls == total);
+	}
+	if (rc == -XEN_EFAULT)
+		stats.efault++;
+	if (size && in_mem(addr, size))
+		CHECK(same(z, addr, copied ? after : before, size));
+	return rc;
+}
+
+/*
+ * Xen 4.17's PHYSDEVOPs of an HVM guest (hvm_physdev_op(), do_physdev_op()):
+ * map_pirq of GSIs on itself with a vector callback, unmap_pirq, eoi (a
+ * PCI GSI still high raises its PIRQ again), irq_status_query,
+ * get_free_pirq; foreign domains as the library (no machine IRQs); every
+ * other PHYSDEVOP -ENOSYS.
  */
 static long fz_physdev_op(struct fz *f, int di, uint32_t vcpu,
 			  const uint64_t a[6])
@@ -2125,103 +2468,171 @@ static long fz_physdev_op(struct fz *f, int di, uint32_t vcpu,
 	uint64_t addr = a[1];
 	unsigned long total = f->total_upcalls;
 	unsigned char before[40], after[40];
-	size_t size = 8;
+	struct fz_ev ev;
+	size_t size = 0;
+	bool copied = false, predict = false;
 	long exp, rc;
 	int32_t got = -1;
-	bool map_copied = false;
 
+	stats.physdev_ops++;
 	switch (cmd) {
-	case PHYSDEVOP_map_pirq: {
-		struct physdev_map_pirq m;
-		uint64_t tb;
-
+	case PHYSDEVOP_map_pirq:
 		size = is32(z) ? 36 : 40;
-		if (!in_mem(addr, size)) {
-			exp = -XEN_EFAULT;
-			break;
-		}
-		memcpy(&m, z->mem + addr, 32);
-		memcpy(&tb, z->mem + addr + size - 8, 8);
-		memcpy(after, z->mem + addr, size);
-		if (m.type == MAP_PIRQ_TYPE_MULTI_MSI && tb) {
-			exp = -XEN_EINVAL; /* nothing copied back */
-			break;
-		}
-		map_copied = true;
-		if (m.domid == DOMID_SELF)
-			exp = -XEN_EINVAL; /* no vector callback */
-		else if (m.domid >= NDOM || !f->dom[m.domid].d)
-			exp = -XEN_ESRCH;
-		else if (!z->privileged)
-			exp = -XEN_EPERM;
-		else
-			exp = -XEN_EINVAL; /* no machine IRQ */
-		if (m.type == MAP_PIRQ_TYPE_MSI_SEG) {
-			m.type = MAP_PIRQ_TYPE_MSI;
-			memcpy(after + 4, &m.type, 4);
-		}
 		break;
-	}
-	case PHYSDEVOP_unmap_pirq: {
-		struct physdev_unmap_pirq u;
-
-		if (!in_mem(addr, sizeof(u))) {
-			exp = -XEN_EFAULT;
-			break;
-		}
-		memcpy(&u, z->mem + addr, sizeof(u));
-		if (u.domid == DOMID_SELF)
-			exp = 0; /* nothing mapped: nothing to do */
-		else if (u.domid >= NDOM || !f->dom[u.domid].d)
-			exp = -XEN_ESRCH;
-		else if (!z->privileged)
-			exp = -XEN_EPERM;
-		else
-			exp = -XEN_EINVAL;
-		break;
-	}
-	case PHYSDEVOP_eoi: {
-		uint32_t irq;
-
+	case PHYSDEVOP_eoi:
 		size = 4;
-		if (!in_mem(addr, 4)) {
-			exp = -XEN_EFAULT;
-			break;
-		}
-		memcpy(&irq, z->mem + addr, 4);
-		exp = irq < FZ_NR_PIRQS && (z->pirq_alloc[irq] ||
-					    pirq_bound(f, di, irq))
-			      ? 0
-			      : -XEN_EINVAL;
 		break;
-	}
+	case PHYSDEVOP_unmap_pirq:
 	case PHYSDEVOP_irq_status_query:
-		exp = in_mem(addr, 8) ? -XEN_EINVAL : -XEN_EFAULT;
+	case PHYSDEVOP_get_free_pirq:
+		size = 8;
 		break;
-	case PHYSDEVOP_get_free_pirq: {
-		struct physdev_get_free_pirq g;
-
-		if (!in_mem(addr, sizeof(g))) {
-			exp = -XEN_EFAULT;
-			break;
-		}
-		memcpy(&g, z->mem + addr, sizeof(g));
-		if (g.type == MAP_PIRQ_TYPE_GSI)
-			for (uint32_t i = 16; got < 0 && i < 24; i++)
-				if (!z->pirq_alloc[i])
-					got = (int32_t)i;
-		for (uint32_t i = FZ_NR_PIRQS; got < 0 && i-- > 24;)
-			if (!z->pirq_alloc[i])
-				got = (int32_t)i;
-		exp = got < 0 ? -XEN_ENOSPC : 0;
-		g.pirq = (uint32_t)got;
-		memcpy(after, &g, sizeof(g));
+	default:
 		break;
 	}
-	default:
-		exp = -XEN_ENOSYS;
-		size = 0;
-		break;
+	if (!size || !z->has_pirq) {
+		exp = -XEN_ENOSYS; /* before anything is read */
+	} else if (!in_mem(addr, size)) {
+		exp = -XEN_EFAULT;
+	} else {
+		switch (cmd) {
+		case PHYSDEVOP_map_pirq: {
+			struct physdev_map_pirq m;
+			uint64_t tb;
+			bool refused = false;
+			int32_t p;
+
+			memcpy(&m, z->mem + addr,
+			       offsetof(struct physdev_map_pirq, entry_nr) + 4);
+			memcpy(&tb, z->mem + addr + size - 8, 8);
+			memcpy(after, z->mem + addr, size);
+			if (m.type == MAP_PIRQ_TYPE_MSI_SEG) {
+				m.type = MAP_PIRQ_TYPE_MSI;
+			} else if (m.type == MAP_PIRQ_TYPE_MULTI_MSI && tb) {
+				exp = -XEN_EINVAL; /* nothing copied back */
+				break;
+			}
+			copied = true;
+			if (m.domid != DOMID_SELF) {
+				if (m.domid >= NDOM || !f->dom[m.domid].d)
+					exp = -XEN_ESRCH;
+				else if (!z->privileged)
+					exp = -XEN_EPERM;
+				else
+					exp = -XEN_EINVAL; /* no machine IRQ */
+			} else if (!m_pv_evtchn(z)) {
+				exp = -XEN_EINVAL; /* Xen's deadlock guard */
+			} else if (m.type != MAP_PIRQ_TYPE_GSI) {
+				exp = -XEN_EINVAL; /* "not supported yet" */
+			} else if (m.index < 0 ||
+				   (uint32_t)m.index >= FZ_NR_GSIS) {
+				exp = -XEN_EINVAL;
+			} else {
+				/* Any negative pirq asks for one; -ENOSPC
+				 * goes into the field and the map refuses. */
+				p = m.pirq < 0 ? m_get_free(z, m.type)
+					       : m.pirq;
+				exp = m_map(z, p, m.index, &refused);
+				if (m.pirq < 0 && p >= 0 && refused)
+					z->pirq_empty[p] = true;
+				if (p == -XEN_ENOSPC)
+					stats.pirq_map_enospc++;
+				else if (refused)
+					stats.pirq_map_refused++;
+				else if (exp == 0)
+					stats.pirq_maps++;
+				m.pirq = p;
+			}
+			memcpy(after + offsetof(struct physdev_map_pirq, type),
+			       &m.type, sizeof(m.type));
+			memcpy(after + offsetof(struct physdev_map_pirq, pirq),
+			       &m.pirq, sizeof(m.pirq));
+			break;
+		}
+		case PHYSDEVOP_unmap_pirq: {
+			struct physdev_unmap_pirq u;
+			struct fz_dom *zt = z;
+
+			memcpy(&u, z->mem + addr, sizeof(u));
+			if (u.domid != DOMID_SELF) {
+				if (u.domid >= NDOM || !f->dom[u.domid].d) {
+					exp = -XEN_ESRCH;
+					break;
+				}
+				if (!z->privileged) {
+					exp = -XEN_EPERM;
+					break;
+				}
+				zt = &f->dom[u.domid];
+			}
+			/* Not mapped (out of range too): nothing, 0. */
+			if (zt->has_pirq && m_emuirq(zt, u.pirq) != EMU_UNBOUND) {
+				m_unmap(zt, (uint32_t)u.pirq);
+				stats.pirq_unmaps++;
+			}
+			/* Another domain (even naming itself by number): then
+			 * the machine IRQ, which is not there. */
+			exp = u.domid == DOMID_SELF ? 0 : -XEN_EINVAL;
+			break;
+		}
+		case PHYSDEVOP_eoi: {
+			uint32_t irq = ld32(z->mem + addr);
+			int32_t gsi;
+
+			if (irq >= z->nr_pirqs ||
+			    !m_entry_checked(f, di, irq)) {
+				exp = -XEN_EINVAL;
+				break;
+			}
+			exp = 0;
+			/* A PCI GSI (ISA IRQs are edge) still asserted. */
+			gsi = z->emuirq[irq];
+			predict = true;
+			if (pirq_expect(f, di, irq,
+					gsi >= 16 && (z->gsi_level >> gsi & 1),
+					&ev))
+				stats.pirq_eoi_raised++;
+			stats.pirq_eoi_ok++;
+			break;
+		}
+		case PHYSDEVOP_irq_status_query: {
+			struct physdev_irq_status_query q;
+
+			memcpy(&q, z->mem + addr, sizeof(q));
+			if ((int32_t)q.irq < 0 || q.irq >= z->nr_pirqs ||
+			    z->emuirq[q.irq] == EMU_UNBOUND) {
+				exp = -XEN_EINVAL;
+				break;
+			}
+			exp = 0;
+			/* needs_eoi always, never shared */
+			q.flags = XENIRQSTAT_needs_eoi;
+			memcpy(after, &q, sizeof(q));
+			copied = true;
+			stats.pirq_status_ok++;
+			break;
+		}
+		case PHYSDEVOP_get_free_pirq: {
+			struct physdev_get_free_pirq g;
+
+			memcpy(&g, z->mem + addr, sizeof(g));
+			got = m_get_free(z, g.type);
+			if (got < 0) {
+				exp = -XEN_ENOSPC; /* nothing copied back */
+				stats.pirq_free_enospc++;
+				break;
+			}
+			exp = 0;
+			g.pirq = (uint32_t)got;
+			memcpy(after, &g, sizeof(g));
+			copied = true;
+			z->pirq_alloc[got] = true; /* for good */
+			stats.pirq_free++;
+			break;
+		}
+		default:
+			CHECK(0);
+		}
 	}
 	if (size && in_mem(addr, size))
 		save(z, addr, before, size);
@@ -2230,18 +2641,14 @@ static long fz_physdev_op(struct fz *f, int di, uint32_t vcpu,
 		fprintf(stderr, "evtchn fuzz: dom%d vcpu %u physdev_op %d -> "
 				"%ld (model %ld)\n", di, vcpu, cmd, rc, exp);
 	CHECK(rc == exp);
-	CHECK(f->total_upcalls == total);
-	if (!size || !in_mem(addr, size))
-		return rc;
-	if (map_copied)
-		/* copied back whatever the result */
-		CHECK(same(z, addr, after, size));
-	else if (cmd == PHYSDEVOP_get_free_pirq && rc == 0)
-		CHECK(same(z, addr, after, size));
+	if (predict)
+		pirq_expect_check(f, &ev); /* memory too, for FIFO */
 	else
-		CHECK(same(z, addr, before, size));
-	if (cmd == PHYSDEVOP_get_free_pirq && rc == 0)
-		z->pirq_alloc[got] = true;
+		CHECK(f->total_upcalls == total);
+	if (rc == -XEN_EFAULT)
+		stats.efault++;
+	if (size && in_mem(addr, size))
+		CHECK(same(z, addr, copied ? after : before, size));
 	return rc;
 }
 
@@ -2259,6 +2666,8 @@ static long fz_hypercall(struct fz *f, int di, uint32_t vcpu, uint64_t nr,
 		return fz_vcpu_op(f, di, vcpu, a);
 	if (nr == __HYPERVISOR_physdev_op && vcpu < z->nr_vcpus)
 		return fz_physdev_op(f, di, vcpu, a);
+	if (nr == __HYPERVISOR_hvm_op && vcpu < z->nr_vcpus)
+		return fz_hvm_op(f, di, vcpu, a);
 	rc = hcall(z, vcpu, nr, a);
 	CHECK(rc == (vcpu >= z->nr_vcpus ? -XEN_EINVAL : -XEN_ENOSYS));
 	CHECK(f->total_upcalls == total);
@@ -2268,20 +2677,27 @@ static long fz_hypercall(struct fz *f, int di, uint32_t vcpu, uint64_t nr,
 /* ------------------------------------------------------------------ */
 /* The reference guest consumer */
 
-/* EVTCHNOP @cmd from @z's vCPU @vcpu with @arg where the guest keeps its
- * hypercall arguments, checked. */
-static long fz_op_at(struct fz_dom *z, uint32_t vcpu, int cmd, void *arg,
-		     size_t len)
+/* Hypercall @nr (@cmd, @arg) from @z's vCPU @vcpu with @arg where the
+ * guest keeps its hypercall arguments, checked. */
+static long fz_call_at(struct fz_dom *z, uint32_t vcpu, uint64_t nr,
+		       int64_t cmd, void *arg, size_t len)
 {
-	uint64_t a[6] = { (uint64_t)(int64_t)cmd, SCRATCH_GUEST, 0, 0, 0, 0 };
+	uint64_t a[6] = { (uint64_t)cmd, SCRATCH_GUEST, 0, 0, 0, 0 };
 	long rc;
 
 	CHECK(len <= 64);
 	memcpy(z->mem + SCRATCH_GUEST, arg, len);
-	rc = fz_hypercall(z->f, z->idx, vcpu, __HYPERVISOR_event_channel_op,
-			  a);
+	rc = fz_hypercall(z->f, z->idx, vcpu, nr, a);
 	memcpy(arg, z->mem + SCRATCH_GUEST, len);
 	return rc;
+}
+
+/* EVTCHNOP @cmd, the same way. */
+static long fz_op_at(struct fz_dom *z, uint32_t vcpu, int cmd, void *arg,
+		     size_t len)
+{
+	return fz_call_at(z, vcpu, __HYPERVISOR_event_channel_op, cmd, arg,
+			  len);
 }
 
 #if FZ_HAVE_GUEST
@@ -2314,7 +2730,8 @@ static void fz_guest_event(uint32_t vcpu, uint32_t port, void *opaque)
 /* ------------------------------------------------------------------ */
 /* Domains */
 
-static void dom_create(struct fz *f, int di, bool l32, uint8_t maxsel)
+static void dom_create(struct fz *f, int di, bool l32, uint8_t maxsel,
+		       unsigned pcfg)
 {
 	struct fz_dom *z = &f->dom[di];
 	struct evtchn_domain_config cfg;
@@ -2328,6 +2745,16 @@ static void dom_create(struct fz *f, int di, bool l32, uint8_t maxsel)
 	z->nr_vcpus = fz_nr_vcpus[di];
 	z->cfg_max = maxsel < 128 ? 0 : fz_max_ports[(maxsel - 128) % 16];
 	z->privileged = di == 0;
+	CHECK(pcfg < 4);
+	z->has_pirq = !fz_pcfg[pcfg].none;
+	z->nr_pirqs = fz_pcfg[pcfg].nr_pirqs;
+	z->nr_irqs_gsi = fz_pcfg[pcfg].nr_irqs_gsi;
+	CHECK(z->nr_pirqs <= FZ_PIRQ_MAX);
+	for (uint32_t i = 0; i < FZ_PIRQ_MAX; i++)
+		z->emuirq[i] = EMU_UNBOUND;
+	for (uint32_t i = 0; i < FZ_NR_GSIS; i++)
+		z->gsi_pirq[i] = -1;
+	z->msi_emu_pirq = -1;
 	z->mem = malloc(MEM_SIZE);
 	CHECK(z->mem);
 	memset(z->mem, 0, MEM_SIZE);
@@ -2341,6 +2768,9 @@ static void dom_create(struct fz *f, int di, bool l32, uint8_t maxsel)
 	evtchn_guest_mem_flat(&cfg.mem, z->mem, MEM_SIZE);
 	cfg.upcall_cb = fz_upcall;
 	cfg.opaque = z;
+	cfg.nr_pirqs = fz_pcfg[pcfg].cfg_pirqs;
+	cfg.nr_irqs_gsi = fz_pcfg[pcfg].cfg_gsi;
+	cfg.no_pirqs = fz_pcfg[pcfg].none;
 	rc = evtchn_domain_create(f->h, &cfg, &z->d);
 	CHECK(rc == 0);
 	CHECK(evtchn_host_domain(f->h, (uint16_t)di) == z->d);
@@ -2385,7 +2815,65 @@ static void dom_destroy(struct fz *f, int di)
 /* ------------------------------------------------------------------ */
 /* The whole port table */
 
-static void check_all(struct fz *f)
+/*
+ * The model's PIRQ state of @di against itself and the library: the
+ * reverse map and the emuirqs agree; every GSI routes to its PIRQ or not
+ * (evtchn_gsi_set() with the level it has: no edge, nothing raised); with
+ * @deep, irq_status_query of every PIRQ (and two beyond) answers whether
+ * it is mapped.
+ */
+static void check_pirqs(struct fz *f, int di, bool deep)
+{
+	struct fz_dom *z = &f->dom[di];
+	unsigned long total = f->total_upcalls;
+
+	for (uint32_t p = 0; p < z->nr_pirqs; p++) {
+		int32_t e = z->emuirq[p];
+
+		CHECK(e == EMU_UNBOUND || e == EMU_MSI ||
+		      (e >= 0 && (uint32_t)e < FZ_NR_GSIS));
+		if (e != EMU_UNBOUND)
+			CHECK(m_reverse(z, e) == (int32_t)p);
+	}
+	if (z->msi_emu_pirq >= 0)
+		CHECK(m_emuirq(z, z->msi_emu_pirq) == EMU_MSI);
+	for (uint32_t g = 0; g < FZ_NR_GSIS; g++) {
+		int32_t p = z->gsi_pirq[g];
+
+		if (p >= 0)
+			CHECK(m_emuirq(z, p) == (int32_t)g);
+		CHECK(evtchn_gsi_set(z->d, g, z->gsi_level >> g & 1) ==
+		      (p >= 0));
+	}
+	CHECK(f->total_upcalls == total);
+	if (!deep || !z->has_pirq)
+		return;
+	for (uint32_t p = 0; p < z->nr_pirqs + 2; p++) {
+		struct physdev_irq_status_query q = { .irq = p,
+						      .flags = 0xdead };
+		uint64_t a[6] = { PHYSDEVOP_irq_status_query, SCRATCH_STATUS,
+				  0, 0, 0, 0 };
+		unsigned char keep[sizeof(q)];
+		long rc;
+
+		/* Looked at without touching: the guest's bytes go back. */
+		memcpy(keep, z->mem + SCRATCH_STATUS, sizeof(keep));
+		memcpy(z->mem + SCRATCH_STATUS, &q, sizeof(q));
+		rc = hcall(z, 0, __HYPERVISOR_physdev_op, a);
+		memcpy(&q, z->mem + SCRATCH_STATUS, sizeof(q));
+		memcpy(z->mem + SCRATCH_STATUS, keep, sizeof(keep));
+		if (m_emuirq(z, p) == EMU_UNBOUND) {
+			CHECK(rc == -XEN_EINVAL);
+			CHECK(q.flags == 0xdead);
+		} else {
+			CHECK(rc == 0);
+			CHECK(q.irq == p && q.flags == XENIRQSTAT_needs_eoi);
+		}
+	}
+	CHECK(f->total_upcalls == total);
+}
+
+static void check_all(struct fz *f, bool deep)
 {
 	invalidate(f);
 	stats.checks++;
@@ -2393,7 +2881,7 @@ static void check_all(struct fz *f)
 		struct fz_dom *z = &f->dom[di];
 		bool seen_global[NR_VIRQS] = { false };
 		static bool seen_vcpu[NR_VIRQS][MAX_VCPUS];
-		static bool seen_pirq[FZ_NR_PIRQS];
+		static bool seen_pirq[FZ_PIRQ_MAX];
 		struct fz_scan *s;
 		uint32_t max, lim;
 
@@ -2447,7 +2935,7 @@ static void check_all(struct fz *f)
 				break;
 			case EVTCHNSTAT_pirq:
 				/* One port a PIRQ, below nr_pirqs. */
-				CHECK(st->u.pirq < FZ_NR_PIRQS);
+				CHECK(st->u.pirq < z->nr_pirqs);
 				CHECK(!seen_pirq[st->u.pirq]);
 				seen_pirq[st->u.pirq] = true;
 				break;
@@ -2455,6 +2943,7 @@ static void check_all(struct fz *f)
 				CHECK(0);
 			}
 		}
+		check_pirqs(f, di, deep);
 		/* Every bound VIRQ reaches its port. */
 		for (uint32_t p = 1; p < s->end; p++) {
 			const struct evtchn_status *st = &s->st[p];
@@ -2993,6 +3482,7 @@ static void op_recreate(struct fz *f)
 {
 	uint8_t b = in8(f), lb = in8(f), mb = in8(f);
 	int di = 1 + b % 2;
+	unsigned pcfg = (lb >> 1) % 8 < 5 ? 0 : (lb >> 1) % 8 - 4;
 	struct fz_dom *z = &f->dom[di];
 	/* Ports of other domains connected to this one. */
 	struct fz_peer {
@@ -3002,7 +3492,7 @@ static void op_recreate(struct fz *f)
 	unsigned np = 0, cap = 0;
 
 	if (!z->d) {
-		dom_create(f, di, lb & 1, mb);
+		dom_create(f, di, lb & 1, mb, pcfg);
 		stats.recreated++;
 		return;
 	}
@@ -3032,9 +3522,9 @@ static void op_recreate(struct fz *f)
 		check_unbound_to(f, peers[i].dom, peers[i].port, (domid_t)di,
 				 peers[i].vcpu);
 	free(peers);
-	check_all(f);
+	check_all(f, true);
 	if (!(b & 2)) {
-		dom_create(f, di, lb & 1, mb);
+		dom_create(f, di, lb & 1, mb, pcfg);
 		stats.recreated++;
 	}
 }
@@ -3339,6 +3829,517 @@ static void op_scribble_fifo(struct fz *f)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* PIRQ operations */
+
+/* PIRQ: a PIRQ of domain @di, mostly one it has or may have. */
+static uint32_t rd_pirq(struct fz *f, int di)
+{
+	struct fz_dom *z = &f->dom[di];
+	uint8_t b = in8(f);
+
+	if (b < 64) {
+		struct fz_scan *s = scan(f, di);
+		bool bound[FZ_PIRQ_MAX] = { false };
+		uint32_t live[FZ_PIRQ_MAX], n = 0;
+
+		for (uint32_t p = 1; p < s->end; p++)
+			if (s->st[p].status == EVTCHNSTAT_pirq &&
+			    s->st[p].u.pirq < z->nr_pirqs)
+				bound[s->st[p].u.pirq] = true;
+		/* b < 32: one mapped; else one with any state */
+		for (uint32_t p = 0; p < z->nr_pirqs; p++)
+			if (z->emuirq[p] != EMU_UNBOUND ||
+			    (b >= 32 && (bound[p] || z->pirq_alloc[p])))
+				live[n++] = p;
+		if (n)
+			return live[b % n];
+	}
+	if (b < 160)
+		return b % z->nr_pirqs;
+	if (b < 200)
+		return z->nr_pirqs - 1 - b % 16;
+	if (b < 240) {
+		const uint32_t special[] = { UINT32_MAX,     0xFFFFFFFEu,
+					     0,		     z->nr_pirqs,
+					     z->nr_pirqs - 1, 255,
+					     256,	     0x120,
+					     0x7FFFFFFFu,    0x80000000u };
+
+		return special[b % 10];
+	}
+	return in32(f);
+}
+
+/* GSI: a GSI of domain @di, mostly a PCI one or one mapped to a PIRQ. */
+static uint32_t rd_gsi(struct fz *f, int di)
+{
+	const struct fz_dom *z = &f->dom[di];
+	uint8_t b = in8(f);
+
+	if (b < 80) {
+		uint32_t mapped[FZ_NR_GSIS], n = 0;
+
+		for (uint32_t g = 0; g < FZ_NR_GSIS; g++)
+			if (z->gsi_pirq[g] >= 0)
+				mapped[n++] = g;
+		if (n)
+			return mapped[b % n];
+	}
+	if (b < 140)
+		return 16 + b % 8;
+	if (b < 220)
+		return b % FZ_NR_GSIS;
+	if (b < 240)
+		return FZ_NR_GSIS + b % 16;
+	return in32(f);
+}
+
+/* The MSI address Linux programs for @pirq (data vector 0). */
+static uint64_t msi_addr(uint32_t pirq)
+{
+	return ((uint64_t)(pirq & 0xffffff00u) << 32) | 0xfee00000u |
+	       (uint64_t)(pirq & 0xff) << 12;
+}
+
+/* evtchn_msi_inject() of @addr/@data to @di, checked: Xen 4.17's
+ * hvm_inject_msi(). */
+static void msi_check(struct fz *f, int di, uint64_t addr, uint32_t data)
+{
+	struct fz_dom *z = &f->dom[di];
+	uint32_t pirq = (uint32_t)((addr >> 32) & 0xffffff00u) |
+			(uint32_t)((addr & 0x000ff000u) >> 12);
+	uint32_t got = 0xdeadbeef;
+	bool vec = data & 0xff, send = false, bound;
+	struct fz_ev ev;
+	int exp, rc;
+
+	/* The decoding alone. */
+	CHECK(evtchn_msi_pirq(addr, data, &got) == (vec ? 1 : 0));
+	CHECK(got == (vec ? 0xdeadbeef : pirq));
+	CHECK(evtchn_msi_pirq(addr, data, NULL) == (vec ? 1 : 0));
+
+	if (vec) {
+		exp = 1; /* an ordinary MSI: the VMM's */
+		stats.msi_vector++;
+	} else if ((int32_t)pirq <= 0) {
+		exp = -ERANGE; /* 4.17's int pirq */
+		stats.msi_erange++;
+	} else if (m_emuirq(z, pirq) == EMU_MSI) {
+		exp = 0;
+		send = true;
+	} else if (m_emuirq(z, pirq) != EMU_UNBOUND) {
+		exp = -EINVAL; /* mapped to a GSI */
+		stats.msi_einval++;
+	} else {
+		/* First use: mapped as IRQ_MSI_EMU, unless another PIRQ holds
+		 * that key; then delivered if the PIRQ has an entry. */
+		bool refused;
+
+		exp = (int)m_map(z, (int32_t)pirq, EMU_MSI, &refused);
+		if (exp)
+			stats.msi_einval++; /* beyond nr_pirqs */
+		else if (!refused)
+			stats.msi_mapped++;
+		else if (!m_entry_checked(f, di, pirq))
+			exp = -EBUSY;
+		if (exp == -EBUSY)
+			stats.msi_ebusy++;
+		send = exp == 0;
+	}
+	bound = pirq_expect(f, di, pirq, send, &ev);
+	rc = evtchn_msi_inject(z->d, addr, data);
+	if (trace || rc != exp)
+		fprintf(stderr, "evtchn fuzz: dom%d msi %#llx/%#x (pirq %u) -> "
+				"%d (model %d)\n", di,
+			(unsigned long long)addr, data, pirq, rc, exp);
+	CHECK(rc == exp);
+	pirq_expect_check(f, &ev);
+	if (send && bound)
+		stats.msi_delivered++;
+	else if (send)
+		stats.msi_dropped++;
+}
+
+/* evtchn_gsi_set() of @gsi to @level on @di, checked: Xen's assert_gsi()
+ * for a GSI mapped to a PIRQ, once a rising edge. */
+static void gsi_check(struct fz *f, int di, uint32_t gsi, bool level)
+{
+	struct fz_dom *z = &f->dom[di];
+	struct fz_ev ev;
+	int32_t p = -1;
+	bool edge = false, bound;
+	int exp, rc;
+
+	if (gsi >= FZ_NR_GSIS) {
+		exp = -EINVAL;
+	} else {
+		uint64_t bit = 1ull << gsi;
+
+		edge = level && !(z->gsi_level & bit);
+		z->gsi_level = level ? z->gsi_level | bit
+				     : z->gsi_level & ~bit;
+		p = z->gsi_pirq[gsi];
+		exp = p >= 0;
+		edge = edge && p >= 0;
+	}
+	bound = pirq_expect(f, di, (uint32_t)p, edge, &ev);
+	rc = evtchn_gsi_set(z->d, gsi, level);
+	if (trace || rc != exp)
+		fprintf(stderr, "evtchn fuzz: dom%d gsi %u := %d (pirq %d) -> "
+				"%d (model %d)\n", di, gsi, level, p, rc, exp);
+	CHECK(rc == exp);
+	pirq_expect_check(f, &ev);
+	if (exp == 1)
+		stats.gsi_routed++;
+	if (edge && bound)
+		stats.gsi_edges++;
+	else if (edge)
+		stats.gsi_lost++;
+}
+
+/* A domid: DOMID_SELF when @b < @self, else DOMID. */
+static domid_t rd_self_or(struct fz *f, uint8_t self)
+{
+	return in8(f) < self ? DOMID_SELF : rd_domid(f);
+}
+
+static void op_callback(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint64_t a[6] = { 0 };
+	unsigned char arg[16];
+	size_t len = sizeof(arg);
+	uint32_t vcpu;
+	uint8_t mode, b;
+
+	if (!z->d)
+		return;
+	vcpu = rd_vcpu(f, z);
+	mode = in8(f) % 4;
+	a[1] = rd_addr(f);
+	memset(arg, 0, sizeof(arg));
+	switch (mode) {
+	case 0:
+	case 1: {
+		struct xen_hvm_param p;
+
+		memset(&p, 0, sizeof(p));
+		p.domid = rd_self_or(f, 192);
+		b = in8(f);
+		p.index = b < 240 ? HVM_PARAM_CALLBACK_IRQ
+				  : b == 255 ? in32(f) : b % 16 + 1u;
+		if (mode == 0) {
+			b = in8(f);
+			if (b < 100)
+				p.value = (uint64_t)HVM_PARAM_CALLBACK_TYPE_VECTOR
+						  << 56 |
+					  in8(f);
+			else if (b < 150)
+				p.value = in8(f); /* GSI (0: none) */
+			else if (b < 180)
+				p.value = (uint64_t)HVM_PARAM_CALLBACK_TYPE_PCI_INTX
+						  << 56 |
+					  in16(f);
+			else if (b < 210)
+				p.value = 0;
+			else if (b < 230)
+				p.value = (uint64_t)(3 + b % 8) << 56 | in8(f);
+			else
+				p.value = in64(f);
+			a[0] = HVMOP_set_param;
+		} else {
+			p.value = in8(f) * 0x0101010101010101ull;
+			a[0] = HVMOP_get_param;
+		}
+		memcpy(arg, &p, sizeof(p));
+		break;
+	}
+	case 2: {
+		struct xen_hvm_evtchn_upcall_vector u;
+
+		memset(&u, 0, sizeof(u));
+		u.vcpu = rd_tvcpu(f);
+		u.vector = in8(f);
+		a[0] = HVMOP_set_evtchn_upcall_vector;
+		memcpy(arg, &u, sizeof(u));
+		len = sizeof(u);
+		break;
+	}
+	default:
+		b = in8(f);
+		a[0] = b < 200 ? b % 40u : in64(f);
+		in_bytes(f, arg, sizeof(arg));
+		break;
+	}
+	put(z, a[1], arg, len);
+	fz_hypercall(f, di, vcpu, __HYPERVISOR_hvm_op, a);
+}
+
+/* What Linux does to start a PIRQ: EVTCHNOP_bind_pirq, then
+ * PHYSDEVOP_irq_status_query (pirq_query_unmask()), by vCPU 0, checked. */
+static void bind_pirq_at(struct fz_dom *z, uint32_t pirq)
+{
+	struct evtchn_bind_pirq bp;
+	struct physdev_irq_status_query q;
+
+	memset(&bp, 0, sizeof(bp));
+	bp.pirq = pirq;
+	if (fz_op_at(z, 0, EVTCHNOP_bind_pirq, &bp, sizeof(bp)))
+		return;
+	q.irq = pirq;
+	q.flags = 0;
+	fz_call_at(z, 0, __HYPERVISOR_physdev_op, PHYSDEVOP_irq_status_query,
+		   &q, sizeof(q));
+}
+
+/* A level-triggered interrupt on @gsi: high, @n EOIs of @irq (the guest's
+ * handler) while it stays high, then low unless @stay. */
+static void gsi_level_cycle(struct fz *f, int di, uint32_t gsi, uint32_t irq,
+			    unsigned n, bool stay)
+{
+	struct fz_dom *z = &f->dom[di];
+
+	gsi_check(f, di, gsi, true);
+	for (unsigned i = 0; i < n; i++)
+		fz_call_at(z, 0, __HYPERVISOR_physdev_op, PHYSDEVOP_eoi, &irq,
+			   sizeof(irq));
+	if (!stay)
+		gsi_check(f, di, gsi, false);
+}
+
+static void op_physdev(struct fz *f)
+{
+	static const int32_t special_index[8] = { -1, 48, 49, 255, INT32_MIN,
+						  0x7FFFFFFF, 64, 47 };
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	unsigned char arg[40];
+	uint64_t a[6] = { 0 };
+	size_t len = 8;
+	uint32_t vcpu;
+	uint8_t sub, b;
+
+	if (!z->d)
+		return;
+	vcpu = rd_vcpu(f, z);
+	sub = in8(f) % 10;
+	a[1] = rd_addr(f);
+	memset(arg, 0, sizeof(arg));
+	switch (sub) {
+	case 0:
+	case 1: {
+		struct physdev_map_pirq m;
+		uint64_t tb;
+
+		memset(&m, 0, sizeof(m));
+		m.domid = rd_self_or(f, 200);
+		b = in8(f);
+		m.type = b < 170   ? MAP_PIRQ_TYPE_GSI
+			 : b < 190 ? MAP_PIRQ_TYPE_MSI
+			 : b < 205 ? MAP_PIRQ_TYPE_MSI_SEG
+			 : b < 220 ? MAP_PIRQ_TYPE_MULTI_MSI
+			 : b < 230 ? MAP_PIRQ_TYPE_UNKNOWN
+				   : (int)in32(f);
+		b = in8(f);
+		m.index = b < 120   ? 16 + b % 8
+			  : b < 200 ? b % (int)FZ_NR_GSIS
+			  : b < 240 ? special_index[b % 8]
+				    : (int)in32(f);
+		m.pirq = in8(f) < 96 ? -1 : (int)rd_pirq(f, di);
+		m.bus = in8(f) * 0x10001;
+		m.devfn = in8(f);
+		m.entry_nr = in8(f) % 4;
+		b = in8(f);
+		tb = b < 200 ? 0 : in64(f);
+		a[0] = PHYSDEVOP_map_pirq;
+		memcpy(arg, &m, 28);
+		/* where a 32-bit guest has it, or a 64-bit one */
+		memcpy(arg + (is32(z) ? 28 : 32), &tb, 8);
+		len = is32(z) ? 36 : 40;
+		break;
+	}
+	case 2: {
+		struct physdev_unmap_pirq u;
+
+		u.domid = rd_self_or(f, 200);
+		u.pirq = (int)rd_pirq(f, di);
+		a[0] = PHYSDEVOP_unmap_pirq;
+		memcpy(arg, &u, sizeof(u));
+		break;
+	}
+	case 3: {
+		uint32_t irq = rd_pirq(f, di);
+
+		a[0] = PHYSDEVOP_eoi;
+		memcpy(arg, &irq, 4);
+		len = 4;
+		break;
+	}
+	case 4: {
+		struct physdev_irq_status_query q;
+
+		q.irq = rd_pirq(f, di);
+		q.flags = in8(f);
+		a[0] = PHYSDEVOP_irq_status_query;
+		memcpy(arg, &q, sizeof(q));
+		break;
+	}
+	case 5:
+	case 6: {
+		/* one, or many (up to -ENOSPC) */
+		unsigned n = sub == 6 ? in8(f) % 48 + 1u : 1;
+		struct physdev_get_free_pirq g;
+
+		b = in8(f);
+		g.type = b < 128   ? MAP_PIRQ_TYPE_MSI
+			 : b < 192 ? MAP_PIRQ_TYPE_GSI
+				   : (int)in32(f);
+		g.pirq = in8(f);
+		a[0] = PHYSDEVOP_get_free_pirq;
+		for (unsigned i = 0; i < n; i++) {
+			put(z, a[1], &g, sizeof(g));
+			fz_hypercall(f, di, vcpu, __HYPERVISOR_physdev_op, a);
+		}
+		return;
+	}
+	case 7: {
+		/* Linux: the callback vector at boot, then for a device's
+		 * GSI map_pirq(-1) and bind_pirq; an interrupt or two. */
+		uint8_t c = in8(f);
+		uint32_t gsi = rd_gsi(f, di);
+		struct physdev_map_pirq m;
+
+		if (c % 4) {
+			struct xen_hvm_param p;
+
+			memset(&p, 0, sizeof(p));
+			p.domid = DOMID_SELF;
+			p.index = HVM_PARAM_CALLBACK_IRQ;
+			p.value = (uint64_t)HVM_PARAM_CALLBACK_TYPE_VECTOR << 56 |
+				  0xf3;
+			fz_call_at(z, 0, __HYPERVISOR_hvm_op, HVMOP_set_param,
+				   &p, sizeof(p));
+		}
+		memset(&m, 0, sizeof(m));
+		m.domid = DOMID_SELF;
+		m.type = MAP_PIRQ_TYPE_GSI;
+		m.index = (int)gsi;
+		m.pirq = -1;
+		if (fz_call_at(z, 0, __HYPERVISOR_physdev_op,
+			       PHYSDEVOP_map_pirq, &m, sizeof(m)))
+			return;
+		if (!(c & 4))
+			bind_pirq_at(z, (uint32_t)m.pirq);
+		if (c & 8)
+			gsi_level_cycle(f, di, gsi, (uint32_t)m.pirq,
+					c >> 4 & 3, c & 0x40);
+		return;
+	}
+	case 8: {
+		/* Linux: a PIRQ for an MSI, bound, then the device's MSIs. */
+		uint8_t c = in8(f);
+		struct physdev_get_free_pirq g;
+
+		memset(&g, 0, sizeof(g));
+		g.type = MAP_PIRQ_TYPE_MSI;
+		if (fz_call_at(z, 0, __HYPERVISOR_physdev_op,
+			       PHYSDEVOP_get_free_pirq, &g, sizeof(g)))
+			return;
+		if (!(c & 1))
+			bind_pirq_at(z, g.pirq);
+		for (int i = 0; i <= (c >> 1 & 3); i++)
+			msi_check(f, di, msi_addr(g.pirq), 0);
+		return;
+	}
+	default:
+		b = in8(f);
+		a[0] = b < 200 ? b % 40u : in64(f);
+		len = in8(f) % 25;
+		in_bytes(f, arg, len);
+		break;
+	}
+	put(z, a[1], arg, len);
+	fz_hypercall(f, di, vcpu, __HYPERVISOR_physdev_op, a);
+}
+
+static void op_msi(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint64_t addr;
+	uint32_t data = 0;
+	unsigned n = 1;
+	uint8_t b;
+
+	if (!z->d)
+		return;
+	b = in8(f);
+	if (b < 160) {
+		addr = msi_addr(rd_pirq(f, di));
+		switch (b % 8) {
+		case 5: /* address bits 32..39 are not the PIRQ's */
+			addr |= (uint64_t)in8(f) << 32;
+			break;
+		case 6: /* nor the data's upper bits */
+			data = in16(f) & ~0xffu;
+			break;
+		case 7: /* a vector: an ordinary MSI (0: still a PIRQ) */
+			data = in8(f);
+			break;
+		default:
+			break;
+		}
+		if (b >= 128)
+			n = b % 4 + 2u;
+	} else if (b < 240) {
+		addr = in64(f);
+		data = in8(f) < 200 ? 0 : in32(f);
+	} else {
+		if (b == 255) {
+			CHECK(evtchn_msi_inject(NULL, 0, 0) == -EINVAL);
+			CHECK(evtchn_gsi_set(NULL, 16, true) == -EINVAL);
+		}
+		addr = in64(f);
+		data = in32(f);
+	}
+	for (unsigned i = 0; i < n; i++)
+		msi_check(f, di, addr, data);
+}
+
+static void op_gsi(struct fz *f)
+{
+	int di = rd_dom(f);
+	struct fz_dom *z = &f->dom[di];
+	uint32_t gsi;
+	uint8_t b;
+
+	if (!z->d)
+		return;
+	gsi = rd_gsi(f, di);
+	b = in8(f);
+	switch (b % 4) {
+	case 0:
+	case 1:
+		gsi_check(f, di, gsi, b % 4);
+		break;
+	case 2: /* an edge-triggered interrupt */
+		gsi_check(f, di, gsi, true);
+		gsi_check(f, di, gsi, false);
+		break;
+	default: {
+		/* A level-triggered one the guest EOIs while it stays high. */
+		uint32_t irq = gsi < FZ_NR_GSIS && z->gsi_pirq[gsi] >= 0
+				       ? (uint32_t)z->gsi_pirq[gsi]
+				       : rd_pirq(f, di);
+
+		gsi_level_cycle(f, di, gsi, irq, b / 4u % 4 + 1, !(b & 0x80));
+		break;
+	}
+	}
+}
+
 int evtchn_fuzz_one(const uint8_t *data, size_t size)
 {
 	struct fz *f = calloc(1, sizeof(*f));
@@ -3349,6 +4350,11 @@ int evtchn_fuzz_one(const uint8_t *data, size_t size)
 		const char *e = getenv("EVTCHN_FUZZ_TRACE");
 
 		trace = e && *e && *e != '0';
+	}
+	if (strict < 0) {
+		const char *e = getenv("EVTCHN_FUZZ_STRICT");
+
+		strict = e && *e && *e != '0';
 	}
 	f->p = data;
 	f->n = data ? size : 0;
@@ -3361,15 +4367,24 @@ int evtchn_fuzz_one(const uint8_t *data, size_t size)
 	/* Time stands still: timers are set, checked, never fire. */
 	CHECK(evtchn_host_set_clock(f->h, fz_clock, NULL) == 0);
 	for (int i = 0; i < NDOM; i++)
-		dom_create(f, i, flags >> i & 1, max[i]);
+		dom_create(f, i, flags >> i & 1, max[i],
+			   i == 2 ? (flags >> 5) & 3 : 0);
 
 	while (f->n && f->ops < MAX_OPS) {
 		uint8_t op = in8(f);
 
 		f->ops++;
 		stats.ops++;
-		if (op < FZ_OP_CONNECT)
+		if (op < FZ_OP_CALLBACK)
 			op_evtchn(f);
+		else if (op < FZ_OP_PHYSDEV)
+			op_callback(f);
+		else if (op < FZ_OP_MSI)
+			op_physdev(f);
+		else if (op < FZ_OP_GSI)
+			op_msi(f);
+		else if (op < FZ_OP_CONNECT)
+			op_gsi(f);
 		else if (op < FZ_OP_REGISTER)
 			op_connect(f);
 		else if (op < FZ_OP_RAW)
@@ -3399,7 +4414,7 @@ int evtchn_fuzz_one(const uint8_t *data, size_t size)
 		else if (op < FZ_OP_CHECK)
 			op_recreate(f);
 		else if (op < FZ_OP_BADCREATE)
-			check_all(f);
+			check_all(f, true);
 		else if (op < FZ_OP_FIFO)
 			op_badcreate(f);
 		else if (op < FZ_OP_SCRIBBLE_FIFO)
@@ -3407,19 +4422,19 @@ int evtchn_fuzz_one(const uint8_t *data, size_t size)
 		else
 			op_scribble_fifo(f);
 		if (f->check_always || f->ops % FZ_CHECK_EVERY == 0)
-			check_all(f);
+			check_all(f, false);
 	}
 
 	/* Teardown: the host refuses while domains live; domains go in the
 	 * order the input says, the table consistent after each. */
 	CHECK(evtchn_host_destroy(f->h) == -EBUSY);
-	check_all(f);
+	check_all(f, true);
 	for (int k = 0; k < 2; k++) {
 		int di = (flags & 0x10) ? 1 + k : 2 - k;
 
 		if (f->dom[di].d) {
 			dom_destroy(f, di);
-			check_all(f);
+			check_all(f, true);
 		}
 	}
 	dom_destroy(f, 0);

@@ -16,6 +16,8 @@
  *     flags bit 0..2: 32-bit shared_info layout for domain 0..2
  *     flags bit 3:    check the whole port table after every operation
  *                     (otherwise every FZ_CHECK_EVERY operations)
+ *     flags bit 4:    the teardown destroys domain 1 before domain 2
+ *     flags bit 5..6: domain 2's PIRQ configuration PCFG (0..3)
  *     maxN: < 128 the ABI maximum, else fz_max_ports[(maxN - 128) % 16]
  *   then operations, each [op] [operands...], op in the ranges below.
  *
@@ -34,12 +36,63 @@
  *          < 240: [b] (near gpa 0)
  *          < 248: [u64] (anything)
  *          else   2^64 - 1 - [b % 32] (wrapping)
+ *   PIRQ   (of domain D) b < 32: the (b % n)th PIRQ mapped, < 64: the
+ *          (b % n)th PIRQ with some state (bound, allocated or mapped)
+ *          (none: as b < 160); < 160:
+ *          b % nr_pirqs; < 200: nr_pirqs - 1 - b % 16; < 240: specials
+ *          (-1, -2, 0, nr_pirqs, nr_pirqs - 1, 255, 256, 0x120,
+ *          0x7FFFFFFF, 0x80000000); else [u32]
+ *   GSI    (of domain D) b < 80: the (b % n)th GSI mapped to a PIRQ
+ *          (none: as below); < 140: 16 + b % 8; < 220: b % 48;
+ *          < 240: 48 + b % 16; else [u32]
+ *   PCFG   PIRQs of a domain: 0 Xen's default (nr_pirqs 56, nr_irqs_gsi
+ *          24), 1 nr_pirqs 20 with nr_irqs_gsi 16 (no GSI range), 2
+ *          nr_pirqs 300 with nr_irqs_gsi 48 (PIRQs above 255), 3 none
+ *          (no_pirqs: the PHYSDEVOPs -ENOSYS)
  *   (u16/u32/u64 are little-endian.)
  *
  *   FZ_OP_EVTCHN    DOM VCPU cmd ADDR fill fields...
  *                   cmd b < 240: b % 15, else specials (15, 16, -1...);
  *                   fill < 224: plausible struct for cmd from fields (each
  *                   field one decoder above), else 24 raw bytes
+ *   FZ_OP_CALLBACK  DOM VCPU mode ADDR ...: HVMOPs (mode % 4)
+ *                   0 set_param d i v: HVM_PARAM_CALLBACK_IRQ (i < 240,
+ *                     else index i % 16 + 1, 255: [u32]) of DOMID_SELF
+ *                     (d < 192, else DOMID) := v < 100: vector [b]
+ *                     (2 << 56); < 150: GSI [b]; < 180: PCI INTx [u16];
+ *                     < 210: 0; < 230: type 3..10; else [u64]
+ *                   1 get_param d i: the same, read back
+ *                   2 set_evtchn_upcall_vector TVCPU vector
+ *                   3 op [u64 when op >= 200, else op % 40], 16 bytes
+ *   FZ_OP_PHYSDEV   DOM VCPU sub ADDR ...: PHYSDEVOPs (sub % 10)
+ *                   0, 1 map_pirq d type index pirq bus devfn entry tb:
+ *                     domid SELF (d < 200, else DOMID); type < 170
+ *                     GSI, < 190 MSI, < 205 MSI_SEG, < 220 MULTI_MSI,
+ *                     < 230 2, else [u32]; index GSI-like (b < 120:
+ *                     16 + b % 8, < 200: b % 48, < 240 specials, else
+ *                     [u32]); pirq -1 (b < 96), else PIRQ; table_base 0
+ *                     (b < 200) or [u64]
+ *                   2 unmap_pirq d PIRQ; 3 eoi PIRQ; 4 irq_status_query
+ *                     PIRQ flags; 5 get_free_pirq type (b < 128 MSI,
+ *                     < 192 GSI, else [u32]) pirq
+ *                   6 get_free_pirq k type: k % 48 + 1 times
+ *                   7 c GSI: Linux's GSI: callback vector 0xf3 first unless
+ *                     c % 4 == 0, map_pirq(GSI, -1), bind_pirq and
+ *                     irq_status_query unless c & 4; when c & 8 the GSI
+ *                     high, c >> 4 & 3 EOIs, low unless c & 0x40
+ *                   8 c: Linux's MSI: get_free_pirq(MSI), bind_pirq and
+ *                     irq_status_query unless c & 1, then (c >> 1 & 3) + 1
+ *                     MSIs to it
+ *                   9 cmd (b < 200: b % 40, else [u64]) n bytes[n % 25]
+ *   FZ_OP_MSI       DOM b ...: evtchn_msi_inject(); b < 160: PIRQ as
+ *                   Linux's MSI address, data 0 (b % 8: 5 junk in address
+ *                   bits 32..39 [b], 6 data [u16] & ~0xff, 7 data vector
+ *                   [b]), b >= 128 a burst of b % 4 + 2; < 240: address
+ *                   [u64], data 0 (b < 200) or [u32]; 255: NULL domain
+ *                   first; else address [u64] data [u32]
+ *   FZ_OP_GSI       DOM GSI b: evtchn_gsi_set(); b % 4: 0 low, 1 high,
+ *                   2 high then low, 3 high then b / 4 % 4 + 1
+ *                   PHYSDEVOP_eoi of its PIRQ (then low when b & 0x80)
  *   FZ_OP_CONNECT   b ADDR ADDR: alloc_unbound in A = b % 3 for
  *                   B = b / 3 % 3 (by domain 0 when b / 9 & 1), then
  *                   bind_interdomain from B; DOMID_SELF when b / 18 & 1
@@ -58,7 +111,8 @@
  *   FZ_OP_GUEST_MASK    DOM PORT
  *   FZ_OP_GUEST_UNMASK  DOM b PORT
  *   FZ_OP_RECREATE  b layout max: domain 1 + b % 2 destroyed (re-created
- *                   unless b & 2), or created when absent
+ *                   unless b & 2), or created when absent; layout & 1:
+ *                   32-bit; (layout >> 1) % 8: 0..4 PCFG 0, 5..7 PCFG 1..3
  *   FZ_OP_CHECK     (the whole port table, now)
  *   FZ_OP_BADCREATE b: a bad evtchn_domain_create() that must fail
  *   FZ_OP_FIFO      DOM mode ...   the FIFO ABI; mode 255 k: bind_ipi
@@ -105,7 +159,11 @@
 #include <stdint.h>
 
 enum {
-	FZ_OP_EVTCHN = 0,        /* 0 .. 99 */
+	FZ_OP_EVTCHN = 0,        /* 0 .. 83 */
+	FZ_OP_CALLBACK = 84,     /* 84 .. 86 */
+	FZ_OP_PHYSDEV = 87,      /* 87 .. 94 */
+	FZ_OP_MSI = 95,          /* 95 .. 97 */
+	FZ_OP_GSI = 98,          /* 98 .. 99 */
 	FZ_OP_CONNECT = 100,     /* 100 .. 114 */
 	FZ_OP_REGISTER = 115,    /* 115 .. 129 */
 	FZ_OP_RAW = 130,         /* 130 .. 144 */
@@ -152,6 +210,22 @@ struct evtchn_fuzz_stats {
 	unsigned long fifo_linked, fifo_saved, fifo_raised, fifo_no_cb;
 	unsigned long fifo_upcalls, fifo_busy_skips, fifo_guest_events;
 	unsigned long set_priority_ok, fifo_ports_high;
+	/* PIRQs: PHYSDEVOPs checked; GSI maps made, refused (0, nothing
+	 * changed) and exhausted (-EINVAL, -28); unmaps; get_free_pirq and
+	 * its -ENOSPC; status queries answered; EOIs answered and those that
+	 * raised the PIRQ again; MSIs delivered to a port, dropped (no port),
+	 * that mapped their PIRQ, -EBUSY, -ERANGE, -EINVAL, ordinary (1);
+	 * GSI changes routed to a PIRQ, rising edges delivered and lost (no
+	 * port); vector callbacks set, upcall vectors set and those that
+	 * raised a pending upcall; where the library's PIRQ entry rule
+	 * differs from Xen's (see fuzz_core.c) */
+	unsigned long physdev_ops, pirq_maps, pirq_map_refused, pirq_map_enospc;
+	unsigned long pirq_unmaps, pirq_free, pirq_free_enospc, pirq_status_ok;
+	unsigned long pirq_eoi_ok, pirq_eoi_raised, msi_delivered, msi_dropped;
+	unsigned long msi_mapped, msi_ebusy, msi_erange, msi_einval, msi_vector;
+	unsigned long gsi_routed, gsi_edges, gsi_lost;
+	unsigned long callback_vectors, upcall_vectors, upcall_vector_raised;
+	unsigned long pirq_entry_diff;
 };
 const struct evtchn_fuzz_stats *evtchn_fuzz_stats(void);
 /* Whether the reference guest consumer is built in. */
