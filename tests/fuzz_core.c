@@ -46,9 +46,8 @@
  * 56 PIRQs, or 20, 300 or none (fuzz_core.h, PCFG).  The library keeps a
  * PIRQ's entry (Xen's pirq_info()) while the PIRQ has state; Xen also
  * keeps the empty one get_free_pirq() makes inside a map_pirq that is then
- * refused, which PHYSDEVOP_eoi (0 in Xen) and an MSI (-EBUSY in the
- * library) can see: the model counts that case (pirq_entry_diff) and
- * accepts the library's answer there unless EVTCHN_FUZZ_STRICT=1.
+ * refused, which PHYSDEVOP_eoi and an MSI can see: the model demands
+ * Xen's answer there and counts the case (pirq_entry_diff).
  *
  * The reference guest consumer is used when its header is on the include
  * path (the replay test links guest_dep); the libFuzzer target built
@@ -156,10 +155,6 @@ static const struct {
 static struct evtchn_fuzz_stats stats;
 /* EVTCHN_FUZZ_TRACE=1: every EVTCHNOP the model checks, on stderr. */
 static int trace = -1;
-/* EVTCHN_FUZZ_STRICT=1: where the library's PIRQ entry rule is known to
- * differ from Xen's (an empty entry left by a refused map_pirq, see
- * m_entry()), demand Xen's answer. */
-static int strict = -1;
 static bool all_ports;
 
 void evtchn_fuzz_set_all_ports(int on)
@@ -2217,19 +2212,19 @@ static bool m_entry_xen(struct fz *f, int di, uint32_t pirq)
 	       (pirq < f->dom[di].nr_pirqs && f->dom[di].pirq_empty[pirq]);
 }
 
-/* Where Xen has an entry and the library has none: Xen's answer under
- * EVTCHN_FUZZ_STRICT, else the library's (counted). */
+/* Xen's entry, counting the cases where only the empty entry of a
+ * refused map_pirq makes it exist. */
 static bool m_entry_checked(struct fz *f, int di, uint32_t pirq)
 {
-	bool lib = m_entry(f, di, pirq);
+	bool xen = m_entry_xen(f, di, pirq);
 
-	if (lib == m_entry_xen(f, di, pirq))
-		return lib;
-	stats.pirq_entry_diff++;
-	if (trace)
-		fprintf(stderr, "evtchn fuzz: dom%d pirq %u: an empty entry in "
-				"Xen, none in the library\n", di, pirq);
-	return strict;
+	if (xen != m_entry(f, di, pirq)) {
+		stats.pirq_entry_diff++;
+		if (trace)
+			fprintf(stderr, "evtchn fuzz: dom%d pirq %u: the empty "
+					"entry of a refused map\n", di, pirq);
+	}
+	return xen;
 }
 
 /* Xen's is_free_pirq(): being bound does not count. */
@@ -4350,11 +4345,6 @@ int evtchn_fuzz_one(const uint8_t *data, size_t size)
 		const char *e = getenv("EVTCHN_FUZZ_TRACE");
 
 		trace = e && *e && *e != '0';
-	}
-	if (strict < 0) {
-		const char *e = getenv("EVTCHN_FUZZ_STRICT");
-
-		strict = e && *e && *e != '0';
 	}
 	f->p = data;
 	f->n = data ? size : 0;

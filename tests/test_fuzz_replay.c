@@ -5,9 +5,7 @@
  * hand-made inputs that reach specific paths, 2-level, FIFO and PIRQs.
  * evtchn_fuzz_one() aborts on a broken invariant; the tests here check the
  * paths were reached.  EVTCHN_FUZZ_TRACE=1 lists every EVTCHNOP, PHYSDEVOP,
- * HVMOP, MSI and GSI checked; EVTCHN_FUZZ_STRICT=1 demands Xen's answer
- * where the library's PIRQ entry rule is known to differ (fuzz_core.c);
- * EVTCHN_FUZZ_SEEDS=dir writes the hand-made inputs there (seeds for
+ * HVMOP, MSI and GSI checked; EVTCHN_FUZZ_SEEDS=dir writes the hand-made inputs there (seeds for
  * ./build/tests/fuzz-hypercall).
  */
 #include <setjmp.h>
@@ -420,8 +418,8 @@ static void random_inputs(void **state)
 		      "dropped, %lu mapped, %lu -EBUSY, %lu -ERANGE, %lu "
 		      "-EINVAL, %lu ordinary; GSIs: %lu routed, %lu edges "
 		      "delivered, %lu lost; %lu vector callbacks, %lu upcall "
-		      "vectors (%lu raised a pending upcall); %lu times an "
-		      "empty entry in Xen only\n",
+		      "vectors (%lu raised a pending upcall); %lu answers from "
+		      "empty entries of refused maps\n",
 		      st()->physdev_ops, st()->pirq_maps,
 		      st()->pirq_map_refused, st()->pirq_map_enospc,
 		      st()->pirq_unmaps, st()->pirq_free,
@@ -1452,8 +1450,8 @@ static void pirq_gsi_lifecycle(void **state)
 	assert_true(st()->gsi_lost >= gl + 1);
 	assert_true(st()->pirq_status_ok >= sq + 1);
 	assert_true(st()->upcall_vector_raised >= uv + 1);
-	/* Xen keeps the entry get_free_pirq() made for the refused map;
-	 * the library has none (EVTCHN_FUZZ_STRICT=1 demands Xen's 0). */
+	/* Xen keeps the entry get_free_pirq() made for the refused map:
+	 * EOI answers 0. */
 	assert_true(st()->pirq_entry_diff >= df + 1);
 }
 
