@@ -133,8 +133,9 @@ typedef _Atomic(struct be_port *) be_slot_t; /* backend.c */
 struct pirq {
 	_Atomic uint32_t port;   /* bound event channel, 0: none */
 	_Atomic int32_t emuirq;  /* EMUIRQ_* or the GSI it is mapped to */
-	bool allocated;          /* PHYSDEVOP_get_free_pirq (PIRQ_ALLOCATED) */
-	bool entry;              /* Xen's pirq_info() exists without state:
+	/* Written under the lock; read by MSIs without it. */
+	_Atomic bool allocated;  /* PHYSDEVOP_get_free_pirq (PIRQ_ALLOCATED) */
+	_Atomic bool entry;      /* Xen's pirq_info() exists without state:
 				  * allocated for a map that was refused */
 };
 
@@ -160,8 +161,9 @@ struct evtchn_domain {
 	uint32_t nr_pirqs, nr_irqs_gsi;
 	struct pirq *pirq;                /* [nr_pirqs] */
 	_Atomic int32_t gsi_pirq[PIRQ_NR_HVM_GSIS]; /* emuirq -> pirq, -1 */
-	int32_t msi_emu_pirq;             /* the IRQ_MSI_EMU key: -1 or the
-					   * one pirq it names (under lock) */
+	_Atomic int32_t msi_emu_pirq;     /* the IRQ_MSI_EMU key: -1 or the
+					   * one pirq it names (written
+					   * under lock) */
 	_Atomic uint64_t gsi_level;       /* lines high (evtchn_gsi_set) */
 
 	/* Xen's event_lock: every control operation on this domain. */

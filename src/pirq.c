@@ -49,7 +49,7 @@ int pirq_domain_init(struct evtchn_domain *d,
 		atomic_init(&d->pirq[i].emuirq, EMUIRQ_UNBOUND);
 	for (uint32_t i = 0; i < PIRQ_NR_HVM_GSIS; i++)
 		atomic_init(&d->gsi_pirq[i], -1);
-	d->msi_emu_pirq = -1;
+	atomic_init(&d->msi_emu_pirq, -1);
 	return 0;
 }
 
@@ -67,7 +67,8 @@ static int32_t pirq_emuirq(struct evtchn_domain *d, uint32_t pirq)
 		       : EMUIRQ_UNBOUND;
 }
 
-/* Xen's pirq_info() != NULL: the PIRQ has some state (lock held). */
+/* Xen's pirq_info() != NULL: the PIRQ has some state.  Under the lock, or
+ * a sender's view of a moment. */
 static bool pirq_has_entry(struct evtchn_domain *d, uint32_t pirq)
 {
 	struct pirq *p = &d->pirq[pirq];
@@ -102,16 +103,18 @@ static int get_free_pirq(struct evtchn_domain *d, int type)
 static int32_t reverse_get(struct evtchn_domain *d, int32_t emuirq)
 {
 	if (emuirq == EMUIRQ_MSI_EMU)
-		return d->msi_emu_pirq;
+		return atomic_load(&d->msi_emu_pirq);
 	return atomic_load(&d->gsi_pirq[emuirq]);
 }
 
 static void reverse_set(struct evtchn_domain *d, int32_t emuirq, int32_t pirq)
 {
+	/* pairs with the acquire loads in pirq_inject_msi() and
+	 * evtchn_gsi_set() */
 	if (emuirq == EMUIRQ_MSI_EMU)
-		d->msi_emu_pirq = pirq;
+		atomic_store_explicit(&d->msi_emu_pirq, pirq,
+				      memory_order_release);
 	else
-		/* pairs with the acquire load in evtchn_gsi_set() */
 		atomic_store_explicit(&d->gsi_pirq[emuirq], pirq,
 				      memory_order_release);
 }
@@ -441,27 +444,45 @@ long do_physdev_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
  * bound), -ERANGE for PIRQ 0 (and, 4.17's int, anything from 2^31),
  * -EINVAL beyond nr_pirqs or mapped to a GSI, -EBUSY when the first-use
  * mapping was refused and the PIRQ has no state at all.
+ *
+ * Only an MSI that would map its PIRQ (the IRQ_MSI_EMU key is free) takes
+ * the domain lock; the others, and with Xen's one key that is every MSI
+ * PIRQ but the first, decide from what they read: the outcome of a map
+ * that changes nothing.
  */
 int pirq_inject_msi(struct evtchn_domain *d, uint32_t pirq)
 {
-	int32_t emuirq;
+	int32_t emuirq, key;
 	int rc = 0;
 
 	if ((int32_t)pirq <= 0)
 		return -XEN_ERANGE;
-	/* Mapped already: no lock. */
+	if (pirq >= d->nr_pirqs)
+		return -XEN_EINVAL; /* map_domain_emuirq_pirq()'s range */
 	evtchn_rcu_read_lock();
 	emuirq = pirq_emuirq(d, pirq);
-	if (emuirq == EMUIRQ_MSI_EMU)
+	/* pairs with the release store in reverse_set() */
+	key = atomic_load_explicit(&d->msi_emu_pirq, memory_order_acquire);
+	if (emuirq == EMUIRQ_UNBOUND && key >= 0 && key != (int32_t)pirq) {
+		/* Another PIRQ holds the key: the map would answer 0 and
+		 * change nothing. */
+		if (pirq_has_entry(d, pirq))
+			send_guest_pirq(d, pirq);
+		else
+			rc = -XEN_EBUSY;
+	} else if (emuirq == EMUIRQ_MSI_EMU) {
 		send_guest_pirq(d, pirq);
+	} else if (emuirq != EMUIRQ_UNBOUND) {
+		rc = -XEN_EINVAL;
+	} else {
+		rc = 1; /* the key is free: map it, under the lock */
+	}
 	evtchn_rcu_read_unlock();
-	if (emuirq == EMUIRQ_MSI_EMU)
-		return 0;
-	if (emuirq != EMUIRQ_UNBOUND)
-		return -XEN_EINVAL;
+	if (rc != 1)
+		return rc;
 
-	/* First use: map it as an emulated MSI, under the lock. */
 	domain_lock(d);
+	rc = 0;
 	emuirq = pirq_emuirq(d, pirq);
 	if (emuirq == EMUIRQ_UNBOUND) {
 		rc = map_emuirq(d, (int32_t)pirq, EMUIRQ_MSI_EMU);

@@ -136,7 +136,7 @@ static int save_locked(struct evtchn_domain *d, unsigned char **out,
 	h->fifo = npages >= 0;
 	h->callback_via = atomic_load(&d->callback_via);
 	h->gsi_level = atomic_load(&d->gsi_level);
-	h->msi_emu_pirq = d->msi_emu_pirq;
+	h->msi_emu_pirq = atomic_load(&d->msi_emu_pirq);
 	memcpy(buf + sizeof(*h), d->shared_info, EVTCHN_PAGE_SIZE);
 
 	sv = (struct snap_vcpu *)(buf + sizeof(*h) + EVTCHN_PAGE_SIZE);
@@ -388,11 +388,17 @@ static int check(struct evtchn_domain *d, const struct image *im)
 		    h->msi_emu_pirq != (int32_t)q->pirq)
 			goto out;
 	}
-	if (h->msi_emu_pirq != -1 &&
-	    (h->msi_emu_pirq < 0 ||
-	     (uint32_t)h->msi_emu_pirq >= d->nr_pirqs ||
-	     !pirq_seen[h->msi_emu_pirq]))
-		goto out;
+	/* The key names the one PIRQ mapped as an emulated MSI (checked
+	 * above: every such PIRQ is the key), or none. */
+	if (h->msi_emu_pirq != -1) {
+		bool named = false;
+
+		for (uint32_t i = 0; i < h->nr_pirqs; i++)
+			named |= (int32_t)im->q[i].pirq == h->msi_emu_pirq &&
+				 im->q[i].emuirq == EMUIRQ_MSI_EMU;
+		if (!named)
+			goto out;
+	}
 	rc = 0;
 out:
 	free(virq_seen);
@@ -473,7 +479,7 @@ static void restore_pirqs(struct evtchn_domain *d, const struct image *im)
 		if (q->emuirq >= 0)
 			atomic_store(&d->gsi_pirq[q->emuirq], (int32_t)q->pirq);
 	}
-	d->msi_emu_pirq = im->h->msi_emu_pirq;
+	atomic_store(&d->msi_emu_pirq, im->h->msi_emu_pirq);
 	atomic_store(&d->gsi_level, im->h->gsi_level);
 }
 

@@ -205,6 +205,9 @@ EVTCHN_API int evtchn_vcpu_set_online(struct evtchn_domain *d, uint32_t vcpu,
  * @vcpu with the hypercall number and the six argument registers (for a
  * 32-bit guest, the 32-bit registers zero-extended).  Returns Xen's return
  * value.  Handles __HYPERVISOR_event_channel_op, __HYPERVISOR_set_timer_op,
+ * __HYPERVISOR_physdev_op's PIRQ sub-ops (map_pirq, unmap_pirq, eoi,
+ * irq_status_query, get_free_pirq: -ENOSYS with no_pirqs, as Xen answers;
+ * a VMM advertises XENFEAT_hvm_pirqs only when the domain has PIRQs),
  * HVMOP_{set,get}_param for HVM_PARAM_CALLBACK_IRQ and
  * HVMOP_set_evtchn_upcall_vector,
  * SCHEDOP_poll (which blocks the calling thread) and the vcpu_ops
@@ -245,16 +248,21 @@ EVTCHN_API int evtchn_port_raise(struct evtchn_domain *d, uint32_t port);
  *   dropped because no port is bound (Xen drops it too); -ERANGE: PIRQ 0
  *   (or from 2^31: Xen 4.17's int); -EINVAL: PIRQ beyond nr_pirqs or mapped
  *   to a GSI; -EBUSY: Xen's refusal when another PIRQ holds the emulated
- *   MSI mapping and this one has no state.  The first MSI of a PIRQ maps
- *   it (takes the domain lock); later ones take no lock.  Any thread.
+ *   MSI mapping and this one has no state.  Only an MSI that maps its PIRQ
+ *   (while no PIRQ holds Xen's one emulated-MSI mapping) takes the domain
+ *   lock; every other takes no lock.  Any thread, but not from a callback
+ *   of the library nor inside the caller's own urcu_memb read-side
+ *   section.
  * evtchn_gsi_set(): the level of GSI @gsi (< 48) changed.  Returns 1 when
  *   the GSI is mapped to a PIRQ: on a rising edge the PIRQ's port was made
  *   pending, and the VMM must not raise the GSI on its IOAPIC (Xen 4.17
  *   still pulses the legacy PIC for GSIs 1-15); 0 when it is not mapped
  *   (the VMM raises it as usual); -EINVAL.  Pass the line's level (all
  *   its sources ORed) each time it changes; a line still high at
- *   PHYSDEVOP_eoi raises the PIRQ again (PCI GSIs, 16 and up).  Any
- *   thread, serialised per GSI as the VMM's IOAPIC serialises it.
+ *   PHYSDEVOP_eoi raises the PIRQ again (PCI GSIs, 16 and up).  The
+ *   event channel callback's own GSI (irq_cb) is not passed here: Xen never
+ *   routes it to a PIRQ.  Any thread, serialised per GSI as the VMM's
+ *   IOAPIC serialises it.
  * An assigned device's MSIs can reach the PIRQ without the VMM in the
  * loop: EVTCHN_ROUTE_FD_TO_PIRQ (<evtchn/route.h>).
  */

@@ -72,9 +72,11 @@ EVTCHN_API int evtchn_routes_set(struct evtchn_domain *d,
 EVTCHN_API int evtchn_route_update(struct evtchn_domain *d,
 				   const struct evtchn_route *r);
 
-/* FD_TO_PORT: an epoll descriptor, readable when a watched eventfd was
- * signalled; then call evtchn_routes_dispatch() (non-blocking; returns
- * the number of events raised).  Or let the library's own thread do it. */
+/* FD_TO_PORT, FD_TO_PIRQ: an epoll descriptor, readable when a watched
+ * eventfd was signalled; then call evtchn_routes_dispatch() (non-blocking;
+ * returns the number of signals handled by Xen's rules: events raised, and
+ * MSIs to PIRQs delivered or dropped for want of a port).  Or let the
+ * library's own thread do it. */
 EVTCHN_API int evtchn_routes_fd(struct evtchn_domain *d);
 EVTCHN_API int evtchn_routes_dispatch(struct evtchn_domain *d);
 EVTCHN_API int evtchn_routes_thread_start(struct evtchn_domain *d);
