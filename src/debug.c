@@ -5,7 +5,10 @@
  *   list          one line per domain
  *   dump DOMID    evtchn_domain_dump() of that domain
  * The answer is built in memory (no client can hold up a grace period or a
- * domain lock) and written with a timeout; then the connection closes.
+ * domain lock) and the whole exchange has one deadline, so a client that
+ * trickles, stops reading or never hangs up is dropped after it; stopping
+ * the server interrupts an exchange at once.  Only the socket's owner (and
+ * root) may connect.
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -24,23 +28,57 @@
 #define DEBUG_IO_TIMEOUT_MS 2000
 
 struct debug_server {
+	struct evtchn_host *host;
 	int lfd, stop_efd;
 	pthread_t tid;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
-/* Read one line (without its newline) within the timeout. */
-static int read_request(int fd, char *buf, size_t size)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until @fd is ready for @events before @deadline; 0, or -1 when the
+ * deadline passed, the server is stopping or the client went away. */
+static int wait_fd(struct debug_server *s, int fd, short events,
+		   int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = fd, .events = events },
+					 { .fd = s->stop_efd, .events = POLLIN } };
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			return -1;
+		n = poll(pfd, 2, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || pfd[1].revents)
+			return -1;
+		if (pfd[0].revents & (events | POLLHUP | POLLERR))
+			return 0;
+	}
+}
+
+/* One line (without its newline), by the deadline. */
+static int read_request(struct debug_server *s, int fd, char *buf,
+			size_t size, int64_t deadline)
 {
 	size_t len = 0;
 
 	while (len + 1 < size) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
-		if (poll(&pfd, 1, DEBUG_IO_TIMEOUT_MS) <= 0)
-			return -ETIMEDOUT;
+		if (wait_fd(s, fd, POLLIN, deadline))
+			return -1;
 		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
 		if (n <= 0)
 			break;
 		len += (size_t)n;
@@ -52,20 +90,33 @@ static int read_request(int fd, char *buf, size_t size)
 	return 0;
 }
 
-static void write_all(int fd, const char *p, size_t len)
+static void write_all(struct debug_server *s, int fd, const char *p,
+		      size_t len, int64_t deadline)
 {
 	while (len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 		ssize_t n;
 
-		if (poll(&pfd, 1, DEBUG_IO_TIMEOUT_MS) <= 0)
+		if (wait_fd(s, fd, POLLOUT, deadline))
 			return;
-		n = send(fd, p, len, MSG_NOSIGNAL);
+		n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
 		if (n <= 0)
 			return;
 		p += n;
 		len -= (size_t)n;
 	}
+}
+
+/* Only the user the VMM runs as, or root. */
+static bool peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
 }
 
 static void list_domains(struct evtchn_host *h, FILE *out)
@@ -121,13 +172,13 @@ static char *answer(struct evtchn_host *h, const char *req, size_t *len)
 
 static void *debug_thread(void *arg)
 {
-	struct evtchn_host *h = arg;
-	struct debug_server *s = h->debug;
+	struct debug_server *s = arg;
 
 	for (;;) {
 		struct pollfd pfd[2] = { { .fd = s->lfd, .events = POLLIN },
 					 { .fd = s->stop_efd, .events = POLLIN } };
 		char req[128], *ans;
+		int64_t deadline;
 		size_t len;
 		int c;
 
@@ -137,13 +188,20 @@ static void *debug_thread(void *arg)
 			break;
 		if (!(pfd[0].revents & POLLIN))
 			continue;
-		c = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
+		c = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0) {
+			/* Out of descriptors, say: not a busy loop. */
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				poll(&pfd[1], 1, 100);
 			continue;
-		if (read_request(c, req, sizeof(req)) == 0) {
-			ans = answer(h, req, &len);
+		}
+		deadline = now_ms() + DEBUG_IO_TIMEOUT_MS;
+		if (peer_allowed(c) &&
+		    read_request(s, c, req, sizeof(req), deadline) == 0) {
+			ans = answer(s->host, req, &len);
 			if (ans)
-				write_all(c, ans, len);
+				write_all(s, c, ans, len, deadline);
 			free(ans);
 		}
 		close(c);
@@ -155,16 +213,14 @@ int evtchn_host_debug_start(struct evtchn_host *h, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct debug_server *s;
-	mode_t old;
 	int rc;
 
 	if (!h || !path || !*path || strlen(path) >= sizeof(sa.sun_path))
 		return -EINVAL;
-	if (h->debug)
-		return -EBUSY;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->host = h;
 	strcpy(s->path, path);
 	strcpy(sa.sun_path, path);
 	s->stop_efd = eventfd(0, EFD_CLOEXEC);
@@ -173,25 +229,32 @@ int evtchn_host_debug_start(struct evtchn_host *h, const char *path)
 		rc = -errno;
 		goto fail;
 	}
-	/* Only the owner may look at the guest's ports. */
-	old = umask(0077);
-	rc = bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
-	umask(old);
-	if (rc)
-		goto fail;
-	if (listen(s->lfd, 8)) {
+	pthread_mutex_lock(&h->xlock);
+	if (h->debug) {
+		rc = -EBUSY;
+		goto unlock;
+	}
+	if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa))) {
+		rc = -errno;
+		goto unlock;
+	}
+	/* Only the owner may look at the guest's ports: the mode is set
+	 * before anyone can connect (nothing listens yet). */
+	if (chmod(path, 0600) || listen(s->lfd, 8)) {
 		rc = -errno;
 		unlink(path);
-		goto fail;
+		goto unlock;
+	}
+	rc = -pthread_create(&s->tid, NULL, debug_thread, s);
+	if (rc) {
+		unlink(path);
+		goto unlock;
 	}
 	h->debug = s;
-	rc = -pthread_create(&s->tid, NULL, debug_thread, h);
-	if (rc) {
-		h->debug = NULL;
-		unlink(path);
-		goto fail;
-	}
+	pthread_mutex_unlock(&h->xlock);
 	return 0;
+unlock:
+	pthread_mutex_unlock(&h->xlock);
 fail:
 	if (s->lfd >= 0)
 		close(s->lfd);
@@ -208,12 +271,16 @@ int evtchn_host_debug_stop(struct evtchn_host *h)
 
 	if (!h)
 		return -EINVAL;
+	pthread_mutex_lock(&h->xlock);
 	s = h->debug;
+	h->debug = NULL;
+	pthread_mutex_unlock(&h->xlock);
 	if (!s)
 		return 0;
+	/* The thread leaves at once, even in the middle of an exchange
+	 * (it answers under xlock, so it is not held here). */
 	(void)!write(s->stop_efd, &one, sizeof(one));
 	pthread_join(s->tid, NULL);
-	h->debug = NULL;
 	unlink(s->path);
 	close(s->lfd);
 	close(s->stop_efd);

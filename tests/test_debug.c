@@ -175,6 +175,58 @@ static void tool(void **state)
 	assert_int_equal(run_tool(args, out, sizeof(out)), 1);
 }
 
+/* A client that connects and then says nothing, or stops reading, holds
+ * nothing up: evtchn_host_debug_stop() returns at once (the suite's
+ * timeout would catch a hang). */
+static void stalled_clients(void **state)
+{
+	F;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int silent = socket(AF_UNIX, SOCK_STREAM, 0);
+	int deaf = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	for (int i = 0; i < 2000; i++)
+		assert_true(th_bind_ipi(&f->d1, (uint32_t)i % 4) > 0);
+	assert_int_equal(evtchn_host_debug_start(f->h, sock_path), 0);
+	strcpy(sa.sun_path, sock_path);
+	assert_int_equal(connect(silent, (struct sockaddr *)&sa, sizeof(sa)),
+			 0);
+	assert_int_equal(connect(deaf, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(deaf, "dump 1\n", 7), 7);
+	assert_int_equal(evtchn_host_debug_stop(f->h), 0);
+	close(silent);
+	close(deaf);
+}
+
+/* Another user cannot connect (the socket is 0600). */
+static void other_users_refused(void **state)
+{
+	F;
+	pid_t pid;
+	int st;
+
+	if (geteuid() != 0)
+		skip(); /* needs a second uid */
+	assert_int_equal(evtchn_host_debug_start(f->h, sock_path), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		strcpy(sa.sun_path, sock_path);
+		if (setuid(65534))
+			_exit(2);
+		_exit(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 &&
+				      errno == EACCES
+			      ? 0
+			      : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(evtchn_host_debug_stop(f->h), 0);
+}
+
 /* evtchn_host_destroy() stops the server and removes the socket. */
 static void destroy_cleans_up(void **state)
 {
@@ -193,6 +245,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(start_rules, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(requests, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(tool, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(stalled_clients, setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(other_users_refused, setup,
+						fx_teardown),
 		cmocka_unit_test(destroy_cleans_up),
 	};
 

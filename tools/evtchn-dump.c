@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -35,8 +36,10 @@ static void usage(FILE *f)
 static int request(const char *req, char **copy)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[4096], *acc = NULL;
-	size_t acclen = 0;
+	/* The VMM answers within its own 2 s deadline. */
+	struct timeval tv = { .tv_sec = 10 };
+	char buf[4096], line[64], *acc = NULL;
+	size_t acclen = 0, total = 0;
 	int fd, rc = 0;
 	ssize_t n;
 
@@ -52,12 +55,18 @@ static int request(const char *req, char **copy)
 		close(fd);
 		return 1;
 	}
-	if (dprintf(fd, "%s\n", req) < 0) {
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	snprintf(line, sizeof(line), "%s\n", req);
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0) {
 		perror("evtchn-dump: write");
 		close(fd);
 		return 1;
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		/* An answer that is an error says so in its first bytes. */
+		if (!copy && total == 0 && !strncmp(buf, "error:", 6))
+			rc = 1;
+		total += (size_t)n;
 		if (copy) {
 			char *p = realloc(acc, acclen + (size_t)n + 1);
 
@@ -72,11 +81,12 @@ static int request(const char *req, char **copy)
 		} else {
 			fwrite(buf, 1, (size_t)n, stdout);
 		}
-		if (!copy && !strncmp(buf, "error:", 6))
-			rc = 1;
 	}
 	if (n < 0) {
 		perror("evtchn-dump: read");
+		rc = 1;
+	} else if (total == 0) {
+		fprintf(stderr, "evtchn-dump: %s: no answer\n", sock_path);
 		rc = 1;
 	}
 	close(fd);

@@ -355,8 +355,10 @@ EVTCHN_API int evtchn_domain_dump(struct evtchn_domain *d, FILE *out);
  * first) and answers, from a thread of its own, one request line per
  * connection: "list" (one line per domain) or "dump DOMID" (what
  * evtchn_domain_dump() writes).  The evtchn-dump(1) command is its client.
- * Answers are built in memory before they are written, with a 2 s timeout,
- * so a stalled client holds up nothing.  -EBUSY when already listening,
+ * Answers are built in memory (under the host's lock: a dump of 131,072
+ * ports takes some 50 ms, during which cross-domain control operations
+ * wait), then written; each exchange has a 2 s deadline, so a stalled
+ * client holds up nothing.  Only the VMM's user and root may connect.  -EBUSY when already listening,
  * -EINVAL for a bad path, or the socket's errno.
  * evtchn_host_debug_stop() closes it and removes the file (also done by
  * evtchn_host_destroy()).  Any thread; not from a callback.
