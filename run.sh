@@ -9,6 +9,7 @@
 #   ./run.sh asan|tsan   one sanitizer run only
 #   ./run.sh oracle      compare with a real Xen 4.17 booted under QEMU
 #   ./run.sh fuzz [SEC]  run the libFuzzer target (clang) for SEC seconds
+#   ./run.sh fuzz-restore [SEC]  the same for hostile snapshot images
 #   ./run.sh bench [ARG] install gnuplot, build optimised (build-bench), run
 #                        evtchn-bench --plot docs/bench/ [ARG...]: the
 #                        figures of docs/benchmarks.md
@@ -178,6 +179,14 @@ fuzz)
 	./build-fuzz/tests/fuzz-hypercall -max_total_time="${2:-60}" \
 		-rss_limit_mb=2048 build-fuzz/corpus
 	;;
+fuzz-restore)
+	install_deps
+	CC=clang build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+		-Db_lundef=false
+	mkdir -p build-fuzz/corpus-restore
+	./build-fuzz/tests/fuzz-restore -max_total_time="${2:-60}" \
+		-rss_limit_mb=2048 build-fuzz/corpus-restore
+	;;
 bench)
 	shift
 	install_deps gnuplot-nox
@@ -187,7 +196,7 @@ bench)
 		tee docs/bench/bench.txt
 	;;
 *)
-	sed -n '2,14p' "$0"
+	sed -n '2,15p' "$0"
 	exit 2
 	;;
 esac

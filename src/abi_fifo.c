@@ -152,7 +152,7 @@ static void set_pending_fifo(struct evtchn_domain *d, struct evtchn_vcpu *v,
 	struct evtchn_port *p = port_get(d, port);
 	struct fifo_queue *q = NULL, *old_q = NULL;
 	struct evtchn_fifo_control_block *cb;
-	event_word_t *word = word_of(fd, port);
+	event_word_t *word = word_of(fd, port), *tail_word;
 	bool linked = true, pollers = false;
 	int try;
 
@@ -209,8 +209,9 @@ static void set_pending_fifo(struct evtchn_domain *d, struct evtchn_vcpu *v,
 			old_q = q;
 		}
 		linked = false;
-		if (q->tail)
-			linked = set_link(word_of(fd, q->tail), port);
+		tail_word = q->tail ? word_of(fd, q->tail) : NULL;
+		if (tail_word)
+			linked = set_link(tail_word, port);
 		if (!linked)
 			__atomic_store_n(&cb->head[q->priority], port,
 					 __ATOMIC_SEQ_CST);

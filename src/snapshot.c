@@ -74,6 +74,7 @@ _Static_assert(sizeof(struct snap_port) == 20, "snapshot port record");
 _Static_assert(sizeof(struct snap_pirq) == 12, "snapshot PIRQ record");
 
 #define VI_SIZE sizeof(struct vcpu_info_x86_64)
+#define WORDS_PER_PAGE (EVTCHN_PAGE_SIZE / sizeof(event_word_t))
 #define MAX_PAGES 128u
 
 static size_t image_size(uint64_t nv, uint64_t np, uint64_t nq, uint64_t ng)
@@ -313,9 +314,11 @@ static int check(struct evtchn_domain *d, const struct image *im)
 		if (t.period_ns && (t.period_ns < 1000000ull ||
 				    t.period_ns > (~0ull >> 2)))
 			return -EINVAL;
+		/* a tail is a port with an event word */
 		for (uint32_t q = 0; q < EVTCHN_FIFO_MAX_QUEUES; q++)
-			if (v->tail[q] >= max_ports ||
-			    (v->tail[q] && !v->cb_set))
+			if (v->tail[q] &&
+			    (v->tail[q] >= h->nr_pages * WORDS_PER_PAGE ||
+			     !v->cb_set))
 				return -EINVAL;
 	}
 	/* FIFO starts with a vCPU's control block */
