@@ -261,6 +261,8 @@ int evtchn_fuzz_restore_one(const uint8_t *data, size_t size)
 		size_t off = ((size_t)data[i + 1] | (size_t)data[i + 2] << 8);
 		uint8_t v = data[i + 3];
 
+		if (len == 0)
+			break; /* truncated to nothing */
 		switch (data[i] % 4) {
 		case 0:
 			img[off % len] ^= v;
