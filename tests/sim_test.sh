@@ -1,9 +1,14 @@
 #!/bin/sh
 # evtchn-sim as the test suite runs it.
 #
-#   sim_test.sh SIM ok [OPTIONS...]    exit 0, "lost: 0", "result: OK"
+#   sim_test.sh SIM ok [OPTIONS...]    exit 0, "lost: 0", "result: OK";
+#                                      unless --msi 0, MSIs sent and
+#                                      delivered on each PIRQ, none lost
 #   sim_test.sh SIM lost [OPTIONS...]  --inject-loss drops one notification:
 #                                      exit 1, "lost: 1" (a ring kick)
+#   sim_test.sh SIM lost-msi [OPT...]  --inject-loss=msi: the device drops
+#                                      its first MSI: exit 1, "lost: 1" (an
+#                                      MSI), the vector's completions stuck
 #   sim_test.sh SIM backend-dies       the backend kills itself 0.2 s into a
 #                                      30 s run: exit 3, reported at once
 #   sim_test.sh SIM usage              nonsense options: exit 2, a message
@@ -34,6 +39,22 @@ expect() {
 	grep -q -- "$1" "$out" || fail "no line matching '$1'"
 }
 
+# The summary's MSI row: sent and delivered above 0, lost $1.
+expect_msi_row() {
+	awk -v lost="$1" '
+		/^  MSI \(device to PIRQ\) / { n++; ok = $5 > 0 && $6 > 0 && $8 == lost }
+		END { exit !(n == 1 && ok) }' "$out" ||
+		fail "no MSI row with MSIs sent, delivered and $1 lost"
+}
+
+# Each "pirq N msi" port row: MSIs delivered, none lost.
+expect_pirq_rows() {
+	awk '
+		$2 == "pirq" && $4 == "msi" { n++; if (!($9 > 0 && $11 == 0)) bad++ }
+		END { exit !(n > 0 && !bad) }' "$out" ||
+		fail "a pirq port row without deliveries, or with a loss"
+}
+
 case $mode in
 ok)
 	run "$@"
@@ -41,12 +62,35 @@ ok)
 	expect '^lost: 0$'
 	expect '^unanswered requests: 0$'
 	expect '^result: OK$'
+	case " $* " in
+	*" --msi 0 "*)
+		! grep -q 'MSI (device' "$out" || fail "MSI rows without a device"
+		;;
+	*)
+		expect_msi_row 0
+		expect_pirq_rows
+		expect '^device completions not taken: 0$'
+		# the first PIRQ an MSI mapped needs an EOI, and had them
+		awk '$NF == "needs_eoi" && $8 > 0 { f = 1 } END { exit !f }' \
+			"$out" || fail "no vector with needs_eoi and EOIs"
+		;;
+	esac
 	;;
 lost)
 	run --inject-loss --drain-timeout 1 "$@"
 	expect_rc 1
 	expect '^lost: 1$'
 	expect 'ring kicks 1,'
+	expect '^result: FAILED$'
+	;;
+lost-msi)
+	run --inject-loss=msi --drain-timeout 1 "$@"
+	expect_rc 1
+	expect '^lost: 1$'
+	expect 'ring kicks 0, .*MSIs 1$'
+	expect_msi_row 1
+	expect 'pirq [0-9]* msi (vector 0) .* 1$'
+	expect '^device completions not taken: [1-9]'
 	expect '^result: FAILED$'
 	;;
 backend-dies)
@@ -61,7 +105,9 @@ usage)
 	for args in "--vcpus 0" "--vcpus 65" "--vcpus two" "--ports 0" \
 		"--ports 129" "--duration 0" "--duration -1" "--duration nan" \
 		"--abi 3l" "--interval 0" "--timer-period 0" "--bogus" \
-		"--dump=yes" "--vcpus" "stray"; do
+		"--dump=yes" "--vcpus" "stray" "--msi 65" "--msi -1" \
+		"--msi one" "--inject-loss=both" "--inject-loss=msi --msi 0" \
+		"--inject-loss msi"; do
 		# shellcheck disable=SC2086 # split on purpose
 		run $args
 		expect_rc 2

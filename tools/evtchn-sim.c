@@ -9,8 +9,10 @@
  * the guest to a backend in another process over interdomain channels
  * whose domain-0 ends a backend handle holds: routes turn the guest's
  * sends into eventfd writes and the backend's eventfd writes into events.
- * After --duration the run drains, checks that no event was lost and
- * prints a summary (see evtchn-sim(1)).
+ * An assigned PCI device in the backend process raises MSIs that the guest
+ * programmed to PIRQs (--msi): a route takes each vector's eventfd to its
+ * PIRQ's port.  After --duration the run drains, checks that no event was
+ * lost and prints a summary (see evtchn-sim(1)).
  *
  * Files: tools/sim/guest.c (vCPU threads), tools/sim/backend.c (the
  * backend process), tools/sim/report.c (checks, progress, summary).
@@ -34,6 +36,7 @@
 
 #include <xen/xen.h>
 #include <xen/event_channel.h>
+#include <xen/physdev.h>
 #include <xen/vcpu.h>
 
 #include "evtchn/backend.h"
@@ -47,6 +50,12 @@
 #define QUIT_TIMEOUT_NS (5 * NS)
 #define DRAIN_POLL_NS 10000000ull
 #define DOM0_PAGES 4u
+/* The guest's PIRQs: MSI PIRQs come from the top (511 down), so their
+ * MSI addresses use the high half (PIRQ & 0xffffff00) as well. */
+#define GUEST_PIRQS 512u
+/* The MSI data the guest programs: vector 0 ("the PIRQ is in the
+ * address"), edge, assert. */
+#define PIRQ_MSI_DATA 0x4300u
 
 /* exit status */
 #define EXIT_FAILED 1  /* a check failed, or the library refused */
@@ -65,7 +74,7 @@ static void on_signal(int sig)
 
 /* ---- options ---- */
 
-enum { OPT_INJECT = 256, OPT_DIE, OPT_DRAIN, OPT_TIMER };
+enum { OPT_INJECT = 256, OPT_DIE, OPT_DRAIN, OPT_TIMER, OPT_MSI };
 
 static const struct option long_opts[] = {
 	{ "vcpus", required_argument, NULL, 'c' },
@@ -74,10 +83,11 @@ static const struct option long_opts[] = {
 	{ "abi", required_argument, NULL, 'a' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "timer-period", required_argument, NULL, OPT_TIMER },
+	{ "msi", required_argument, NULL, OPT_MSI },
 	{ "dump", no_argument, NULL, 'D' },
 	{ "help", no_argument, NULL, 'h' },
 	/* test hooks, not in --help (see evtchn-sim(1)) */
-	{ "inject-loss", no_argument, NULL, OPT_INJECT },
+	{ "inject-loss", optional_argument, NULL, OPT_INJECT },
 	{ "backend-die-after", required_argument, NULL, OPT_DIE },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
 	{ NULL, 0, NULL, 0 },
@@ -88,9 +98,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: evtchn-sim [OPTION]...\n"
 		"A simulated Xen guest on libevtchn: vCPU threads with timer ticks\n"
-		"and IPIs, and netfront-style rings served by a backend process\n"
-		"over interdomain channels.  Ends with a summary and a lost-event\n"
-		"check.\n"
+		"and IPIs, netfront-style rings served by a backend process over\n"
+		"interdomain channels, and an assigned device in that process\n"
+		"whose MSIs reach the guest's PIRQs.  Ends with a summary and a\n"
+		"lost-event check.\n"
 		"\n"
 		"  --vcpus N          guest vCPUs, 1 to %u (default 2)\n"
 		"  --ports N          interdomain channels (one ring each), 1 to %u\n"
@@ -98,6 +109,8 @@ static void usage(FILE *f)
 		"  --duration SEC     how long the workload runs (default 5)\n"
 		"  --abi 2l|fifo      the guest's event channel ABI (default 2l)\n"
 		"  --timer-period MS  VIRQ_TIMER period, 1 to 1000 (default 10)\n"
+		"  --msi N            MSI vectors of the assigned device, each on a\n"
+		"                     PIRQ, 0 to %u (default 1; 0: no device)\n"
 		"  --interval SEC     progress report interval (default 0.5 on a\n"
 		"                     terminal, else 1)\n"
 		"  --dump             print the guest's port table at the end\n"
@@ -107,7 +120,7 @@ static void usage(FILE *f)
 		"early (it still drains and checks).\n"
 		"Exit status: 0 all checks passed, 1 a check failed, 2 bad options,\n"
 		"3 the backend process died.\n",
-		SIM_MAX_VCPUS, SIM_MAX_RINGS);
+		SIM_MAX_VCPUS, SIM_MAX_RINGS, SIM_MAX_MSIS);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -182,7 +195,7 @@ static void parse_opts(int argc, char **argv, struct sim_opts *o)
 	int c;
 
 	*o = (struct sim_opts){ .vcpus = 2, .duration = 5, .timer_ms = 10,
-				.drain_timeout = 5 };
+				.msis = 1, .drain_timeout = 5 };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -216,6 +229,9 @@ static void parse_opts(int argc, char **argv, struct sim_opts *o)
 			o->timer_ms = parse_uint("--timer-period", optarg, 1,
 						 1000);
 			break;
+		case OPT_MSI:
+			o->msis = parse_uint("--msi", optarg, 0, SIM_MAX_MSIS);
+			break;
 		case 'D':
 			o->dump = true;
 			break;
@@ -223,7 +239,14 @@ static void parse_opts(int argc, char **argv, struct sim_opts *o)
 			usage(stdout);
 			exit(0);
 		case OPT_INJECT:
-			o->inject_loss = true;
+			if (!optarg || !strcmp(optarg, "kick"))
+				o->inject_loss = SIM_LOSS_KICK;
+			else if (!strcmp(optarg, "msi"))
+				o->inject_loss = SIM_LOSS_MSI;
+			else
+				bad_usage("--inject-loss wants kick or msi, not "
+					  "'%s'",
+					  optarg);
 			break;
 		case OPT_DIE:
 			o->die_after = parse_secs("--backend-die-after", optarg,
@@ -244,6 +267,8 @@ static void parse_opts(int argc, char **argv, struct sim_opts *o)
 		bad_usage("unexpected argument '%s'", argv[optind]);
 	if (!ports)
 		o->rings = o->vcpus < SIM_MAX_RINGS ? o->vcpus : SIM_MAX_RINGS;
+	if (o->inject_loss == SIM_LOSS_MSI && !o->msis)
+		bad_usage("--inject-loss=msi needs --msi 1 or more");
 }
 
 /* ---- the backend process ---- */
@@ -384,7 +409,7 @@ static int fail(const char *what, long rc)
 static void layout(struct sim *s)
 {
 	struct sim_layout *l = &s->l;
-	uint32_t n = s->o.vcpus, ports = 2 * n + s->o.rings + 1;
+	uint32_t n = s->o.vcpus, ports = 2 * n + s->o.rings + s->o.msis + 1;
 
 	l->arg_gfn = 1;
 	l->vi_gfn = l->arg_gfn + n;
@@ -392,7 +417,8 @@ static void layout(struct sim *s)
 	l->array_gfn = l->cb_gfn + n;
 	l->array_pages = ports / (SIM_PAGE / 4) + 1;
 	l->ring_gfn = l->array_gfn + l->array_pages;
-	l->pages = l->ring_gfn + s->o.rings + sim_chan_pages(s->o.rings);
+	l->dev_gfn = l->ring_gfn + s->o.rings + sim_chan_pages(s->o.rings);
+	l->pages = l->dev_gfn + sim_dev_pages(s->o.msis);
 }
 
 /* Guest memory: a memfd, so the backend can map the ring pages. */
@@ -420,7 +446,8 @@ static int domains(struct sim *s)
 					    .nr_vcpus = s->o.vcpus,
 					    .layout = EVTCHN_LAYOUT_64,
 					    .upcall_cb = sim_upcall_cb,
-					    .opaque = s };
+					    .opaque = s,
+					    .nr_pirqs = GUEST_PIRQS };
 	struct evtchn_domain_config cfg0 = { .domid = SIM_BACKEND_DOMID,
 					     .nr_vcpus = 1,
 					     .privileged = true };
@@ -576,6 +603,9 @@ static int port_table(struct sim *s, const uint32_t *remote)
 	for (uint32_t i = 0; i < s->o.rings; i++)
 		if (s->ring[i].port > max)
 			max = s->ring[i].port;
+	for (uint32_t i = 0; i < s->o.msis; i++)
+		if (s->msi[i].port > max)
+			max = s->msi[i].port;
 	s->nr_ports = max + 1;
 	s->port = calloc(s->nr_ports, sizeof(*s->port));
 	if (!s->port)
@@ -593,6 +623,13 @@ static int port_table(struct sim *s, const uint32_t *remote)
 		p->vcpu = s->ring[i].vcpu;
 		p->ring = i;
 		p->remote_port = remote[i];
+	}
+	for (uint32_t i = 0; i < s->o.msis; i++) {
+		struct sim_port *p = &s->port[s->msi[i].port];
+
+		p->kind = SIM_PORT_PIRQ;
+		p->vcpu = s->msi[i].vcpu;
+		p->ring = i;
 	}
 	return 0;
 }
@@ -622,7 +659,9 @@ static int wait_ready(struct sim *s, const sigset_t *mask)
 /* Routes: the guest's send on a ring's port writes its kick eventfd; the
  * backend's write to its answer eventfd raises the port on the ring's
  * vCPU.  Then the backend gets the memfd and both eventfds of each ring;
- * the library and the backend keep their own copies. */
+ * the library and the backend keep their own copies.  The device gets an
+ * eventfd a vector, its irqfd, which the VMM keeps until the guest
+ * programs the vector's MSI (msix_write()). */
 static int connect_backend(struct sim *s, const sigset_t *mask)
 {
 	uint32_t n = s->o.rings;
@@ -631,8 +670,11 @@ static int connect_backend(struct sim *s, const sigset_t *mask)
 	struct sim_setup_msg m = {
 		.magic = SIM_MAGIC, .nr_rings = n,
 		.map_offset = s->l.ring_gfn * SIM_PAGE,
-		.map_pages = n + sim_chan_pages(n),
+		.map_pages = n + sim_chan_pages(n) + sim_dev_pages(s->o.msis),
 		.die_after_ns = (uint64_t)(s->o.die_after * 1e9),
+		.nr_msis = s->o.msis,
+		.flags = s->o.inject_loss == SIM_LOSS_MSI ? SIM_SETUP_DROP_MSI
+							  : 0,
 	};
 	int rc = EXIT_FAILED;
 	uint32_t i;
@@ -658,6 +700,13 @@ static int connect_backend(struct sim *s, const sigset_t *mask)
 			.port = s->ring[i].port, .fd = efd[2 * i + 1],
 			.vcpu = s->ring[i].vcpu };
 	}
+	for (i = 0; i < s->o.msis; i++) {
+		s->msi[i].efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (s->msi[i].efd < 0) {
+			rc = fail("eventfd", -errno);
+			goto out;
+		}
+	}
 	rc = evtchn_routes_set(s->d, rt, 2 * n);
 	if (rc) {
 		rc = fail("evtchn_routes_set", rc);
@@ -669,6 +718,11 @@ static int connect_backend(struct sim *s, const sigset_t *mask)
 
 		rc = sim_send_msg(s->sock, &rm, sizeof(rm), &efd[2 * i], 2);
 	}
+	for (i = 0; i < s->o.msis && !rc; i++) {
+		struct sim_msi_msg mm = { .magic = SIM_MAGIC, .vector = i };
+
+		rc = sim_send_msg(s->sock, &mm, sizeof(mm), &s->msi[i].efd, 1);
+	}
 	rc = rc ? backend_gone(s) : wait_ready(s, mask);
 out:
 	for (i = 0; efd && i < 2 * n; i++)
@@ -677,6 +731,92 @@ out:
 	free(efd);
 	free(rt);
 	return rc;
+}
+
+/* The VMM's emulation of the device's MSI-X table: the guest wrote vector
+ * @m's address and data.  Data vector 0 names a PIRQ (evtchn_msi_pirq(),
+ * in *@pirq): the vector's irqfd gets an FD_TO_PIRQ route, and from then on
+ * the device's MSIs reach the PIRQ's port through the library's route
+ * thread, without the VMM. */
+static int msix_write(struct sim *s, struct sim_msi_vec *m, uint64_t addr,
+		      uint32_t data, uint32_t *pirq)
+{
+	struct evtchn_route r = { .kind = EVTCHN_ROUTE_FD_TO_PIRQ,
+				  .fd = m->efd };
+	int rc = evtchn_msi_pirq(addr, data, &r.pirq);
+
+	if (rc == 1) {
+		fprintf(stderr, "evtchn-sim: MSI vector %u: an ordinary MSI "
+				"(data %#x), which needs a local APIC\n",
+			m->index, data);
+		return EXIT_FAILED;
+	}
+	if (rc)
+		return fail("evtchn_msi_pirq", rc);
+	m->addr = addr;
+	m->data = data;
+	rc = evtchn_route_update(s->d, &r);
+	if (rc)
+		return fail("evtchn_route_update", rc);
+	close(m->efd); /* the route has its own */
+	m->efd = -1;
+	*pirq = r.pirq;
+	return 0;
+}
+
+/*
+ * The guest's driver of the device, on vCPU 0, as Linux's
+ * xen_hvm_setup_msi_irqs() and request_irq() go for each vector: a PIRQ
+ * from PHYSDEVOP_get_free_pirq (MAP_PIRQ_TYPE_MSI); the MSI programmed with
+ * data vector 0 and the PIRQ in the address (its low byte as destination
+ * id, the rest in the high half); the PIRQ bound to a port
+ * (EVTCHNOP_bind_pirq) and the port moved to the vector's vCPU (its
+ * affinity: EVTCHNOP_bind_vcpu); then the driver turns the vector on in
+ * the device.  Vector i belongs to vCPU i mod N.
+ */
+static int bind_msis(struct sim *s)
+{
+	for (uint32_t i = 0; i < s->o.msis; i++) {
+		struct sim_msi_vec *m = &s->msi[i];
+		struct physdev_get_free_pirq gf = { .type = MAP_PIRQ_TYPE_MSI };
+		struct evtchn_bind_pirq bp = { .flags = 0 };
+		struct evtchn_bind_vcpu bv;
+		uint64_t addr;
+		uint32_t routed = 0;
+		long rc;
+
+		rc = sim_physdev_op(s, 0, PHYSDEVOP_get_free_pirq, &gf,
+				    sizeof(gf));
+		if (rc)
+			return fail("PHYSDEVOP_get_free_pirq", rc);
+		m->pirq = gf.pirq;
+		addr = ((uint64_t)(m->pirq & 0xffffff00u) << 32) |
+		       0xfee00000u | ((m->pirq & 0xffu) << 12);
+		rc = msix_write(s, m, addr, PIRQ_MSI_DATA, &routed);
+		if (rc)
+			return (int)rc;
+		if (routed != m->pirq) {
+			fprintf(stderr, "evtchn-sim: MSI vector %u: the "
+					"address names PIRQ %u, not %u\n",
+				i, routed, m->pirq);
+			return EXIT_FAILED;
+		}
+		bp.pirq = m->pirq;
+		rc = op(s, EVTCHNOP_bind_pirq, &bp, sizeof(bp));
+		if (rc)
+			return fail("EVTCHNOP_bind_pirq", rc);
+		m->port = bp.port;
+		m->vcpu = i % s->o.vcpus;
+		bv = (struct evtchn_bind_vcpu){ .port = m->port,
+						.vcpu = m->vcpu };
+		rc = op(s, EVTCHNOP_bind_vcpu, &bv, sizeof(bv));
+		if (rc)
+			return fail("EVTCHNOP_bind_vcpu", rc);
+		evtchn_guest_bind_port(&s->g, m->port, m->vcpu);
+		atomic_store(&m->sh->event, 1);
+		atomic_store(&m->sh->enabled, 1);
+	}
+	return 0;
 }
 
 static int setup(struct sim *s, const sigset_t *mask)
@@ -690,12 +830,22 @@ static int setup(struct sim *s, const sigset_t *mask)
 	s->mailbox = calloc((size_t)s->o.vcpus * s->o.vcpus,
 			    sizeof(*s->mailbox));
 	remote = calloc(s->o.rings, sizeof(*remote));
-	if (!s->vcpu || !s->ring || !s->mailbox || !remote) {
+	s->msi = calloc(s->o.msis ? s->o.msis : 1, sizeof(*s->msi));
+	if (!s->vcpu || !s->ring || !s->mailbox || !remote || !s->msi) {
 		free(remote);
 		return fail("calloc", -ENOMEM);
 	}
 	memset(s->vcpu, 0, s->o.vcpus * sizeof(*s->vcpu));
+	for (uint32_t i = 0; i < s->o.msis; i++) {
+		s->msi[i].index = i;
+		s->msi[i].efd = -1;
+	}
 	rc = guest_memory(s);
+	if (!rc && s->o.msis) {
+		s->dev = (struct sim_dev *)(s->mem + s->l.dev_gfn * SIM_PAGE);
+		for (uint32_t i = 0; i < s->o.msis; i++)
+			s->msi[i].sh = sim_dev_msi(s->dev) + i;
+	}
 	if (!rc)
 		rc = domains(s);
 	if (!rc)
@@ -705,10 +855,12 @@ static int setup(struct sim *s, const sigset_t *mask)
 	if (!rc)
 		rc = bind_rings(s, remote);
 	if (!rc)
+		rc = connect_backend(s, mask);
+	if (!rc)
+		rc = bind_msis(s);
+	if (!rc)
 		rc = port_table(s, remote);
 	free(remote);
-	if (!rc)
-		rc = connect_backend(s, mask);
 	return rc;
 }
 
@@ -779,12 +931,13 @@ static int run(struct sim *s, const sigset_t *mask)
 	return 0;
 }
 
+/* The vCPUs send nothing new and the device raises nothing more. */
 static bool all_quiet(struct sim *s)
 {
 	for (uint32_t v = 0; v < s->o.vcpus; v++)
 		if (!atomic_load(&s->vcpu[v].quiet))
 			return false;
-	return true;
+	return !s->dev || atomic_load(&s->dev->stopped);
 }
 
 /* No new work; wait until everything in flight completed, at most
@@ -896,6 +1049,10 @@ static void teardown(struct sim *s)
 		close(s->memfd);
 	free(s->dom0_mem);
 	free(s->port);
+	for (uint32_t i = 0; s->msi && i < s->o.msis; i++)
+		if (s->msi[i].efd >= 0)
+			close(s->msi[i].efd);
+	free(s->msi);
 	free(s->mailbox);
 	free(s->ring);
 	free(s->vcpu);

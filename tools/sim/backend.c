@@ -8,6 +8,12 @@
  * the ring's answer eventfd when the ring's rsp_event says the guest wants
  * a notification.  A ring is looked at only when its eventfd fires: a lost
  * kick leaves the ring stalled, which is what the lost check must see.
+ *
+ * It also holds the assigned PCI device: every DEV_TICK_NS (a timerfd in
+ * the same epoll) it posts a completion on each MSI vector the guest's
+ * driver enabled and raises the vector's MSI, a write to its eventfd,
+ * when the completions reach the guest's event index (struct sim_msi).
+ * When the guest stops it (the drain), it says so and raises nothing more.
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,11 +22,14 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "sim.h"
 
 #define SOCK_KEY UINT32_MAX
+#define DEV_KEY (UINT32_MAX - 1)
+#define DEV_TICK_NS 250000L /* a completion a vector every 250 us */
 
 struct be_ring {
 	sim_back_ring_t back;
@@ -28,13 +37,23 @@ struct be_ring {
 	int kick, answer;
 };
 
+/* One MSI vector of the device. */
+struct be_msi {
+	struct sim_msi *sh;
+	int fd;         /* its irqfd */
+	bool drop;      /* test hook: count the next MSI, do not raise it */
+};
+
 struct backend {
 	int sock, ep;
-	uint32_t nr_rings;
+	uint32_t nr_rings, nr_msis;
 	unsigned char *map;
 	size_t map_size;
 	uint64_t die_at;
 	struct be_ring *ring;
+	struct sim_dev *dev;
+	struct be_msi *msi;
+	int timer;      /* the device's clock */
 };
 
 static int fail(const char *what, int err)
@@ -119,7 +138,104 @@ static int kicked(struct be_ring *r)
 	return serve(r);
 }
 
-/* The setup message, the memfd and one message a ring. */
+/* An MSI on vector @m: counted before the eventfd write it stands for. */
+static int raise_msi(struct be_msi *m)
+{
+	uint64_t one = 1;
+
+	atomic_fetch_add(&m->sh->sent, 1);
+	if (m->drop) {
+		m->drop = false;
+		return 0;
+	}
+	if (write(m->fd, &one, sizeof(one)) != sizeof(one))
+		return fail("MSI eventfd", errno);
+	return 0;
+}
+
+/* @n ticks of the device's clock passed: @n completions on each enabled
+ * vector, and an MSI where they reach the guest's event index.  Stopped:
+ * nothing more, ever. */
+static int device_tick(struct backend *be)
+{
+	struct itimerspec off = { { 0, 0 }, { 0, 0 } };
+	uint64_t n;
+
+	if (read(be->timer, &n, sizeof(n)) != sizeof(n))
+		return errno == EAGAIN ? 0 : fail("timerfd", errno);
+	if (atomic_load(&be->dev->stop)) {
+		if (timerfd_settime(be->timer, 0, &off, NULL))
+			return fail("timerfd_settime", errno);
+		/* after every MSI it raised was counted */
+		atomic_store(&be->dev->stopped, 1);
+		return 0;
+	}
+	for (uint32_t i = 0; i < be->nr_msis; i++) {
+		struct sim_msi *sh = be->msi[i].sh;
+		uint64_t old, done, event;
+
+		if (!atomic_load(&sh->enabled))
+			continue;
+		old = atomic_load_explicit(&sh->done, memory_order_relaxed);
+		done = old + n;
+		/* the count before reading the event index, seq_cst: pairs
+		 * with the guest's store of the index and load of the count
+		 * (guest.c on_msi()) */
+		atomic_store(&sh->done, done);
+		event = atomic_load(&sh->event);
+		if (done - event < done - old) {
+			int rc = raise_msi(&be->msi[i]);
+
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* The device: its page and one message a vector, with the vector's
+ * eventfd; then its clock starts. */
+static int dev_setup(struct backend *be, uint32_t flags)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = DEV_KEY };
+	struct itimerspec its = { { 0, DEV_TICK_NS }, { 0, DEV_TICK_NS } };
+	int fd;
+	long n;
+
+	be->dev = (struct sim_dev *)(be->map +
+				     (be->nr_rings +
+				      sim_chan_pages(be->nr_rings)) *
+					     SIM_PAGE);
+	be->msi = calloc(be->nr_msis, sizeof(*be->msi));
+	if (!be->msi)
+		return fail("calloc", ENOMEM);
+	for (uint32_t i = 0; i < be->nr_msis; i++)
+		be->msi[i].fd = -1;
+	for (uint32_t i = 0; i < be->nr_msis; i++) {
+		struct sim_msi_msg mm;
+
+		n = sim_recv_msg(be->sock, &mm, sizeof(mm), &fd, 1);
+		if (n != sizeof(mm) || mm.magic != SIM_MAGIC ||
+		    mm.vector >= be->nr_msis || be->msi[mm.vector].fd >= 0) {
+			if (n == sizeof(mm))
+				close(fd);
+			return fail("MSI message", n < 0 ? (int)-n : EPROTO);
+		}
+		be->msi[mm.vector].fd = fd;
+		be->msi[mm.vector].sh = sim_dev_msi(be->dev) + mm.vector;
+	}
+	be->msi[0].drop = flags & SIM_SETUP_DROP_MSI;
+	be->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (be->timer < 0)
+		return fail("timerfd_create", errno);
+	if (timerfd_settime(be->timer, 0, &its, NULL))
+		return fail("timerfd_settime", errno);
+	if (epoll_ctl(be->ep, EPOLL_CTL_ADD, be->timer, &ev))
+		return fail("epoll_ctl", errno);
+	return 0;
+}
+
+/* The setup message, the memfd, one message a ring, then the device's. */
 static int be_setup(struct backend *be)
 {
 	struct sim_setup_msg m;
@@ -129,10 +245,17 @@ static int be_setup(struct backend *be)
 
 	n = sim_recv_msg(be->sock, &m, sizeof(m), &memfd, 1);
 	if (n != sizeof(m) || m.magic != SIM_MAGIC || !m.nr_rings ||
-	    m.nr_rings > SIM_MAX_RINGS ||
-	    m.map_pages != m.nr_rings + sim_chan_pages(m.nr_rings))
+	    m.nr_rings > SIM_MAX_RINGS || m.nr_msis > SIM_MAX_MSIS ||
+	    (m.flags & ~SIM_SETUP_DROP_MSI) ||
+	    ((m.flags & SIM_SETUP_DROP_MSI) && !m.nr_msis) ||
+	    m.map_pages != m.nr_rings + sim_chan_pages(m.nr_rings) +
+				   sim_dev_pages(m.nr_msis)) {
+		if (n == sizeof(m))
+			close(memfd);
 		return fail("setup message", n < 0 ? (int)-n : EPROTO);
+	}
 	be->nr_rings = m.nr_rings;
+	be->nr_msis = m.nr_msis;
 	be->map_size = m.map_pages * SIM_PAGE;
 	be->die_at = m.die_after_ns ? sim_now_ns() + m.die_after_ns : 0;
 	be->map = mmap(NULL, be->map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -174,6 +297,12 @@ static int be_setup(struct backend *be)
 		if (epoll_ctl(be->ep, EPOLL_CTL_ADD, r->kick, &ev))
 			return fail("epoll_ctl", errno);
 	}
+	if (be->nr_msis) {
+		int rc = dev_setup(be, m.flags);
+
+		if (rc)
+			return rc;
+	}
 	ev.data.u32 = SOCK_KEY;
 	if (epoll_ctl(be->ep, EPOLL_CTL_ADD, be->sock, &ev))
 		return fail("epoll_ctl", errno);
@@ -213,7 +342,10 @@ static int be_loop(struct backend *be)
 
 			if (ev[i].data.u32 == SOCK_KEY)
 				return be_control(be);
-			rc = kicked(&be->ring[ev[i].data.u32]);
+			if (ev[i].data.u32 == DEV_KEY)
+				rc = device_tick(be);
+			else
+				rc = kicked(&be->ring[ev[i].data.u32]);
 			if (rc)
 				return rc;
 		}
@@ -229,6 +361,12 @@ static void be_fini(struct backend *be)
 			close(be->ring[i].answer);
 	}
 	free(be->ring);
+	for (uint32_t i = 0; be->msi && i < be->nr_msis; i++)
+		if (be->msi[i].fd >= 0)
+			close(be->msi[i].fd);
+	free(be->msi);
+	if (be->timer >= 0)
+		close(be->timer);
 	if (be->map)
 		munmap(be->map, be->map_size);
 	if (be->ep >= 0)
@@ -238,7 +376,7 @@ static void be_fini(struct backend *be)
 
 int sim_backend_main(int sock)
 {
-	struct backend be = { .sock = sock, .ep = -1 };
+	struct backend be = { .sock = sock, .ep = -1, .timer = -1 };
 	char ready = SIM_MSG_READY;
 	int rc;
 

@@ -4,9 +4,10 @@
  * does with event channels.  It queues requests on the rings it owns and
  * notifies the backend when the ring's req_event asks for it, sends an IPI
  * to another vCPU, then waits for its upcall and runs the
- * reference consumer (guest/), whose handler takes timer ticks, IPIs and
- * the backend's responses.  Hypercalls go through evtchn_hypercall() with
- * their arguments in guest memory, one argument page a vCPU.
+ * reference consumer (guest/), whose handler takes timer ticks, IPIs,
+ * the backend's responses and the assigned device's MSIs (PIRQs).
+ * Hypercalls go through evtchn_hypercall() with their arguments in guest
+ * memory, one argument page a vCPU.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -19,6 +20,7 @@
 
 #include <xen/xen.h>
 #include <xen/event_channel.h>
+#include <xen/physdev.h>
 #include <xen/vcpu.h>
 
 #include "evtchn/evtchn.h"
@@ -75,6 +77,14 @@ long sim_hypercall(struct sim *s, uint32_t vcpu, uint64_t nr, uint64_t a0,
 	uint64_t a[6] = { a0, a1 };
 
 	return hypercall(s, vcpu, nr, a, 2, arg, len);
+}
+
+long sim_physdev_op(struct sim *s, uint32_t vcpu, int cmd, void *arg,
+		    size_t len)
+{
+	uint64_t a[6] = { (uint64_t)cmd };
+
+	return hypercall(s, vcpu, __HYPERVISOR_physdev_op, a, 1, arg, len);
 }
 
 static long vcpu_op(struct sim *s, uint32_t vcpu, int cmd, void *arg,
@@ -140,7 +150,7 @@ static void send(struct sim_vcpu *v, uint32_t port)
  * this kick would wake it. */
 static void ring_kick(struct sim_vcpu *v, struct sim_ring *r)
 {
-	bool drop = v->sim->o.inject_loss && r->index == 0 &&
+	bool drop = v->sim->o.inject_loss == SIM_LOSS_KICK && r->index == 0 &&
 		    !atomic_load(&r->chan->kicks_sent);
 
 	/* counted before the send it stands for */
@@ -270,6 +280,65 @@ static void on_ring(struct sim_vcpu *v, struct sim_ring *r)
 	ring_consume(v, r);
 }
 
+/*
+ * Linux's PIRQ: startup_pirq() asks PHYSDEVOP_irq_status_query whether
+ * the PIRQ needs PHYSDEVOP_eoi, and its ack (eoi_pirq(), before the
+ * handler of an edge interrupt) makes the call when it does; an error
+ * reads as no flags.  Linux asks at bind time, when an MSI PIRQ has no
+ * emulated mapping yet (Xen answers -EINVAL, so Linux never EOIs MSI
+ * PIRQs).  This guest asks at the first event, after an MSI reached the
+ * PIRQ, and EOIs each event when the answer says needs_eoi: Xen 4.17 says
+ * so for the PIRQ that holds the domain's one emulated-MSI mapping (the
+ * first an MSI reached) and answers -EINVAL for the others.
+ */
+static void msi_ack(struct sim_vcpu *v, struct sim_msi_vec *m)
+{
+	struct sim *s = v->sim;
+	long rc;
+
+	if (!m->queried) {
+		struct physdev_irq_status_query q = { .irq = m->pirq };
+
+		m->status_rc = sim_physdev_op(s, v->id,
+					      PHYSDEVOP_irq_status_query, &q,
+					      sizeof(q));
+		m->needs_eoi = !m->status_rc &&
+			       (q.flags & XENIRQSTAT_needs_eoi);
+		m->queried = true;
+	}
+	if (m->needs_eoi) {
+		struct physdev_eoi e = { .irq = m->pirq };
+
+		rc = sim_physdev_op(s, v->id, PHYSDEVOP_eoi, &e, sizeof(e));
+		if (rc)
+			sim_fail(s, "vCPU %u: PHYSDEVOP_eoi of PIRQ %u: %s",
+				 v->id, m->pirq, evtchn_strerror((int)rc));
+		atomic_fetch_add_explicit(&m->eois, 1, memory_order_relaxed);
+	}
+}
+
+/* An MSI of the device: take every completion, then ask for the next
+ * interrupt (event index) and look again, as a driver re-enables its
+ * interrupt after polling. */
+static void on_msi(struct sim_vcpu *v, struct sim_msi_vec *m)
+{
+	struct sim_msi *sh = m->sh;
+	uint64_t done;
+
+	msi_ack(v, m);
+	/* after the consumer cleared pending: every MSI that pending stood
+	 * for is counted by now */
+	atomic_store(&sh->seen, atomic_load(&sh->sent));
+	do {
+		done = atomic_load(&sh->done);
+		atomic_store(&sh->taken, done);
+		/* the index before the count, seq_cst: pairs with the
+		 * device's store of the count and load of the index
+		 * (backend.c device_tick()) */
+		atomic_store(&sh->event, done + 1);
+	} while (atomic_load(&sh->done) != done);
+}
+
 static void on_tick(struct sim_vcpu *v)
 {
 	atomic_fetch_add_explicit(&v->ticks, 1, memory_order_relaxed);
@@ -302,6 +371,9 @@ static void on_event(uint32_t vcpu, uint32_t port, void *opaque)
 	case SIM_PORT_RING:
 		on_ring(v, &s->ring[p->ring]);
 		break;
+	case SIM_PORT_PIRQ:
+		on_msi(v, &s->msi[p->ring]);
+		break;
 	default:
 		break;
 	}
@@ -317,7 +389,8 @@ static void work(struct sim_vcpu *v)
 }
 
 /* Stop sending; the periodic timer gives way to one singleshot tick that
- * must still arrive. */
+ * must still arrive.  vCPU 0's driver stops the device, which then raises
+ * nothing more. */
 static void drain_begin(struct sim_vcpu *v)
 {
 	struct sim *s = v->sim;
@@ -329,6 +402,8 @@ static void drain_begin(struct sim_vcpu *v)
 		sim_fail(s, "vCPU %u: VCPUOP_stop_periodic_timer: %s", v->id,
 			 evtchn_strerror((int)rc));
 	v->draining = true;
+	if (v->id == 0 && s->dev)
+		atomic_store(&s->dev->stop, 1);
 	/* Xen system time; a real guest reads it from its pvclock */
 	st.timeout_abs_ns = evtchn_host_now(s->host) + MS;
 	rc = vcpu_op(s, v->id, VCPUOP_set_singleshot_timer, &st, sizeof(st));

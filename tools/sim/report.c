@@ -109,8 +109,19 @@ bool sim_check(struct sim *s, struct sim_check *c)
 		c->untaken += atomic_load(&s->mailbox[i]) != 0;
 	for (uint32_t i = 0; i < n; i++)
 		c->no_tick += !atomic_load(&s->vcpu[i].final_tick);
-	c->lost = c->lost_ipi + c->lost_kick + c->lost_answer + c->no_tick;
-	return !c->lost && !c->unanswered && !c->untaken && !c->bad;
+	for (uint32_t i = 0; i < s->o.msis; i++) {
+		struct sim_msi *m = s->msi[i].sh;
+
+		c->lost_msi += diff(atomic_load(&m->sent),
+				    atomic_load(&m->seen));
+		c->untaken_msi += diff(atomic_load(&m->done),
+				       atomic_load(&m->taken));
+	}
+	c->dev_running = s->dev && !atomic_load(&s->dev->stopped);
+	c->lost = c->lost_ipi + c->lost_kick + c->lost_answer + c->no_tick +
+		  c->lost_msi;
+	return !c->lost && !c->unanswered && !c->untaken && !c->bad &&
+	       !c->untaken_msi && !c->dev_running;
 }
 
 void sim_progress(bool tty, double elapsed, const struct sim_totals *now,
@@ -167,7 +178,7 @@ static void add(struct kind_sum *k, uint64_t sent, uint64_t delivered,
 static void summary_events(struct sim *s)
 {
 	struct kind_sum ipi = { 0 }, kick = { 0 }, answer = { 0 },
-			timer = { 0 }, all;
+			timer = { 0 }, msi = { 0 }, all;
 
 	for (uint32_t p = 0; p < s->nr_ports; p++) {
 		struct sim_port *sp = &s->port[p];
@@ -178,6 +189,11 @@ static void summary_events(struct sim *s)
 		else if (sp->kind == SIM_PORT_TIMER)
 			add(&timer, 0, ld(&sp->delivered),
 			    !atomic_load(&s->vcpu[sp->vcpu].final_tick));
+		else if (sp->kind == SIM_PORT_PIRQ)
+			add(&msi, ld(&s->msi[sp->ring].sh->sent),
+			    ld(&sp->delivered),
+			    diff(ld(&s->msi[sp->ring].sh->sent),
+				 ld(&s->msi[sp->ring].sh->seen)));
 	}
 	for (uint32_t i = 0; i < s->o.rings; i++) {
 		struct sim_chan *c = s->ring[i].chan;
@@ -191,6 +207,7 @@ static void summary_events(struct sim *s)
 	all = ipi;
 	add(&all, kick.sent, kick.delivered, kick.lost);
 	add(&all, answer.sent, answer.delivered, answer.lost);
+	add(&all, msi.sent, msi.delivered, msi.lost);
 	printf("\n%-22s %12s %12s %11s %6s\n", "events", "sent", "delivered",
 	       "coalesced", "lost");
 	row("  IPI", (int64_t)ipi.sent, ipi.delivered, ipi.lost);
@@ -198,6 +215,9 @@ static void summary_events(struct sim *s)
 	    kick.lost);
 	row("  ring answer", (int64_t)answer.sent, answer.delivered,
 	    answer.lost);
+	if (s->o.msis)
+		row("  MSI (device to PIRQ)", (int64_t)msi.sent, msi.delivered,
+		    msi.lost);
 	row("  VIRQ_TIMER", -1, timer.delivered, timer.lost);
 	row("  all but timer", (int64_t)all.sent, all.delivered, all.lost);
 }
@@ -211,6 +231,7 @@ static void summary_ports(struct sim *s)
 	for (uint32_t p = 0; p < s->nr_ports; p++) {
 		struct sim_port *sp = &s->port[p];
 		struct sim_chan *c;
+		struct sim_msi *m;
 
 		switch (sp->kind) {
 		case SIM_PORT_TIMER:
@@ -235,6 +256,14 @@ static void summary_ports(struct sim *s)
 			printf("%6u  %-25.25s %4u", p, label, sp->vcpu);
 			nums((int64_t)ld(&c->answers_sent), ld(&sp->delivered),
 			     diff(ld(&c->answers_sent), ld(&c->answers_seen)));
+			break;
+		case SIM_PORT_PIRQ:
+			m = s->msi[sp->ring].sh;
+			snprintf(label, sizeof(label), "pirq %u msi (vector %u)",
+				 s->msi[sp->ring].pirq, sp->ring);
+			printf("%6u  %-25.25s %4u", p, label, sp->vcpu);
+			nums((int64_t)ld(&m->sent), ld(&sp->delivered),
+			     diff(ld(&m->sent), ld(&m->seen)));
 			break;
 		default:
 			break;
@@ -271,6 +300,39 @@ static void summary_rings(struct sim *s)
 	free(h);
 }
 
+/* What irq_status_query answered at a vector's first event. */
+static const char *msi_status(const struct sim_msi_vec *m)
+{
+	static char buf[64];
+
+	if (!m->queried)
+		return "-";
+	if (!m->status_rc)
+		return m->needs_eoi ? "needs_eoi" : "no flags";
+	snprintf(buf, sizeof(buf), "error %ld (%s)", m->status_rc,
+		 evtchn_strerror((int)m->status_rc));
+	return buf;
+}
+
+static void summary_msis(struct sim *s)
+{
+	if (!s->o.msis)
+		return;
+	printf("\n%4s %6s %6s %4s %12s %12s %10s %10s  %s\n", "msi", "pirq",
+	       "port", "vCPU", "completions", "taken", "MSIs", "EOIs",
+	       "status at first event");
+	for (uint32_t i = 0; i < s->o.msis; i++) {
+		struct sim_msi_vec *m = &s->msi[i];
+
+		printf("%4u %6u %6u %4u %12llu %12llu %10llu %10llu  %s\n", i,
+		       m->pirq, m->port, m->vcpu,
+		       (unsigned long long)ld(&m->sh->done),
+		       (unsigned long long)ld(&m->sh->taken),
+		       (unsigned long long)ld(&m->sh->sent),
+		       (unsigned long long)ld(&m->eois), msi_status(m));
+	}
+}
+
 void sim_summary(struct sim *s, const struct sim_check *c)
 {
 	uint64_t ipis = 0, stray = 0;
@@ -284,6 +346,7 @@ void sim_summary(struct sim *s, const struct sim_check *c)
 	summary_events(s);
 	summary_ports(s);
 	summary_rings(s);
+	summary_msis(s);
 	for (uint32_t i = 0; i < s->o.vcpus; i++) {
 		ipis += ld(&s->vcpu[i].ipis_sent);
 		stray += ld(&s->vcpu[i].stray);
@@ -298,12 +361,18 @@ void sim_summary(struct sim *s, const struct sim_check *c)
 		       (unsigned long long)c->bad);
 	printf("unanswered requests: %llu\n",
 	       (unsigned long long)c->unanswered);
+	if (s->o.msis)
+		printf("device completions not taken: %llu\n",
+		       (unsigned long long)c->untaken_msi);
+	if (c->dev_running)
+		printf("the device did not stop\n");
 	printf("lost: %llu\n", (unsigned long long)c->lost);
 	if (c->lost)
 		printf("  IPIs %llu, ring kicks %llu, ring answers %llu, final "
-		       "timer ticks %llu\n",
+		       "timer ticks %llu, MSIs %llu\n",
 		       (unsigned long long)c->lost_ipi,
 		       (unsigned long long)c->lost_kick,
 		       (unsigned long long)c->lost_answer,
-		       (unsigned long long)c->no_tick);
+		       (unsigned long long)c->no_tick,
+		       (unsigned long long)c->lost_msi);
 }

@@ -34,6 +34,7 @@
 
 #define SIM_MAX_VCPUS 64u
 #define SIM_MAX_RINGS 128u
+#define SIM_MAX_MSIS 64u
 #define SIM_GUEST_DOMID 1
 #define SIM_BACKEND_DOMID 0
 #define SIM_PAGE 4096u
@@ -79,6 +80,39 @@ _Static_assert(sizeof(struct sim_chan) == 64, "one cache line a channel");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
 	       "counters shared between processes must be lock-free");
 
+/*
+ * The assigned device, in the pages after the channel pages: its control
+ * registers and, for each MSI vector, its completion counters (which a
+ * device writes to guest memory by DMA) and the guest's event index.
+ *
+ * For each vector the device posts completions and raises an MSI only
+ * when the completions it just posted reach @event (Xen's ring rule,
+ * applied to a completion count): one interrupt until the driver took the
+ * completions and asked again.  An MSI lost on the way therefore stalls
+ * the vector for good.  Its accounting follows struct sim_chan's: the
+ * device adds to @sent before it writes the eventfd; the guest, at each
+ * event on the PIRQ's port, stores the @sent it then reads into @seen.
+ */
+struct sim_msi {
+	_Atomic uint64_t sent;     /* device: MSIs raised */
+	_Atomic uint64_t seen;     /* guest: sent at an event */
+	_Atomic uint64_t done;     /* device: completions posted */
+	_Atomic uint64_t taken;    /* guest: completions consumed */
+	_Atomic uint64_t event;    /* guest: an MSI when done reaches it */
+	_Atomic uint32_t enabled;  /* guest: the driver turned it on */
+	uint32_t pad0;
+	uint64_t pad[2];
+};
+
+struct sim_dev {
+	_Atomic uint32_t stop;     /* guest: stop working (the drain) */
+	_Atomic uint32_t stopped;  /* device: stopped; no MSI follows */
+	uint32_t pad[14];
+};
+
+_Static_assert(sizeof(struct sim_msi) == 64, "one cache line a vector");
+_Static_assert(sizeof(struct sim_dev) == 64, "one cache line");
+
 /* Messages on the socket (SOCK_SEQPACKET: one message a record). */
 #define SIM_MAGIC 0x314d4953u /* "SIM1" */
 
@@ -86,15 +120,27 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
 struct sim_setup_msg {
 	uint32_t magic;
 	uint32_t nr_rings;
-	uint64_t map_offset;   /* bytes: ring pages, then channel pages */
+	uint64_t map_offset;   /* bytes: ring pages, channel pages, device */
 	uint64_t map_pages;
 	uint64_t die_after_ns; /* test hook: the backend kills itself */
+	uint32_t nr_msis;      /* the device's MSI vectors, 0 for none */
+	uint32_t flags;
 };
+
+/* Test hook: the device counts its first MSI of vector 0 but does not
+ * raise it. */
+#define SIM_SETUP_DROP_MSI 1u
 
 /* VMM -> backend, one a ring, with its kick and answer eventfds. */
 struct sim_ring_msg {
 	uint32_t magic;
 	uint32_t ring;
+};
+
+/* VMM -> backend, one a vector, with the vector's eventfd. */
+struct sim_msi_msg {
+	uint32_t magic;
+	uint32_t vector;
 };
 
 #define SIM_MSG_READY 'R' /* backend -> VMM: serving */
@@ -104,6 +150,21 @@ struct sim_ring_msg {
 static inline uint32_t sim_chan_pages(uint32_t nr_rings)
 {
 	return (nr_rings * sizeof(struct sim_chan) + SIM_PAGE - 1) / SIM_PAGE;
+}
+
+/* Pages the device with @nr_msis vectors takes (none without vectors). */
+static inline uint32_t sim_dev_pages(uint32_t nr_msis)
+{
+	if (!nr_msis)
+		return 0;
+	return (sizeof(struct sim_dev) + nr_msis * sizeof(struct sim_msi) +
+		SIM_PAGE - 1) / SIM_PAGE;
+}
+
+/* The vector array after the device's registers at @page. */
+static inline struct sim_msi *sim_dev_msi(void *page)
+{
+	return (struct sim_msi *)((struct sim_dev *)page + 1);
 }
 
 uint64_t sim_now_ns(void);
@@ -134,20 +195,24 @@ struct sim_opts {
 	bool fifo;
 	bool dump;
 	uint32_t timer_ms;     /* VIRQ_TIMER period */
+	uint32_t msis;         /* MSI vectors of the assigned device */
 	/* test hooks */
-	bool inject_loss;      /* drop the first notification of ring 0 */
+	/* drop the first kick of ring 0, or the device's first MSI of
+	 * vector 0 */
+	enum { SIM_LOSS_NONE, SIM_LOSS_KICK, SIM_LOSS_MSI } inject_loss;
 	double die_after;      /* the backend kills itself after this (s) */
 	double drain_timeout;  /* s */
 };
 
 enum sim_port_kind { SIM_PORT_NONE, SIM_PORT_TIMER, SIM_PORT_IPI,
-		     SIM_PORT_RING };
+		     SIM_PORT_RING, SIM_PORT_PIRQ };
 
 /* What the guest bound on a port; written before the vCPUs start. */
 struct sim_port {
 	enum sim_port_kind kind;
 	uint32_t vcpu;                /* where its events arrive */
-	uint32_t ring;                /* SIM_PORT_RING: which */
+	uint32_t ring;                /* SIM_PORT_RING: which;
+				       * SIM_PORT_PIRQ: the MSI vector */
 	uint32_t remote_port;         /* SIM_PORT_RING: domain 0's end */
 	_Atomic uint64_t sent;        /* SIM_PORT_IPI: sends, any vCPU */
 	_Atomic uint64_t seen;        /* SIM_PORT_IPI: sent at a delivery */
@@ -164,6 +229,22 @@ struct sim_ring {
 	_Atomic uint64_t requests;    /* queued */
 	_Atomic uint64_t responses;   /* consumed */
 	_Atomic uint64_t bad;         /* responses that broke the protocol */
+};
+
+/* An MSI vector of the assigned device, as the guest's driver and the
+ * VMM's MSI-X emulation see it. */
+struct sim_msi_vec {
+	struct sim_msi *sh;           /* the device's counters */
+	uint32_t index, pirq, port, vcpu;
+	uint64_t addr;                /* the MSI the guest programmed */
+	uint32_t data;
+	int efd;                      /* the VMM's copy of its irqfd, until
+				       * the route has its own */
+	/* the guest's, on the vector's vCPU (read after the vCPUs end) */
+	bool queried;                 /* irq_status_query at the first event */
+	bool needs_eoi;
+	long status_rc;               /* its return value */
+	_Atomic uint64_t eois;        /* PHYSDEVOP_eoi made */
 };
 
 /* Round-trip latency: 16 buckets per power of two (within 6.25 %). */
@@ -209,7 +290,9 @@ struct sim_layout {
 	uint64_t cb_gfn;    /* FIFO control blocks, one page a vCPU */
 	uint64_t array_gfn; /* FIFO event array */
 	uint32_t array_pages;
-	uint64_t ring_gfn;  /* one page a ring, then the channel pages */
+	uint64_t ring_gfn;  /* one page a ring, then the channel pages, then
+			     * the device's */
+	uint64_t dev_gfn;
 	uint64_t pages;     /* all of guest memory */
 };
 
@@ -226,6 +309,8 @@ struct sim {
 	unsigned char *mem;         /* guest memory, MAP_SHARED on memfd */
 	struct sim_vcpu *vcpu;
 	struct sim_ring *ring;
+	struct sim_dev *dev;        /* the device's registers */
+	struct sim_msi_vec *msi;    /* its vectors */
 	struct sim_port *port;      /* indexed by port number */
 	uint32_t nr_ports;
 	_Atomic uint32_t *mailbox;  /* [target * vcpus + sender]: an IPI
@@ -245,6 +330,8 @@ struct sim {
 long sim_guest_op(void *ctx, uint32_t vcpu, int cmd, void *arg, size_t len);
 long sim_hypercall(struct sim *s, uint32_t vcpu, uint64_t nr, uint64_t a0,
 		   uint64_t a1, void *arg, size_t len);
+long sim_physdev_op(struct sim *s, uint32_t vcpu, int cmd, void *arg,
+		    size_t len);
 void sim_upcall_cb(struct evtchn_domain *d, uint32_t vcpu, void *opaque);
 void *sim_vcpu_main(void *arg);
 void sim_wake_all(struct sim *s);
@@ -258,13 +345,17 @@ struct sim_totals {
 };
 
 struct sim_check {
-	uint64_t lost;        /* the sum of the four below */
+	uint64_t lost;        /* lost_ipi + lost_kick + lost_answer +
+			       * no_tick + lost_msi */
 	uint64_t lost_ipi;    /* IPIs no delivery followed */
 	uint64_t lost_kick;   /* kicks no backend wake-up followed */
 	uint64_t lost_answer; /* answers no delivery followed */
 	uint64_t unanswered;  /* requests without a consumed response */
 	uint64_t untaken;     /* IPI mailbox entries never taken */
 	uint64_t no_tick;     /* vCPUs whose final timer tick never came */
+	uint64_t lost_msi;    /* MSIs no delivery followed */
+	uint64_t untaken_msi; /* device completions never consumed */
+	bool dev_running;     /* the device has not stopped yet */
 	uint64_t bad;         /* protocol errors */
 };
 
