@@ -177,7 +177,7 @@ fuzz)
 		-Db_lundef=false
 	mkdir -p build-fuzz/corpus
 	./build-fuzz/tests/fuzz-hypercall -max_total_time="${2:-60}" \
-		-rss_limit_mb=2048 build-fuzz/corpus
+		-rss_limit_mb=2048 -artifact_prefix=build-fuzz/ build-fuzz/corpus
 	;;
 fuzz-restore)
 	install_deps
@@ -185,7 +185,8 @@ fuzz-restore)
 		-Db_lundef=false
 	mkdir -p build-fuzz/corpus-restore
 	./build-fuzz/tests/fuzz-restore -max_total_time="${2:-60}" \
-		-rss_limit_mb=2048 build-fuzz/corpus-restore
+		-rss_limit_mb=2048 -artifact_prefix=build-fuzz/ \
+		build-fuzz/corpus-restore
 	;;
 bench)
 	shift
