@@ -103,6 +103,20 @@ run_tsan() {
 
 # Installed as a user gets it: meson install into a staging root, then the
 # API example built from the installed headers with pkg-config alone.
+# What an installed copy must hold.
+installed_files() {
+	local f
+	for f in bin/evtchn-sim bin/evtchn-bench bin/evtchn-dump bin/evtchn-demo \
+		include/evtchn/evtchn.h include/evtchn/backend.h \
+		include/evtchn/route.h include/evtchn/xenevtchn_compat.h \
+		share/man/man3/evtchn.3 share/man/man1/evtchn-sim.1 \
+		share/man/man1/evtchn-bench.1 share/man/man1/evtchn-dump.1 \
+		share/man/man1/evtchn-demo.1 share/doc/evtchn/api.md \
+		share/doc/evtchn/conformance.md share/doc/evtchn/tracing.md; do
+		[ -e "$1/$f" ] || { echo "install: $f missing"; return 1; }
+	done
+}
+
 run_install() {
 	local root=$PWD/build/staging prefix pc
 	rm -rf "$root"
@@ -113,8 +127,12 @@ run_install() {
 			$(PKG_CONFIG_PATH=$pc pkg-config --define-variable=prefix="$prefix" \
 				--cflags --libs evtchn) &&
 		LD_LIBRARY_PATH=$(dirname "$pc") ./build/installed-example >/dev/null &&
-		[ -f "$prefix/share/man/man3/evtchn.3" ]; then
-		echo "install: OK (headers, libraries, pkg-config, man pages)"
+		installed_files "$prefix" &&
+		LD_LIBRARY_PATH=$(dirname "$pc") "$prefix/bin/evtchn-sim" \
+			--duration 0.3 >/dev/null &&
+		LD_LIBRARY_PATH=$(dirname "$pc") "$prefix/bin/evtchn-dump" \
+			--help >/dev/null; then
+		echo "install: OK (headers, libraries, pkg-config, tools, man pages, docs)"
 		PASSED=$((PASSED + 1))
 	else
 		echo "install: FAILED"
