@@ -6,7 +6,10 @@
  * (hvm_inject_msi(), assert_gsi()), common/event_channel.c
  * (evtchn_bind_pirq()).  B12, B44, B45.
  */
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 
@@ -738,6 +741,159 @@ static void dump_shows_mapping(void **state)
 	free(buf);
 }
 
+/*
+ * MSIs from device threads while vCPU 0 closes and rebinds its PIRQs' ports
+ * (the freed numbers bound to IPIs meanwhile) and unmaps them, so the MSIs
+ * take both the lock-free and the mapping path.  Rules: an event never
+ * reaches a closed port or the IPI bound on its number (Xen: a binding made
+ * after the send); once the churn stops, the last MSI of every PIRQ
+ * arrives.  Under TSan with the threaded suite.
+ */
+#define ST_PIRQS 4
+#define ST_ROLE_CLOSED (-1)
+#define ST_ROLE_IPI (-2)
+
+struct mst {
+	struct th_domain *td;
+	uint32_t pirq[ST_PIRQS];
+	_Atomic unsigned sent[ST_PIRQS], seen[ST_PIRQS];
+	_Atomic int role[64];            /* port -> PIRQ index or ST_ROLE_* */
+	_Atomic bool stop_churn, stop;
+	_Atomic int failed;
+	_Atomic unsigned churns;
+};
+
+static void st_event(uint32_t vcpu, uint32_t port, void *opaque)
+{
+	struct mst *m = opaque;
+	int r = port < 64 ? atomic_load(&m->role[port]) : ST_ROLE_CLOSED;
+	unsigned sent, seen;
+
+	(void)vcpu;
+	if (r < 0) {
+		atomic_store(&m->failed, (int)port);
+		return;
+	}
+	sent = atomic_load(&m->sent[r]);
+	seen = atomic_load(&m->seen[r]);
+	while (seen < sent &&
+	       !atomic_compare_exchange_weak(&m->seen[r], &seen, sent))
+		;
+}
+
+static void *st_device(void *arg)
+{
+	struct mst *m = arg;
+
+	while (!atomic_load(&m->stop_churn))
+		for (int i = 0; i < ST_PIRQS; i++) {
+			atomic_fetch_add(&m->sent[i], 1);
+			if (evtchn_msi_inject(m->td->d, msi_addr(m->pirq[i]),
+					      0) != 0)
+				atomic_store(&m->failed, 1000 + i);
+		}
+	return NULL;
+}
+
+/* vCPU 1: consumes the events of the PIRQs bound to it. */
+static void *st_vcpu1(void *arg)
+{
+	struct mst *m = arg;
+
+	while (!atomic_load(&m->stop)) {
+		if (evtchn_guest_upcall_pending(&m->td->g, 1))
+			evtchn_guest_upcall(&m->td->g, 1, st_event, m);
+		else
+			sched_yield();
+	}
+	return NULL;
+}
+
+static int st_port_of(struct mst *m, int i)
+{
+	for (int p = 1; p < 64; p++)
+		if (atomic_load(&m->role[p]) == i)
+			return p;
+	return -1;
+}
+
+static void msi_stress(void **state)
+{
+	P;
+	struct mst *m = calloc(1, sizeof(*m));
+	pthread_t dev[2], v1;
+	unsigned iters = 3000;
+
+	m->td = &p->d;
+	for (int port = 0; port < 64; port++)
+		atomic_init(&m->role[port], ST_ROLE_CLOSED);
+	for (int i = 0; i < ST_PIRQS; i++) {
+		long port;
+
+		assert_int_equal(get_free(&p->d, MAP_PIRQ_TYPE_MSI, &m->pirq[i]),
+				 0);
+		port = bind_pirq(&p->d, m->pirq[i], 0);
+		assert_true(port > 0 && port < 64);
+		atomic_store(&m->role[port], i);
+		/* odd PIRQs on vCPU 1, which only consumes */
+		if (i & 1)
+			assert_int_equal(th_bind_vcpu(&p->d, port, 1), 0);
+	}
+	pthread_create(&dev[0], NULL, st_device, m);
+	pthread_create(&dev[1], NULL, st_device, m);
+	pthread_create(&v1, NULL, st_vcpu1, m);
+	/* vCPU 0: consumes, and churns the even PIRQs, which it alone
+	 * consumes (so no callback runs while it changes their ports). */
+	for (unsigned n = 0; n < iters && !atomic_load(&m->failed); n++) {
+		int i = (int)(n / 2 % (ST_PIRQS / 2)) * 2;
+		int port = st_port_of(m, i);
+		long ipi;
+
+		evtchn_guest_upcall(&p->d.g, 0, st_event, m);
+		if (n % 2)
+			continue;
+		atomic_store(&m->role[port], ST_ROLE_CLOSED);
+		assert_int_equal(th_close(&p->d, (uint32_t)port), 0);
+		assert_false(th_pending(&p->d, (uint32_t)port));
+		ipi = th_bind_ipi(&p->d, 0);
+		assert_true(ipi > 0 && ipi < 64);
+		atomic_store(&m->role[ipi], ST_ROLE_IPI);
+		evtchn_guest_upcall(&p->d.g, 0, st_event, m);
+		if (n % 8 == 0) /* frees the emulated-MSI key now and then */
+			assert_int_equal(unmap(&p->d, DOMID_SELF,
+					       (int)m->pirq[i]), 0);
+		atomic_store(&m->role[ipi], ST_ROLE_CLOSED);
+		assert_int_equal(th_close(&p->d, (uint32_t)ipi), 0);
+		port = (int)bind_pirq(&p->d, m->pirq[i], 0);
+		assert_true(port > 0 && port < 64);
+		atomic_store(&m->role[port], i);
+		atomic_fetch_add(&m->churns, 1);
+	}
+	atomic_store(&m->stop_churn, true);
+	pthread_join(dev[0], NULL);
+	pthread_join(dev[1], NULL);
+	/* The last MSI of every PIRQ arrives. */
+	for (int i = 0; i < ST_PIRQS; i++) {
+		atomic_fetch_add(&m->sent[i], 1);
+		assert_int_equal(evtchn_msi_inject(p->d.d, msi_addr(m->pirq[i]),
+						   0), 0);
+	}
+	for (int i = 0; i < ST_PIRQS && !atomic_load(&m->failed); i++)
+		while (atomic_load(&m->seen[i]) < atomic_load(&m->sent[i])) {
+			evtchn_guest_upcall(&p->d.g, 0, st_event, m);
+			sched_yield();
+		}
+	atomic_store(&m->stop, true);
+	pthread_join(v1, NULL);
+	if (atomic_load(&m->failed))
+		fail_msg("event on port %d after its close (or MSI rc, 1000+)",
+			 atomic_load(&m->failed));
+	print_message("msi stress: %u MSIs, %u close/rebind cycles\n",
+		      atomic_load(&m->sent[0]) * ST_PIRQS,
+		      atomic_load(&m->churns));
+	free(m);
+}
+
 /* Domain configuration: nr_pirqs up to 32768, nr_irqs_gsi 16..nr_pirqs. */
 static void config_rules(void **state)
 {
@@ -781,6 +937,7 @@ int main(void)
 		T512(msi_route),
 		T512(dump_shows_mapping),
 		T(config_rules),
+		T(msi_stress),
 	};
 
 	return cmocka_run_group_tests_name("pirq", tests, NULL, NULL);
