@@ -104,17 +104,35 @@ uint64_t th_scratch_gpa(void)
 	return (uint64_t)(TH_SCRATCH_FIRST_GFN + th_slot) * EVTCHN_PAGE_SIZE;
 }
 
-long th_op(struct th_domain *td, uint32_t vcpu, int cmd, void *arg,
-	   size_t len)
+long th_call(struct th_domain *td, uint32_t vcpu, uint64_t nr, uint64_t cmd,
+	     void *arg, size_t len)
 {
 	uint64_t gpa = th_scratch_gpa();
 	long rc;
 
 	memcpy(td->mem + gpa, arg, len);
-	rc = th_hypercall(td, vcpu, __HYPERVISOR_event_channel_op,
-			  (uint64_t)cmd, gpa, 0);
+	rc = th_hypercall(td, vcpu, nr, cmd, gpa, 0);
 	memcpy(arg, td->mem + gpa, len);
 	return rc;
+}
+
+long th_op(struct th_domain *td, uint32_t vcpu, int cmd, void *arg,
+	   size_t len)
+{
+	return th_call(td, vcpu, __HYPERVISOR_event_channel_op, (uint64_t)cmd,
+		       arg, len);
+}
+
+long th_physdev(struct th_domain *td, int cmd, void *arg, size_t len)
+{
+	return th_call(td, 0, __HYPERVISOR_physdev_op, (uint64_t)cmd, arg,
+		       len);
+}
+
+long th_hvm(struct th_domain *td, uint32_t vcpu, uint64_t op, void *arg,
+	    size_t len)
+{
+	return th_call(td, vcpu, __HYPERVISOR_hvm_op, op, arg, len);
 }
 
 long th_alloc_unbound(struct th_domain *td, domid_t dom, domid_t remote)

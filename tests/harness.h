@@ -63,9 +63,15 @@ int th_domain_create(struct evtchn_host *h, struct th_domain *td,
 		     const struct th_domain_opts *o);
 void th_domain_destroy(struct th_domain *td);
 
-/* EVTCHNOP @cmd from @vcpu with @arg copied through guest memory. */
+/* Hypercall @nr (cmd, arg) from @vcpu with @arg copied through guest
+ * memory and back; th_op for EVTCHNOPs, th_physdev (vCPU 0), th_hvm. */
+long th_call(struct th_domain *td, uint32_t vcpu, uint64_t nr, uint64_t cmd,
+	     void *arg, size_t len);
 long th_op(struct th_domain *td, uint32_t vcpu, int cmd, void *arg,
 	   size_t len);
+long th_physdev(struct th_domain *td, int cmd, void *arg, size_t len);
+long th_hvm(struct th_domain *td, uint32_t vcpu, uint64_t op, void *arg,
+	    size_t len);
 uint64_t th_scratch_gpa(void);
 long th_hypercall(struct th_domain *td, uint32_t vcpu, uint64_t nr,
 		  uint64_t a0, uint64_t a1, uint64_t a2);

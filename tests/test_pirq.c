@@ -79,27 +79,6 @@ static int teardown(void **state)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define T512(fn) cmocka_unit_test_setup_teardown(fn, setup512, teardown)
 
-/* PHYSDEVOP @cmd with @arg through guest memory (copied back). */
-static long physdev(struct th_domain *td, int cmd, void *arg, size_t len)
-{
-	uint64_t gpa = th_scratch_gpa();
-	long rc;
-
-	memcpy(td->mem + gpa, arg, len);
-	rc = th_hypercall(td, 0, __HYPERVISOR_physdev_op, (uint64_t)cmd, gpa,
-			  0);
-	memcpy(arg, td->mem + gpa, len);
-	return rc;
-}
-
-static long hvm(struct th_domain *td, uint64_t op, void *arg, size_t len)
-{
-	uint64_t gpa = th_scratch_gpa();
-
-	memcpy(td->mem + gpa, arg, len);
-	return th_hypercall(td, 0, __HYPERVISOR_hvm_op, op, gpa, 0);
-}
-
 /* HVM_PARAM_CALLBACK_IRQ: type 2, vector 0xf3 (what Linux does). */
 static void vector_callback(struct th_domain *td)
 {
@@ -107,7 +86,7 @@ static void vector_callback(struct th_domain *td)
 				    .index = HVM_PARAM_CALLBACK_IRQ,
 				    .value = (2ull << 56) | 0xf3 };
 
-	assert_int_equal(hvm(td, HVMOP_set_param, &hp, sizeof(hp)), 0);
+	assert_int_equal(th_hvm(td, 0, HVMOP_set_param, &hp, sizeof(hp)), 0);
 }
 
 /* map_pirq of GSI @gsi; the pirq (or Xen's error) in *pirq. */
@@ -116,7 +95,7 @@ static long map_gsi(struct th_domain *td, int gsi, int *pirq)
 	struct physdev_map_pirq m = { .domid = DOMID_SELF,
 				      .type = MAP_PIRQ_TYPE_GSI,
 				      .index = gsi, .pirq = *pirq };
-	long rc = physdev(td, PHYSDEVOP_map_pirq, &m, sizeof(m));
+	long rc = th_physdev(td, PHYSDEVOP_map_pirq, &m, sizeof(m));
 
 	*pirq = m.pirq;
 	return rc;
@@ -126,13 +105,13 @@ static long unmap(struct th_domain *td, domid_t dom, int pirq)
 {
 	struct physdev_unmap_pirq u = { .domid = dom, .pirq = pirq };
 
-	return physdev(td, PHYSDEVOP_unmap_pirq, &u, sizeof(u));
+	return th_physdev(td, PHYSDEVOP_unmap_pirq, &u, sizeof(u));
 }
 
 static long get_free(struct th_domain *td, int type, uint32_t *pirq)
 {
 	struct physdev_get_free_pirq g = { .type = type, .pirq = 0xdead };
-	long rc = physdev(td, PHYSDEVOP_get_free_pirq, &g, sizeof(g));
+	long rc = th_physdev(td, PHYSDEVOP_get_free_pirq, &g, sizeof(g));
 
 	*pirq = g.pirq;
 	return rc;
@@ -141,7 +120,7 @@ static long get_free(struct th_domain *td, int type, uint32_t *pirq)
 static long status_query(struct th_domain *td, uint32_t irq, uint32_t *flags)
 {
 	struct physdev_irq_status_query q = { .irq = irq, .flags = 0xdead };
-	long rc = physdev(td, PHYSDEVOP_irq_status_query, &q, sizeof(q));
+	long rc = th_physdev(td, PHYSDEVOP_irq_status_query, &q, sizeof(q));
 
 	*flags = q.flags;
 	return rc;
@@ -151,7 +130,7 @@ static long eoi(struct th_domain *td, uint32_t irq)
 {
 	struct physdev_eoi e = { .irq = irq };
 
-	return physdev(td, PHYSDEVOP_eoi, &e, sizeof(e));
+	return th_physdev(td, PHYSDEVOP_eoi, &e, sizeof(e));
 }
 
 static long bind_pirq(struct th_domain *td, uint32_t pirq, uint32_t flags)
@@ -270,9 +249,9 @@ static void map_pirq_needs_vector_callback(void **state)
 
 	assert_int_equal(map_gsi(&p->d, 20, &pirq), -XEN_EINVAL);
 	assert_int_equal(pirq, -1);
-	assert_int_equal(hvm(&p->d, HVMOP_set_param, &hp, sizeof(hp)), 0);
+	assert_int_equal(th_hvm(&p->d, 0, HVMOP_set_param, &hp, sizeof(hp)), 0);
 	assert_int_equal(map_gsi(&p->d, 20, &pirq), -XEN_EINVAL);
-	assert_int_equal(hvm(&p->d, HVMOP_set_evtchn_upcall_vector, &v,
+	assert_int_equal(th_hvm(&p->d, 0, HVMOP_set_evtchn_upcall_vector, &v,
 			     sizeof(v)),
 			 0);
 	assert_int_equal(map_gsi(&p->d, 20, &pirq), 0);
@@ -332,19 +311,19 @@ static void map_pirq_gsi(void **state)
 	m.domid = DOMID_SELF;
 	m.type = MAP_PIRQ_TYPE_MSI;
 	m.pirq = -1;
-	assert_int_equal(physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
+	assert_int_equal(th_physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
 			 -XEN_EINVAL);
 	m.type = MAP_PIRQ_TYPE_MSI_SEG;
 	m.bus = 0x10000;
-	assert_int_equal(physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
+	assert_int_equal(th_physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
 			 -XEN_EINVAL);
 	assert_int_equal(m.type, MAP_PIRQ_TYPE_MSI);
 	assert_int_equal(m.bus, 0x10000);
 	m.type = 7;
-	assert_int_equal(physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
+	assert_int_equal(th_physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
 			 -XEN_EINVAL);
 	m.type = MAP_PIRQ_TYPE_UNKNOWN;
-	assert_int_equal(physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
+	assert_int_equal(th_physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
 			 -XEN_EINVAL);
 }
 
@@ -384,7 +363,7 @@ static void map_pirq_layouts(void **state)
 	uint64_t end = TH_MEM_SIZE - 36;
 
 	vector_callback(&p->d);
-	assert_int_equal(physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
+	assert_int_equal(th_physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
 			 -XEN_EINVAL);
 	assert_int_equal(m.pirq, 77);
 	/* A 64-bit guest's 40 bytes do not fit at the end of memory. */
@@ -424,16 +403,16 @@ static void map_unmap_foreign(void **state)
 				      .index = 20, .pirq = -1 };
 
 	vector_callback(&p->d);
-	assert_int_equal(physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
+	assert_int_equal(th_physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
 			 -XEN_ESRCH);
 	m.domid = 0;
-	assert_int_equal(physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
+	assert_int_equal(th_physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
 			 -XEN_EPERM);
 	m.domid = 1;
-	assert_int_equal(physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
+	assert_int_equal(th_physdev(&p->d, PHYSDEVOP_map_pirq, &m, sizeof(m)),
 			 -XEN_EPERM);
 	assert_int_equal(m.pirq, -1);
-	assert_int_equal(physdev(&p->dom0, PHYSDEVOP_map_pirq, &m, sizeof(m)),
+	assert_int_equal(th_physdev(&p->dom0, PHYSDEVOP_map_pirq, &m, sizeof(m)),
 			 -XEN_EINVAL);
 
 	int pirq = -1;

@@ -68,26 +68,6 @@ static int teardown(void **state)
 
 #define M struct mig *m = *state
 
-static long physdev(struct th_domain *td, int cmd, void *arg, size_t len)
-{
-	uint64_t gpa = th_scratch_gpa();
-	long rc;
-
-	memcpy(td->mem + gpa, arg, len);
-	rc = th_hypercall(td, 0, __HYPERVISOR_physdev_op, (uint64_t)cmd, gpa,
-			  0);
-	memcpy(arg, td->mem + gpa, len);
-	return rc;
-}
-
-static long hvm(struct th_domain *td, uint64_t op, void *arg, size_t len)
-{
-	uint64_t gpa = th_scratch_gpa();
-
-	memcpy(td->mem + gpa, arg, len);
-	return th_hypercall(td, 0, __HYPERVISOR_hvm_op, op, gpa, 0);
-}
-
 static long bind_pirq(struct th_domain *td, uint32_t pirq)
 {
 	struct evtchn_bind_pirq b = { .pirq = pirq };
@@ -120,8 +100,8 @@ static void build_state(struct mig *m)
 	memcpy(g->mem + gpa, &info, sizeof(info));
 	assert_int_equal(th_hypercall(g, 1, __HYPERVISOR_vcpu_op,
 				      VCPUOP_register_vcpu_info, 1, gpa), 0);
-	assert_int_equal(hvm(g, HVMOP_set_param, &hp, sizeof(hp)), 0);
-	assert_int_equal(hvm(g, HVMOP_set_evtchn_upcall_vector, &uv,
+	assert_int_equal(th_hvm(g, 0, HVMOP_set_param, &hp, sizeof(hp)), 0);
+	assert_int_equal(th_hvm(g, 0, HVMOP_set_evtchn_upcall_vector, &uv,
 			     sizeof(uv)), 0);
 	ipi = th_bind_ipi(g, 1);                       /* 1 */
 	virq = th_bind_virq(g, VIRQ_TIMER, 2);         /* 2 */
@@ -132,9 +112,9 @@ static void build_state(struct mig *m)
 	unb = th_alloc_unbound(g, DOMID_SELF, 0);      /* 6: for dom0 */
 	assert_int_equal(th_bind_interdomain(&m->dom0[0], 1, unb), 1);
 	assert_int_equal(th_alloc_unbound(g, DOMID_SELF, 7), 7);
-	assert_int_equal(physdev(g, PHYSDEVOP_map_pirq, &mp, sizeof(mp)), 0);
+	assert_int_equal(th_physdev(g, PHYSDEVOP_map_pirq, &mp, sizeof(mp)), 0);
 	assert_int_equal(bind_pirq(g, (uint32_t)mp.pirq), 8);
-	assert_int_equal(physdev(g, PHYSDEVOP_get_free_pirq, &gf, sizeof(gf)),
+	assert_int_equal(th_physdev(g, PHYSDEVOP_get_free_pirq, &gf, sizeof(gf)),
 			 0);
 	assert_int_equal(bind_pirq(g, gf.pirq), 9);
 	assert_int_equal(evtchn_msi_inject(g->d, ((uint64_t)0 << 32) |
@@ -220,7 +200,7 @@ static void same_ops(struct mig *m)
 		assert_int_equal(evtchn_send_virq(g->d, 2, VIRQ_TIMER), 0);
 		assert_int_equal(evtchn_send_virq(g->d, 0, VIRQ_CONSOLE), 0);
 		assert_int_equal(evtchn_gsi_set(g->d, 20, true), 1);
-		assert_int_equal(physdev(g, PHYSDEVOP_eoi, &e, sizeof(e)), 0);
+		assert_int_equal(th_physdev(g, PHYSDEVOP_eoi, &e, sizeof(e)), 0);
 		assert_int_equal(th_bind_ipi(g, 0), 10);  /* lowest free */
 		assert_int_equal(th_send(g, 0, 10), 0);
 		assert_int_equal(th_close(g, 7), 0);

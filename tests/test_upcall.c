@@ -45,32 +45,20 @@ static int teardown(void **state)
 #define U struct ufx *u = *state
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-static long hvm(struct th_domain *td, uint32_t vcpu, uint64_t op,
-		void *arg, size_t len)
-{
-	uint64_t gpa = th_scratch_gpa();
-	long rc;
-
-	memcpy(td->mem + gpa, arg, len);
-	rc = th_hypercall(td, vcpu, __HYPERVISOR_hvm_op, op, gpa, 0);
-	memcpy(arg, td->mem + gpa, len);
-	return rc;
-}
-
 static long set_via(struct th_domain *td, uint16_t dom, uint64_t via)
 {
 	struct xen_hvm_param p = { .domid = dom,
 				   .index = HVM_PARAM_CALLBACK_IRQ,
 				   .value = via };
 
-	return hvm(td, 0, HVMOP_set_param, &p, sizeof(p));
+	return th_hvm(td, 0, HVMOP_set_param, &p, sizeof(p));
 }
 
 static long set_vector(struct th_domain *td, uint32_t vcpu, uint8_t vec)
 {
 	struct xen_hvm_evtchn_upcall_vector v = { .vcpu = vcpu, .vector = vec };
 
-	return hvm(td, 0, HVMOP_set_evtchn_upcall_vector, &v, sizeof(v));
+	return th_hvm(td, 0, HVMOP_set_evtchn_upcall_vector, &v, sizeof(v));
 }
 
 /* Clear vCPU @v's upcall_pending and selector as the guest does. */
@@ -99,7 +87,7 @@ static void global_vector(void **state)
 	long a = th_bind_ipi(&u->d, 2);
 
 	assert_int_equal(set_via(&u->d, DOMID_SELF, (2ull << 56) | 0xf3), 0);
-	assert_int_equal(hvm(&u->d, 0, HVMOP_get_param, &p, sizeof(p)), 0);
+	assert_int_equal(th_hvm(&u->d, 0, HVMOP_get_param, &p, sizeof(p)), 0);
 	assert_int_equal(p.value, (2ull << 56) | 0xf3);
 	assert_int_equal(th_send(&u->d, 0, a), 0);
 	assert_int_equal(atomic_load(&u->d.nr_irqs), 1);
@@ -249,7 +237,7 @@ static void hvm_op_scope(void **state)
 	U;
 	struct xen_hvm_param p = { .domid = DOMID_SELF, .index = 2 };
 
-	assert_int_equal(hvm(&u->d, 0, HVMOP_set_param, &p, sizeof(p)),
+	assert_int_equal(th_hvm(&u->d, 0, HVMOP_set_param, &p, sizeof(p)),
 			 -ENOSYS);
 	assert_int_equal(th_hypercall(&u->d, 0, __HYPERVISOR_hvm_op, 7, 0, 0),
 			 -ENOSYS);
