@@ -165,7 +165,9 @@ demo)
 	./build/evtchn-sim "$@"
 	;;
 test)
-	install_deps bpftrace # the trace-point test attaches to the library
+	# bpftrace: the trace-point test attaches to the library; gnuplot: the
+	# benchmark smoke test draws its figures
+	install_deps bpftrace gnuplot-nox
 	run_plain
 	run_install
 	run_asan
