@@ -328,6 +328,7 @@ long do_hvm_op(struct evtchn_domain *d, uint32_t vcpu, uint64_t op,
 	       uint64_t arg);
 
 /* timer.c */
+bool timer_period_valid(uint64_t period_ns);
 void check_pollers(struct evtchn_domain *d, uint32_t port);
 void poll_kick(struct evtchn_vcpu *v);
 void timers_add_domain(struct evtchn_host *h, struct evtchn_domain *d);

@@ -298,7 +298,6 @@ static int check(struct evtchn_domain *d, const struct image *im)
 
 	for (uint32_t i = 0; i < h->nr_vcpus; i++) {
 		const struct snap_vcpu *v = &im->v[i];
-		struct evtchn_vcpu_timer t = { .period_ns = v->period };
 
 		any_cb |= v->cb_set == 1;
 
@@ -311,8 +310,7 @@ static int check(struct evtchn_domain *d, const struct image *im)
 		if (v->cb_set && !h->fifo)
 			return -EINVAL;
 		/* the limits evtchn_vcpu_timer_set() applies */
-		if (t.period_ns && (t.period_ns < 1000000ull ||
-				    t.period_ns > (~0ull >> 2)))
+		if (v->period && !timer_period_valid(v->period))
 			return -EINVAL;
 		/* a tail is a port with an event word */
 		for (uint32_t q = 0; q < EVTCHN_FIFO_MAX_QUEUES; q++)

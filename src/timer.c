@@ -31,6 +31,13 @@
 #define STIME_DELTA_MAX ((uint64_t)~0ull >> 2) /* Xen's: 200 years */
 #define POLL_MAX_PORTS 128
 
+/* Xen's VCPUOP_set_periodic_timer limits: at least 1 ms, at most
+ * STIME_DELTA_MAX. */
+bool timer_period_valid(uint64_t period_ns)
+{
+	return period_ns >= MILLISECS(1) && period_ns <= STIME_DELTA_MAX;
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -356,7 +363,7 @@ long timer_vcpu_op(struct evtchn_domain *d, uint32_t caller, int cmd,
 	case VCPUOP_set_periodic_timer:
 		if (guest_copy_from(d, caller, arg, &pt, sizeof(pt)))
 			return -XEN_EFAULT;
-		if (pt.period_ns < MILLISECS(1) || pt.period_ns > STIME_DELTA_MAX)
+		if (!timer_period_valid(pt.period_ns))
 			return -XEN_EINVAL;
 		set_periodic(d, v, pt.period_ns);
 		return 0;
@@ -518,8 +525,7 @@ int evtchn_vcpu_timer_set(struct evtchn_domain *d, uint32_t vcpu,
 {
 	struct evtchn_vcpu *v = domain_vcpu(d, vcpu);
 
-	if (!v || !t || (t->period_ns && (t->period_ns < MILLISECS(1) ||
-					  t->period_ns > STIME_DELTA_MAX)))
+	if (!v || !t || (t->period_ns && !timer_period_valid(t->period_ns)))
 		return -EINVAL;
 	pthread_mutex_lock(&d->host->timer_lock);
 	v->singleshot = t->singleshot_ns;
