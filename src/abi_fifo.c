@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "park.h"
 #include "rcu.h"
 
 #define WORDS_PER_PAGE (EVTCHN_PAGE_SIZE / sizeof(event_word_t))
@@ -157,10 +158,16 @@ static void set_pending_fifo(struct evtchn_domain *d, struct evtchn_vcpu *v,
 	int try;
 
 	if (!word) {
-		/* No event-array page yet: raised when the page arrives. */
-		if (fd)
+		/* No event-array page yet: raised when the page arrives
+		 * (Xen's evtchn->pending, which nothing ever clears).
+		 * fifo_expand_array() waits for a grace period after it
+		 * makes the page visible, so a sender that missed the page
+		 * has saved the event before it looks. */
+		if (fd) {
+			PARK_POINT("fifo:saved", port);
 			atomic_store_explicit(&p->fifo_pending, 1,
-					      memory_order_release);
+					      memory_order_relaxed);
+		}
 		return;
 	}
 	if (v->id >= fd->nr_vcpus)
@@ -463,13 +470,22 @@ long fifo_expand_array(struct evtchn_domain *d, uint64_t gfn)
 	end = port + WORDS_PER_PAGE;
 	/* pairs with the acquire load in word_of() */
 	atomic_store_explicit(&fd->num_evtchns, end, memory_order_release);
+	PARK_POINT("fifo:published", port);
+	/* A sender that found no word before the store above may not have
+	 * saved its event yet: once every such sender is done, every saved
+	 * event is seen below. */
+	evtchn_synchronize_rcu();
 
-	/* Raise what was pending while the page was missing. */
+	/* Raise what was saved while the page was missing.  As in Xen, the
+	 * saved flag stays set (a port closed and bound again meanwhile gets
+	 * the event on its new binding, and a later FIFO session raises it
+	 * again); unlike Xen, a port that is not bound now is skipped. */
 	evtchn_rcu_read_lock();
 	for (; port < end && port_is_valid(d, port); port++) {
 		struct evtchn_port *p = port_get(d, port);
 
-		if (atomic_exchange(&p->fifo_pending, 0) &&
+		if (atomic_load_explicit(&p->fifo_pending,
+					 memory_order_relaxed) &&
 		    bind_usable(port_bind(p)))
 			set_pending_fifo(d,
 					 &d->vcpu[atomic_load(&p->notify_vcpu)],

@@ -25,6 +25,7 @@
 
 #include "evtchn/backend.h"
 #include "internal.h"
+#include "park.h"
 #include "rcu.h"
 
 #define BE_QUEUED (1u << 0)  /* on the queue, not yet reported */
@@ -111,8 +112,16 @@ bool backend_deliver(struct evtchn_domain *d, uint32_t port)
 	if (!slot)
 		return false;
 	bp = atomic_load_explicit(slot, memory_order_acquire);
-	if (!bp)
-		return false;
+	if (!bp) {
+		/* Nobody owns it, or its handle let it go since the caller
+		 * saw it usable: the close unpublishes the binding before it
+		 * empties the slot (port_free_begin()), so a binding read
+		 * now says which.  A closed port's event is dropped, never
+		 * set in the backend domain's own shared_info.  pairs with
+		 * the release store in backend_disown() */
+		return !bind_usable(port_bind(port_get(d, port)));
+	}
+	PARK_POINT("backend:deliver", port);
 	be_raise(bp);
 	return true;
 }
@@ -148,8 +157,18 @@ void backend_disown(struct evtchn_domain *d, uint32_t port)
 	_Atomic(struct be_port *) *slot = owner_slot(d, port);
 
 	domain_assert_locked(d);
+	/* After the binding was unpublished.  pairs with the acquire load
+	 * in backend_deliver() */
 	if (slot)
 		atomic_store_explicit(slot, NULL, memory_order_release);
+}
+
+bool backend_owns(struct evtchn_domain *d, uint32_t port,
+		  const struct be_port *bp)
+{
+	_Atomic(struct be_port *) *slot = owner_slot(d, port);
+
+	return slot && atomic_load_explicit(slot, memory_order_acquire) == bp;
 }
 
 void backend_table_destroy(struct evtchn_domain *d)
@@ -326,29 +345,23 @@ out:
 	return rc;
 }
 
-/* Close @bp's port and free the record (lock held). */
+/*
+ * Close @bp's port and free the record (lock held).  The port is closed
+ * only if the record still owns it, in the same hold of the domain lock
+ * (the guest or a reset may have closed it, and its number may be someone
+ * else's now).  Either way a sender may still hold the record: it is freed
+ * a grace period after it left the owner table, never sooner.
+ */
 static int be_unbind(struct evtchn_backend *b, struct be_port *bp)
 {
-	struct evtchn_close c = { .port = bp->port };
 	struct be_port **pp;
-	long rc;
+	int rc;
 
-	_Atomic(struct be_port *) *slot;
-	bool mine;
-
-	domain_lock(b->d);
-	slot = owner_slot(b->d, bp->port);
-	mine = slot && atomic_load(slot) == bp;
-	domain_unlock(b->d);
-	/* The close unpublishes the record before its grace period, so no
-	 * sender can reach it when it returns.  A port closed by someone
-	 * else already (a reset of the domain) is not closed again: its
-	 * number may be someone else's now. */
-	if (mine)
-		rc = evtchn_op_local(b->d, EVTCHNOP_close, &c);
-	else
-		evtchn_synchronize_rcu();
-	(void)rc;
+	rc = evtchn_close_owned(b->d, bp->port, bp);
+	PARK_POINT("backend:unbind", bp->port);
+	evtchn_synchronize_rcu();
+	if (rc == 0)
+		evtchn_close_finish(b->d, bp->port);
 	be_drain(b);
 	be_dequeue(b, bp);
 	for (pp = &b->ports; *pp != bp; pp = &(*pp)->lnext)
@@ -373,12 +386,18 @@ int evtchn_backend_unbind(struct evtchn_backend *b, uint32_t port)
 
 int evtchn_backend_notify(struct evtchn_backend *b, uint32_t port)
 {
-	struct evtchn_send s = { .port = port };
+	struct be_port *bp;
 	int rc = -ENOTCONN;
 
 	pthread_mutex_lock(&b->lock);
-	if (be_find(b, port))
-		rc = (int)evtchn_op_local(b->d, EVTCHNOP_send, &s);
+	bp = be_find(b, port);
+	/* Still this handle's port: one closed by a reset of its domain may
+	 * carry another binding now.  Checked in the read-side section that
+	 * sends, so the port cannot be freed and bound again in between. */
+	evtchn_rcu_read_lock();
+	if (bp && backend_owns(b->d, port, bp))
+		rc = evtchn_send_locked_rcu(b->d, port);
+	evtchn_rcu_read_unlock();
 	pthread_mutex_unlock(&b->lock);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 
 #include "internal.h"
+#include "park.h"
 #include "rcu.h"
 #include "trace.h"
 
@@ -47,6 +48,7 @@ void deliver_port(struct evtchn_domain *d, uint32_t vcpu, uint32_t port)
 	struct evtchn_vcpu *v = domain_vcpu(d, vcpu);
 
 	trace_deliver(d->domid, vcpu, port);
+	PARK_POINT("deliver:port", port);
 	/* A port a backend handle owns: its queue, not shared_info. */
 	if (backend_deliver(d, port))
 		return;
@@ -75,6 +77,7 @@ static int send_rcu(struct evtchn_domain *ld, uint32_t lport)
 			return 0;
 		rd = host_domain_rcu(ld->host, bind_dom(b));
 		rport = bind_port(b);
+		PARK_POINT("send:interdomain", lport);
 		/* A peer that is being destroyed: the event is dropped as it
 		 * would be an instant later, when the port is unbound. */
 		if (!rd || !port_is_valid(rd, rport))

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "park.h"
 #include "rcu.h"
 #include "trace.h"
 
@@ -114,7 +115,7 @@ static long op_bind_interdomain(struct evtchn_domain *ld, uint32_t vcpu,
 	struct evtchn_domain *rd;
 	struct evtchn_port *rchn;
 	bool xheld, waited = false;
-	uint64_t rb;
+	uint64_t rb, settled = 0;
 	long rc;
 	int lport;
 
@@ -137,14 +138,19 @@ again:
 	if ((rb & BIND_ZOMBIE) || bind_state(rb) != ECS_UNBOUND ||
 	    bind_dom(rb) != ld->domid)
 		goto out;
-	if ((rb & BIND_SETTLING) && !waited) {
+	if ((rb & BIND_SETTLING) && (!waited || rb != settled)) {
 		/* Its old channel closed a moment ago: let every sender that
 		 * saw that channel finish first, or its event would reach the
-		 * new one.  Then look again from the start. */
+		 * new one.  Then look again from the start: the same settle
+		 * (its generation unchanged) is over; another channel may have
+		 * been bound and closed meanwhile, and is waited for too. */
 		domain_unlock_pair(ld, rd);
 		domain_put(ld, xheld);
+		PARK_POINT("bind_interdomain:settling", b->remote_port);
 		evtchn_synchronize_rcu();
+		PARK_POINT("bind_interdomain:waited", b->remote_port);
 		waited = true;
+		settled = rb;
 		goto again;
 	}
 
@@ -269,7 +275,7 @@ out:
  * a negative error.
  */
 static int close_locked(struct evtchn_domain *d1, uint32_t port1,
-			struct evtchn_domain *d2)
+			struct evtchn_domain *d2, const struct be_port *owner)
 {
 	struct evtchn_port *chn1;
 	struct evtchn_vcpu *v;
@@ -277,6 +283,11 @@ static int close_locked(struct evtchn_domain *d1, uint32_t port1,
 	uint32_t virq;
 
 	if (!port_is_valid(d1, port1))
+		return -XEN_EINVAL;
+	/* A handle closes only what it still owns, checked in the same hold
+	 * of the lock as the unpublish: in between, the guest or a reset
+	 * may close the port and the number may be bound again. */
+	if (owner && !backend_owns(d1, port1, owner))
 		return -XEN_EINVAL;
 	chn1 = port_get(d1, port1);
 	b = port_bind(chn1);
@@ -312,7 +323,8 @@ static int close_locked(struct evtchn_domain *d1, uint32_t port1,
 		/* The peer becomes unbound, reserved for the closer; settling
 		 * until the senders that saw the channel are done. */
 		port_set_bind(port_get(d2, bind_port(b)),
-			      bind_make(ECS_UNBOUND, d1->domid, 0) |
+			      bind_make(ECS_UNBOUND, d1->domid,
+					++d2->settle_gen) |
 				      BIND_SETTLING);
 		break;
 	default: /* FREE, RESERVED */
@@ -323,11 +335,13 @@ static int close_locked(struct evtchn_domain *d1, uint32_t port1,
 }
 
 /*
- * Close @port of @d1.  The caller holds no domain lock; it holds the host's
+ * Close @port of @d1 (only while backend record @owner owns it, unless
+ * @owner is NULL).  The caller holds no domain lock; it holds the host's
  * xlock when @xheld.  On success the port is unpublished; the caller
  * finishes it after a grace period (evtchn_close() does it at once).
  */
-static int close_port(struct evtchn_domain *d1, uint32_t port1, bool xheld)
+static int close_port(struct evtchn_domain *d1, uint32_t port1, bool xheld,
+		      const struct be_port *owner)
 {
 	struct evtchn_host *h = d1->host;
 	struct evtchn_domain *d2 = NULL;
@@ -335,7 +349,7 @@ static int close_port(struct evtchn_domain *d1, uint32_t port1, bool xheld)
 	int rc;
 
 	domain_lock(d1);
-	rc = close_locked(d1, port1, NULL);
+	rc = close_locked(d1, port1, NULL, owner);
 	domain_unlock(d1);
 	if (rc != 1)
 		return rc;
@@ -352,11 +366,11 @@ static int close_port(struct evtchn_domain *d1, uint32_t port1, bool xheld)
 	if (!d2) {
 		/* The peer is gone (its ports were closed): re-check alone. */
 		domain_lock(d1);
-		rc = close_locked(d1, port1, NULL);
+		rc = close_locked(d1, port1, NULL, owner);
 		domain_unlock(d1);
 	} else {
 		domain_lock_pair(d1, d2);
-		rc = close_locked(d1, port1, d2);
+		rc = close_locked(d1, port1, d2, owner);
 		domain_unlock_pair(d1, d2);
 	}
 	if (took_x)
@@ -369,14 +383,25 @@ int evtchn_close(struct evtchn_domain *d, uint32_t port, bool guest)
 	int rc;
 
 	(void)guest; /* no Xen-consumed ports exist here */
-	rc = close_port(d, port, false);
+	rc = close_port(d, port, false, NULL);
 	if (rc)
 		return rc;
 	evtchn_synchronize_rcu();
+	evtchn_close_finish(d, port);
+	return 0;
+}
+
+int evtchn_close_owned(struct evtchn_domain *d, uint32_t port,
+		       const struct be_port *owner)
+{
+	return close_port(d, port, false, owner);
+}
+
+void evtchn_close_finish(struct evtchn_domain *d, uint32_t port)
+{
 	domain_lock(d);
 	port_free_finish(d, port);
 	domain_unlock(d);
-	return 0;
 }
 
 /* Close every port of a dying domain (xlock held).  Nothing is finished:
@@ -386,7 +411,7 @@ void evtchn_close_all(struct evtchn_domain *d)
 	uint32_t n = atomic_load(&d->valid_ports);
 
 	for (uint32_t port = 1; port < n; port++)
-		(void)close_port(d, port, true);
+		(void)close_port(d, port, true, NULL);
 }
 
 static long op_close(struct evtchn_domain *d, uint32_t vcpu, void *arg)
@@ -535,7 +560,7 @@ int evtchn_reset_domain(struct evtchn_domain *d)
 	uint32_t nfreed = 0;
 
 	for (uint32_t port = 1; port < n; port++) {
-		if (close_port(d, port, true) != 0)
+		if (close_port(d, port, true, NULL) != 0)
 			continue;
 		if (freed) {
 			freed[nfreed++] = port;

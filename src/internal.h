@@ -32,7 +32,10 @@ enum port_state {
  *                still deliver to it under the old channel, so it is not
  *                bound to a new peer before a grace period has passed
  *   bits 16..31  remote domid (UNBOUND, INTERDOMAIN) or virq (VIRQ)
- *   bits 32..63  remote port (INTERDOMAIN) or pirq (PIRQ)
+ *   bits 32..63  remote port (INTERDOMAIN), pirq (PIRQ), or the settle
+ *                generation (UNBOUND|SETTLING): a new one each time a
+ *                channel of the domain's ends, so a bind that waited for
+ *                one settle sees whether another came meanwhile
  */
 #define BIND_ZOMBIE (1ull << 8)
 #define BIND_SETTLING (1ull << 9)
@@ -181,6 +184,7 @@ struct evtchn_domain {
 	 * under lock before valid_ports is raised with release; readers load
 	 * valid_ports with acquire (port_is_valid) before touching them. */
 	_Atomic uint32_t valid_ports;
+	uint32_t settle_gen;              /* under lock: see BIND_SETTLING */
 	uint32_t free_hint;                /* under lock: no free port below
 					    * but the kept LINKED ones */
 	uint64_t *linked;                 /* under lock: see linked_add() */
@@ -320,6 +324,9 @@ bool backend_deliver(struct evtchn_domain *d, uint32_t port);
 void backend_claim(struct evtchn_domain *d, uint32_t port);
 /* A port is being freed (lock held): no handle owns it any more. */
 void backend_disown(struct evtchn_domain *d, uint32_t port);
+/* Record @bp owns @port now (lock or RCU held). */
+bool backend_owns(struct evtchn_domain *d, uint32_t port,
+		  const struct be_port *bp);
 void backend_table_destroy(struct evtchn_domain *d);
 
 /* upcall.c */
@@ -360,6 +367,12 @@ int evtchn_send_locked_rcu(struct evtchn_domain *ld, uint32_t lport);
 long do_event_channel_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
 			 uint64_t arg);
 int evtchn_close(struct evtchn_domain *d, uint32_t port, bool guest);
+/* Unpublish @port only if backend record @owner still owns it (0), else
+ * -EINVAL with nothing changed; finish it with evtchn_close_finish() after
+ * a grace period. */
+int evtchn_close_owned(struct evtchn_domain *d, uint32_t port,
+		       const struct be_port *owner);
+void evtchn_close_finish(struct evtchn_domain *d, uint32_t port);
 int evtchn_reset_domain(struct evtchn_domain *d);
 void evtchn_close_all(struct evtchn_domain *d);
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "park.h"
 #include "rcu.h"
 #include "trace.h"
 
@@ -183,20 +184,24 @@ void port_free_begin(struct evtchn_domain *d, uint32_t port)
 {
 	domain_assert_locked(d);
 	trace_close(d->domid, port);
-	backend_disown(d, port);
+	/* The binding first, then the owner slot: a sender that finds the
+	 * slot empty reads the binding again (backend_deliver()). */
 	port_set_bind(port_get(d, port), bind_make(ECS_FREE, 0, 0) |
 						  BIND_ZOMBIE);
+	backend_disown(d, port);
+	PARK_POINT("port:unpublished", port);
 }
 
 /* Xen's evtchn_free(): clear pending, notify vCPU 0; the mask bit is left
- * alone.  Lock held; a grace period has passed since port_free_begin(). */
+ * alone, and so is an event FIFO saved while its event-array page was
+ * missing (Xen never clears it).  Lock held; a grace period has passed
+ * since port_free_begin(). */
 void port_free_finish(struct evtchn_domain *d, uint32_t port)
 {
 	struct evtchn_port *p = port_get(d, port);
 
 	domain_assert_locked(d);
 	domain_abi(d)->clear_pending(d, port);
-	atomic_store_explicit(&p->fifo_pending, 0, memory_order_relaxed);
 	port_set_notify(p, 0);
 	port_set_bind(p, bind_make(ECS_FREE, 0, 0));
 	if (port < d->free_hint)

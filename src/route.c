@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "evtchn/route.h"
@@ -42,6 +43,19 @@ static struct route_table *table_of(struct evtchn_domain *d)
 
 	return rs ? atomic_load_explicit(&rs->table, memory_order_acquire)
 		  : NULL;
+}
+
+/* Read an eventfd's count without waiting, whatever O_NONBLOCK says now
+ * (RWF_NOWAIT: eventfds take it since Linux 5.12; older kernels fall back
+ * to read(), non-blocking as the route was checked). */
+static ssize_t fd_read_nowait(int fd, uint64_t *count)
+{
+	struct iovec iov = { .iov_base = count, .iov_len = sizeof(*count) };
+	ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+
+	if (n < 0 && errno == EOPNOTSUPP)
+		n = read(fd, count, sizeof(*count));
+	return n;
 }
 
 /* --- send path (RCU held) ------------------------------------------- */
@@ -99,8 +113,11 @@ static int check_eventfd(int fd)
 	return strcmp(link, "anon_inode:[eventfd]") ? -EINVAL : 0;
 }
 
-/* An eventfd the library reads inside an RCU read-side section: it must
- * never block there (EFD_NONBLOCK). */
+/* An eventfd the library reads or writes inside an RCU read-side section:
+ * it must never block there (EFD_NONBLOCK).  The flag belongs to the file
+ * description, which the VMM shares and could change later: reads ask for
+ * no wait on each call as well (fd_read_nowait()); a write of 1 blocks only
+ * at a count of 2^64 - 2, which a sender of ones never reaches. */
 static int check_irqfd(int fd)
 {
 	int rc = check_eventfd(fd);
@@ -122,7 +139,8 @@ static int check_route(struct evtchn_domain *d, const struct evtchn_route *r)
 		return -EINVAL;
 	switch (r->kind) {
 	case EVTCHN_ROUTE_PORT_TO_FD:
-		return check_eventfd(r->fd);
+		/* written inside a read-side section: non-blocking too */
+		return check_irqfd(r->fd);
 	case EVTCHN_ROUTE_PORT_TO_PORT:
 		return r->target_port == 0 || r->target_port >= max ? -EINVAL
 								    : 0;
@@ -409,8 +427,7 @@ int evtchn_routes_dispatch(struct evtchn_domain *d)
 
 			if (r->fd != ev[i].data.fd)
 				continue;
-			if (read(r->fd, &count, sizeof(count)) !=
-			    sizeof(count))
+			if (fd_read_nowait(r->fd, &count) != sizeof(count))
 				break;
 			if (r->kind == EVTCHN_ROUTE_FD_TO_PIRQ) {
 				/* Its first MSI may map the PIRQ, under the

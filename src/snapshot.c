@@ -168,7 +168,8 @@ static int save_locked(struct evtchn_domain *d, unsigned char **out,
 		sp->vcpu = atomic_load(&p->notify_vcpu);
 		sp->state = bind_state(b);
 		sp->arg16 = bind_dom(b);
-		sp->arg32 = bind_port(b);
+		/* an unbound port's settle generation is not state */
+		sp->arg32 = bind_state(b) == ECS_UNBOUND ? 0 : bind_port(b);
 		sp->priority = atomic_load(&p->priority);
 		sp->fifo_pending = atomic_load(&p->fifo_pending);
 		sp->lastq = atomic_load(&p->fifo_lastq);

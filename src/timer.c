@@ -82,10 +82,14 @@ static void poll_wake(struct evtchn_vcpu *v)
  * path: one load when nobody polls. */
 void check_pollers(struct evtchn_domain *d, uint32_t port)
 {
-	if (!atomic_load_explicit(&d->nr_polling, memory_order_acquire))
+	/* Store (pending bit) then load here, store (poll word, count)
+	 * then load (pending bit) in do_poll(): seq_cst on both sides, so
+	 * one of the two sees the other.  pairs with do_poll() */
+	if (!atomic_load_explicit(&d->nr_polling, memory_order_seq_cst))
 		return;
 	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
-		int32_t p = atomic_load(&d->vcpu[i].poll_evtchn);
+		int32_t p = atomic_load_explicit(&d->vcpu[i].poll_evtchn,
+						 memory_order_seq_cst);
 
 		if (p == -1 || (p > 0 && (uint32_t)p == port))
 			poll_wake(&d->vcpu[i]);
@@ -95,7 +99,10 @@ void check_pollers(struct evtchn_domain *d, uint32_t port)
 /* The upcall reached @v: a polling vCPU wakes (Xen's vcpu_kick()). */
 void poll_kick(struct evtchn_vcpu *v)
 {
-	if (atomic_load_explicit(&v->poll_evtchn, memory_order_acquire))
+	/* After the seq_cst RMW of upcall_pending; do_poll() stores its
+	 * poll word (seq_cst), then loads upcall_pending.  pairs with
+	 * do_poll() */
+	if (atomic_load_explicit(&v->poll_evtchn, memory_order_seq_cst))
 		poll_wake(v);
 }
 

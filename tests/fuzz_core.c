@@ -1175,8 +1175,10 @@ static void fifo_model_init(struct fz *f, int di, uint32_t v, uint64_t gfn,
 }
 
 /* A successful expand_array (Xen's add_page_to_event_array()): the page,
- * then every saved event in it raised again at its notify vCPU.  The
- * library drops the saved event of a port that is not usable any more
+ * then every saved event in it raised again at its notify vCPU.  Xen never
+ * clears the saved flag (evtchn->pending): not here, not at close, not at
+ * reset, so a port bound again, or a later FIFO session, gets the event
+ * again.  The library skips a port that is not usable now
  * (docs/conformance.md, deliberate differences). */
 static void fifo_model_expand(struct fz *f, int di, uint64_t gfn)
 {
@@ -1192,7 +1194,6 @@ static void fifo_model_expand(struct fz *f, int di, uint64_t gfn)
 
 		if (!m->saved)
 			continue;
-		m->saved = 0;
 		if (st_closed(s, p))
 			continue;
 		stats.fifo_raised++;
@@ -1680,8 +1681,8 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 			}
 			break;
 		case EVTCHNOP_close:
-			/* Xen's evtchn_free(): P cleared, the mask kept. */
-			pm(z, port)->saved = 0;
+			/* Xen's evtchn_free(): P cleared, the mask and the
+			 * saved flag kept. */
 			/* Xen's evtchn_close(): pirq_cleanup_check(). */
 			if (st.status == EVTCHNSTAT_pirq) {
 				CHECK(st.u.pirq < z->nr_pirqs);
@@ -1700,7 +1701,6 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 			for (uint32_t p = 1; p < f->before.end; p++) {
 				if (f->before.st[p].status == EVTCHNSTAT_closed)
 					continue;
-				pm(zt, p)->saved = 0;
 				if (f->before.st[p].status == EVTCHNSTAT_pirq) {
 					uint32_t q = f->before.st[p].u.pirq;
 

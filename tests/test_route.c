@@ -153,7 +153,8 @@ static void fd_to_port_thread(void **state)
 static void validation(void **state)
 {
 	F;
-	int efd = eventfd(0, 0), pipefd[2];
+	int efd = eventfd(0, EFD_NONBLOCK), pipefd[2];
+	int bfd = eventfd(0, 0); /* blocking */
 	long s = th_bind_ipi(&f->d1, 0);
 	struct evtchn_route ok = { .kind = EVTCHN_ROUTE_PORT_TO_FD,
 				   .port = s, .fd = efd };
@@ -161,6 +162,9 @@ static void validation(void **state)
 	struct evtchn_route two[2] = { ok, ok };
 
 	assert_int_equal(pipe(pipefd), 0);
+	/* a send writes it inside a read-side section: it must not block */
+	r = ok, r.fd = bfd;
+	assert_int_equal(evtchn_routes_set(f->d1.d, &r, 1), -EINVAL);
 	assert_int_equal(evtchn_routes_set(f->d1.d, &ok, 1), 0);
 	r = ok, r.port = 0;
 	assert_int_equal(evtchn_route_update(f->d1.d, &r), -EINVAL);
@@ -175,8 +179,9 @@ static void validation(void **state)
 	r = (struct evtchn_route){ .kind = EVTCHN_ROUTE_FD_TO_PORT, .port = s,
 				   .fd = efd, .vcpu = 4 };
 	assert_int_equal(evtchn_route_update(f->d1.d, &r), -EINVAL);
-	/* a watched eventfd must not block (efd is a blocking one) */
+	/* a watched eventfd must not block (bfd is a blocking one) */
 	r.vcpu = 0;
+	r.fd = bfd;
 	assert_int_equal(evtchn_route_update(f->d1.d, &r), -EINVAL);
 	r = (struct evtchn_route){ .kind = EVTCHN_ROUTE_PORT_TO_PORT,
 				   .port = s, .target_port = 4096 };
@@ -190,6 +195,7 @@ static void validation(void **state)
 	assert_int_equal(th_send(&f->d1, 0, s), 0);
 	assert_int_equal(efd_count(efd), 1);
 	close(efd);
+	close(bfd);
 	close(pipefd[0]);
 	close(pipefd[1]);
 }

@@ -31,8 +31,14 @@
  * port 0 or beyond the ABI's maximum -EINVAL, a duplicate key -EEXIST,
  * deassigning an unknown entry -ENOENT; and: unknown kind or vCPU -EINVAL,
  * PIRQ 0 or beyond the domain's nr_pirqs -EINVAL, a closed descriptor
- * -EBADF, a descriptor that is not an eventfd -EINVAL, an FD_TO_PORT or
- * FD_TO_PIRQ eventfd that is not non-blocking (EFD_NONBLOCK) -EINVAL.
+ * -EBADF, a descriptor that is not an eventfd -EINVAL, an eventfd that is
+ * not non-blocking (EFD_NONBLOCK) -EINVAL: the library reads and writes
+ * them inside an RCU read-side section, where it must never wait.  Reads
+ * also ask the kernel for no wait on each call (RWF_NOWAIT), so clearing
+ * O_NONBLOCK later (it belongs to the file description, shared with every
+ * process that holds the fd) cannot block them; a write of 1 blocks only at
+ * an eventfd count of 2^64 - 2, which a process sharing the description can
+ * bring about only by clearing O_NONBLOCK and filling the count itself.
  *
  * Descriptors: the library keeps its own duplicate of every fd in a route
  * and closes it exactly once (on deassignment, replacement or domain

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Park points: named places in the library where a test can stop a thread,
+ * so that an interleaving a stress run would hit once in a billion tries
+ * happens every time.  Test-only: built with -Dpark=enabled (the default
+ * for every build type but release); a release build has none, and a
+ * PARK_POINT() is then nothing at all.
+ *
+ * A test arms a point (a name and a key, usually a port number, or
+ * PARK_ANY), then drives threads into it.  The @park_hit-th matching hit
+ * parks its thread until evtchn_park_release(); every hit is counted and
+ * wakes evtchn_park_wait().  A point that is not armed costs one relaxed
+ * load of a flag.
+ *
+ * Points are process-global (a test process arms them for the library it
+ * tests): never built into a library that ships.  The names in use are
+ * listed in docs/reliability.md.
+ */
+#ifndef EVTCHN_PARK_H
+#define EVTCHN_PARK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PARK_ANY UINT64_MAX
+
+#ifdef EVTCHN_PARK
+#include <stdatomic.h>
+
+#define PARK_API __attribute__((visibility("default")))
+
+extern PARK_API _Atomic int evtchn_park_armed;
+PARK_API void evtchn_park_hit(const char *name, uint64_t key);
+
+/* Arm @name for @key (PARK_ANY: any key); its @park_hit-th matching hit
+ * parks (0: count only).  -ENOSPC when too many points are armed. */
+PARK_API int evtchn_park_arm(const char *name, uint64_t key,
+			     unsigned park_hit);
+/* Wait until @name has been hit @hits times (its parked thread, if that
+ * hit parks, is parked by then).  false after @timeout_ms. */
+PARK_API bool evtchn_park_wait(const char *name, unsigned hits,
+			       unsigned timeout_ms);
+/* Let the thread parked at @name (or the one that will park) go on. */
+PARK_API void evtchn_park_release(const char *name);
+/* Hits of @name so far. */
+PARK_API unsigned evtchn_park_hits(const char *name);
+/* Disarm every point (releasing any parked thread). */
+PARK_API void evtchn_park_reset(void);
+
+#define PARK_POINT(name, key)                                               \
+	do {                                                                \
+		if (atomic_load_explicit(&evtchn_park_armed,                \
+					 memory_order_relaxed))             \
+			evtchn_park_hit(name, (uint64_t)(key));             \
+	} while (0)
+#else
+#define PARK_POINT(name, key) do { (void)(key); } while (0)
+#endif
+
+#endif /* EVTCHN_PARK_H */

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Races made to happen (DESIGN invariants 3 and 4).  Each test parks a
+ * thread at a named point of the library (src/park.h) and drives the
+ * others through the window it was stopped in, then checks where the
+ * event went: to the binding that existed while it was sent, or dropped
+ * where Xen drops it; never to a binding made later, never lost, never a
+ * freed record touched (ASan).  Waits are bounded only to report a failure
+ * instead of hanging.
+ */
+#include <pthread.h>
+#include <time.h>
+
+#include "evtchn/backend.h"
+#include "fixture.h"
+#include "park.h"
+
+#define F struct fx *f = *state
+#define WAIT_MS 5000
+
+#ifndef EVTCHN_PARK
+#define NEED_PARK() skip() /* built without park points (release) */
+#else
+#define NEED_PARK() evtchn_park_reset()
+#endif
+
+/* A hypercall or library call on a thread of its own. */
+struct job {
+	pthread_t tid;
+	long (*fn)(struct job *j);
+	struct th_domain *td;
+	struct evtchn_backend *b;
+	uint32_t vcpu, port;
+	uint16_t dom;
+	long rc;
+};
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+
+	j->rc = j->fn(j);
+	return NULL;
+}
+
+static void job_start(struct job *j)
+{
+	assert_int_equal(pthread_create(&j->tid, NULL, job_main, j), 0);
+}
+
+static long job_join(struct job *j)
+{
+	pthread_join(j->tid, NULL);
+	return j->rc;
+}
+
+/* Whether @j ended within WAIT_MS (then joined). */
+static bool job_ended(struct job *j)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += WAIT_MS / 1000;
+	return pthread_timedjoin_np(j->tid, NULL, &ts) == 0;
+}
+
+static long do_send(struct job *j)
+{
+	return th_send(j->td, j->vcpu, j->port);
+}
+
+static long do_close(struct job *j)
+{
+	return th_close(j->td, j->port);
+}
+
+static long do_unbind(struct job *j)
+{
+	return evtchn_backend_unbind(j->b, j->port);
+}
+
+static long do_bind_interdomain(struct job *j)
+{
+	return th_bind_interdomain(j->td, j->dom, j->port);
+}
+
+static long do_expand(struct job *j)
+{
+	return th_fifo_expand(j->td, 1);
+}
+
+#ifdef EVTCHN_PARK
+/* Guest 1's unbound port bound by a handle of domain 0, its first event
+ * taken: *gp the guest's end, returns the handle's. */
+static int backend_channel(struct fx *f, struct evtchn_backend **b, long *gp)
+{
+	int bp;
+
+	*gp = th_alloc_unbound(&f->d1, DOMID_SELF, 0);
+	assert_true(*gp > 0);
+	assert_int_equal(evtchn_backend_open(f->dom0.d, 0, b), 0);
+	bp = evtchn_backend_bind_interdomain(*b, 1, (uint32_t)*gp);
+	assert_true(bp > 0);
+	assert_int_equal(evtchn_backend_pending(*b), bp);
+	assert_int_equal(evtchn_backend_unmask(*b, bp), 0);
+	return bp;
+}
+#endif
+
+/*
+ * A guest event on its way to a backend handle: the sender holds the
+ * handle's port record when the handle unbinds (and decides the port is
+ * still its own) and domain 0 closes the same port by number.  The record
+ * must outlive the sender (ASan: no use after free) and the close by number
+ * must not hit the port a second time.
+ */
+static void backend_unbind_then_close_while_sender_holds_record(void **state)
+{
+	F;
+	NEED_PARK();
+#ifdef EVTCHN_PARK
+	struct evtchn_backend *b;
+	long gp;
+	int bp = backend_channel(f, &b, &gp);
+	struct job s = { .fn = do_send, .td = &f->d1, .port = (uint32_t)gp };
+	struct job u = { .fn = do_unbind, .b = b, .port = (uint32_t)bp };
+	struct job g = { .fn = do_close, .td = &f->dom0, .port = (uint32_t)bp };
+	struct evtchn_status st;
+
+	evtchn_park_arm("backend:deliver", (uint64_t)bp, 1);
+	evtchn_park_arm("backend:unbind", (uint64_t)bp, 1);
+	job_start(&s);
+	assert_true(evtchn_park_wait("backend:deliver", 1, WAIT_MS));
+	job_start(&u);
+	assert_true(evtchn_park_wait("backend:unbind", 1, WAIT_MS));
+	/* The handle closed its port already: the close by number finds it
+	 * being freed. */
+	job_start(&g);
+	bool g_ended = job_ended(&g);
+	evtchn_park_release("backend:unbind");
+	evtchn_park_release("backend:deliver");
+	assert_int_equal(job_join(&s), 0);
+	assert_int_equal(job_join(&u), 0);
+	if (!g_ended)
+		job_join(&g);
+	assert_true(g_ended);
+	assert_int_equal(g.rc, -XEN_EINVAL);
+	assert_int_equal(th_status(&f->dom0, DOMID_SELF, bp, &st), 0);
+	assert_int_equal(st.status, EVTCHNSTAT_closed);
+	/* The event went to the handle that owned the port, not to domain 0
+	 * itself. */
+	assert_false(th_pending(&f->dom0, bp));
+	assert_int_equal(evtchn_backend_pending(b), -EAGAIN);
+	assert_int_equal(evtchn_backend_close(b), 0);
+	evtchn_park_reset();
+#endif
+}
+
+/* The same, the other way round: domain 0 closes the port first, then the
+ * handle unbinds and finds it is no longer its own. */
+static void backend_close_then_unbind_while_sender_holds_record(void **state)
+{
+	F;
+	NEED_PARK();
+#ifdef EVTCHN_PARK
+	struct evtchn_backend *b;
+	long gp;
+	int bp = backend_channel(f, &b, &gp);
+	struct job s = { .fn = do_send, .td = &f->d1, .port = (uint32_t)gp };
+	struct job u = { .fn = do_unbind, .b = b, .port = (uint32_t)bp };
+	struct job g = { .fn = do_close, .td = &f->dom0, .port = (uint32_t)bp };
+
+	evtchn_park_arm("backend:deliver", (uint64_t)bp, 1);
+	evtchn_park_arm("port:unpublished", (uint64_t)bp, 0);
+	evtchn_park_arm("backend:unbind", (uint64_t)bp, 0);
+	job_start(&s);
+	assert_true(evtchn_park_wait("backend:deliver", 1, WAIT_MS));
+	job_start(&g); /* waits for the sender's grace period */
+	assert_true(evtchn_park_wait("port:unpublished", 1, WAIT_MS));
+	job_start(&u);
+	assert_true(evtchn_park_wait("backend:unbind", 1, WAIT_MS));
+	evtchn_park_release("backend:deliver");
+	assert_int_equal(job_join(&s), 0);
+	assert_int_equal(job_join(&g), 0);
+	assert_int_equal(job_join(&u), 0);
+	assert_false(th_pending(&f->dom0, bp));
+	assert_int_equal(evtchn_backend_close(b), 0);
+	evtchn_park_reset();
+#endif
+}
+
+/*
+ * A sender checked the handle's port usable, then the handle unbound it
+ * before the sender looked for the owner: the event belongs to the closed
+ * port and is dropped; it never reaches domain 0's own shared_info and
+ * upcall (where no port of domain 0 is bound).
+ */
+static void backend_unbind_before_sender_finds_owner(void **state)
+{
+	F;
+	NEED_PARK();
+#ifdef EVTCHN_PARK
+	struct evtchn_backend *b;
+	long gp;
+	int bp = backend_channel(f, &b, &gp);
+	struct job s = { .fn = do_send, .td = &f->d1, .port = (uint32_t)gp };
+	struct job u = { .fn = do_unbind, .b = b, .port = (uint32_t)bp };
+	unsigned up0 = th_upcalls(&f->dom0, 0);
+
+	evtchn_park_arm("deliver:port", (uint64_t)bp, 1);
+	evtchn_park_arm("backend:unbind", (uint64_t)bp, 0);
+	job_start(&s);
+	assert_true(evtchn_park_wait("deliver:port", 1, WAIT_MS));
+	job_start(&u); /* unpublished, then waits for the sender */
+	assert_true(evtchn_park_wait("backend:unbind", 1, WAIT_MS));
+	evtchn_park_release("deliver:port");
+	assert_int_equal(job_join(&s), 0);
+	assert_int_equal(job_join(&u), 0);
+	assert_false(th_pending(&f->dom0, bp));
+	assert_int_equal(th_upcalls(&f->dom0, 0), up0);
+	assert_int_equal(evtchn_backend_close(b), 0);
+	evtchn_park_reset();
+#endif
+}
+
+/*
+ * A handle's port closed by a reset of its domain and its number bound
+ * again (an IPI of domain 0): notify on the old number must not send on
+ * the new binding.
+ */
+static void backend_notify_after_reset_leaves_new_binding(void **state)
+{
+	F;
+	struct evtchn_backend *b;
+	struct evtchn_reset r = { .dom = DOMID_SELF };
+	long gp = th_alloc_unbound(&f->d1, DOMID_SELF, 0);
+	int bp;
+	long ipi;
+
+	assert_int_equal(evtchn_backend_open(f->dom0.d, 0, &b), 0);
+	bp = evtchn_backend_bind_interdomain(b, 1, (uint32_t)gp);
+	assert_true(bp > 0);
+	assert_int_equal(th_op(&f->dom0, 0, EVTCHNOP_reset, &r, sizeof(r)), 0);
+	ipi = th_bind_ipi(&f->dom0, 0);
+	assert_int_equal(ipi, bp);
+	assert_false(th_pending(&f->dom0, bp));
+	assert_int_equal(evtchn_backend_notify(b, bp), -ENOTCONN);
+	assert_false(th_pending(&f->dom0, bp));
+	/* and unbinding it leaves the IPI bound */
+	assert_int_equal(evtchn_backend_unbind(b, bp), 0);
+	struct evtchn_status st;
+	assert_int_equal(th_status(&f->dom0, DOMID_SELF, bp, &st), 0);
+	assert_int_equal(st.status, EVTCHNSTAT_ipi);
+	assert_int_equal(evtchn_backend_close(b), 0);
+}
+
+/*
+ * FIFO: a sender finds no event-array page for its port and is stopped
+ * before it saves the event; expand_array adds the page meanwhile.  The
+ * event must still be raised (Xen's add_page_to_event_array() re-raises
+ * saved events).
+ */
+static void fifo_expand_while_sender_saves_event(void **state)
+{
+	F;
+	NEED_PARK();
+#ifdef EVTCHN_PARK
+	long p;
+	struct job s = { .fn = do_send, .td = &f->d1 };
+	struct job g = { .fn = do_expand, .td = &f->d1 };
+	unsigned up;
+
+	assert_int_equal(th_fifo_setup(&f->d1, 0), 0);
+	p = th_bind_ipi(&f->d1, 0);
+	assert_true(p > 0);
+	up = th_upcalls(&f->d1, 0);
+	s.port = (uint32_t)p;
+	evtchn_park_arm("fifo:saved", (uint64_t)p, 1);
+	evtchn_park_arm("fifo:published", PARK_ANY, 0);
+	job_start(&s);
+	assert_true(evtchn_park_wait("fifo:saved", 1, WAIT_MS));
+	job_start(&g);
+	assert_true(evtchn_park_wait("fifo:published", 1, WAIT_MS));
+	evtchn_park_release("fifo:saved");
+	assert_int_equal(job_join(&s), 0);
+	assert_int_equal(job_join(&g), 0);
+	assert_true(th_pending(&f->d1, (uint32_t)p));
+	assert_int_equal(th_upcalls(&f->d1, 0), up + 1);
+	evtchn_park_reset();
+#endif
+}
+
+/*
+ * SETTLING fooled by a repeat.  Guest 1's port r was the end of a channel
+ * from guest 2 that closed; a bind of guest 2 to r waits one grace period.
+ * Meanwhile a second channel to r is made, a sender on its guest-2 end
+ * reads the binding and is stopped, and that end closes.  The waiting bind
+ * must wait for that sender too, or the sender's event lands on r after r
+ * was bound to the new channel.
+ */
+static void settling_waits_again_after_a_repeat(void **state)
+{
+	F;
+	NEED_PARK();
+#ifdef EVTCHN_PARK
+	long r = th_alloc_unbound(&f->d1, DOMID_SELF, 2), l1, l2;
+	struct job bj = { .fn = do_bind_interdomain, .td = &f->d2, .dom = 1 };
+	struct job s = { .fn = do_send, .td = &f->d2 };
+	struct job c = { .fn = do_close, .td = &f->d2 };
+	struct evtchn_status st;
+	bool waited_again;
+
+	assert_true(r > 0);
+	l1 = th_bind_interdomain(&f->d2, 1, (uint32_t)r);
+	assert_true(l1 > 0);
+	assert_int_equal(th_close(&f->d2, (uint32_t)l1), 0); /* r settles */
+	evtchn_park_arm("bind_interdomain:settling", (uint64_t)r, 0);
+	evtchn_park_arm("bind_interdomain:waited", (uint64_t)r, 1);
+	bj.port = (uint32_t)r;
+	job_start(&bj);
+	assert_true(evtchn_park_wait("bind_interdomain:waited", 1, WAIT_MS));
+	/* A second channel to r, a sender in flight on it, and its close. */
+	l2 = th_bind_interdomain(&f->d2, 1, (uint32_t)r);
+	assert_true(l2 > 0);
+	assert_true(th_pending(&f->d2, (uint32_t)l2));
+	s.port = c.port = (uint32_t)l2;
+	evtchn_park_arm("send:interdomain", (uint64_t)l2, 1);
+	evtchn_park_arm("port:unpublished", (uint64_t)l2, 0);
+	job_start(&s);
+	assert_true(evtchn_park_wait("send:interdomain", 1, WAIT_MS));
+	job_start(&c);
+	assert_true(evtchn_park_wait("port:unpublished", 1, WAIT_MS));
+	/* The first bind goes on: it must see r settled again and wait. */
+	evtchn_park_release("bind_interdomain:waited");
+	waited_again = evtchn_park_wait("bind_interdomain:settling", 3,
+					WAIT_MS);
+	/* still not bound while the sender is in flight */
+	assert_int_equal(th_status(&f->d1, DOMID_SELF, (uint32_t)r, &st), 0);
+	evtchn_park_release("send:interdomain");
+	assert_int_equal(job_join(&s), 0);
+	assert_int_equal(job_join(&c), 0);
+	assert_true(job_join(&bj) > 0);
+	assert_true(waited_again);
+	assert_int_equal(st.status, EVTCHNSTAT_unbound);
+	evtchn_park_reset();
+#endif
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		FX_TEST(backend_unbind_then_close_while_sender_holds_record),
+		FX_TEST(backend_close_then_unbind_while_sender_holds_record),
+		FX_TEST(backend_unbind_before_sender_finds_owner),
+		FX_TEST(backend_notify_after_reset_leaves_new_binding),
+		FX_TEST(fifo_expand_while_sender_saves_event),
+		FX_TEST(settling_waits_again_after_a_repeat),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
