@@ -36,9 +36,10 @@ void vcpu_mark_events_pending(struct evtchn_domain *d, struct evtchn_vcpu *v)
 	if (__atomic_fetch_or(vi, 1, __ATOMIC_SEQ_CST) & 1)
 		return;
 	trace_upcall(d->domid, v->id);
-	upcall_raise(d, v);
-	/* Xen's vcpu_kick(): a vCPU blocked in SCHEDOP_poll wakes. */
-	poll_kick(v);
+	/* Xen's vcpu_kick(), where the upcall method kicks: a vCPU blocked
+	 * in SCHEDOP_poll wakes, whatever it polls. */
+	if (upcall_raise(d, v))
+		poll_kick(v);
 }
 
 /* Xen's evtchn_port_set_pending(): deliver on @port at vCPU @vcpu if the

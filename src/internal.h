@@ -82,6 +82,7 @@ struct evtchn_vcpu {
 	_Atomic bool online;
 	/* timer.c: deadlines in system time, under the host's timer lock */
 	uint64_t singleshot, period, periodic_next, poll_deadline;
+	uint64_t periodic_last;    /* Xen's periodic_last_event */
 	/* SCHEDOP_poll: 0 not polling, -1 any port, else the port; senders
 	 * clear it and wake the futex on it */
 	_Atomic int32_t poll_evtchn;
@@ -330,7 +331,10 @@ bool backend_owns(struct evtchn_domain *d, uint32_t port,
 void backend_table_destroy(struct evtchn_domain *d);
 
 /* upcall.c */
-void upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v);
+/* Raise @v's upcall; true when Xen would kick the vCPU (see upcall.c). */
+bool upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v);
+/* An upcall pending on @v is an interrupt waiting for it (SCHEDOP_poll). */
+bool upcall_deliverable(struct evtchn_domain *d, struct evtchn_vcpu *v);
 long do_hvm_op(struct evtchn_domain *d, uint32_t vcpu, uint64_t op,
 	       uint64_t arg);
 
@@ -340,12 +344,14 @@ void check_pollers(struct evtchn_domain *d, uint32_t port);
 void poll_kick(struct evtchn_vcpu *v);
 void timers_add_domain(struct evtchn_host *h, struct evtchn_domain *d);
 void timers_remove_domain(struct evtchn_host *h, struct evtchn_domain *d);
+/* @compat: the calling vCPU is in 32-bit mode (Xen's compat handlers,
+ * chosen on every hypercall). */
 long timer_vcpu_op(struct evtchn_domain *d, uint32_t caller, int cmd,
-		   struct evtchn_vcpu *v, uint64_t arg);
+		   struct evtchn_vcpu *v, uint64_t arg, bool compat);
 long do_set_timer_op(struct evtchn_domain *d, uint32_t vcpu,
 		     uint64_t timeout);
 long do_sched_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
-		 uint64_t arg);
+		 uint64_t arg, bool compat);
 
 /* route.c */
 struct route_state;
@@ -390,7 +396,7 @@ int pirq_domain_init(struct evtchn_domain *d,
 		     const struct evtchn_domain_config *cfg);
 void pirq_domain_free(struct evtchn_domain *d);
 long do_physdev_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
-		   uint64_t arg);
+		   uint64_t arg, bool compat);
 /* EVTCHNOP_bind_pirq's checks before a port is taken (lock held). */
 int pirq_bind_check(struct evtchn_domain *d, uint32_t pirq);
 /* The port of @pirq is now @port (0: unbound).  Lock held. */
@@ -425,7 +431,7 @@ void vcpu_info_restore(struct evtchn_domain *d, struct evtchn_vcpu *v,
 
 /* vcpu_op.c */
 long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
-		uint32_t vcpuid, uint64_t arg);
+		uint32_t vcpuid, uint64_t arg, bool compat);
 void vcpu_info_reset(struct evtchn_domain *d, struct evtchn_vcpu *v);
 
 #endif /* EVTCHN_INTERNAL_H */

@@ -258,10 +258,11 @@ static int foreign_domain(struct evtchn_domain *cur, domid_t domid,
 	return 0;
 }
 
-/* PHYSDEVOP_map_pirq: the struct is copied back whatever the result. */
-static long op_map_pirq(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg)
+/* PHYSDEVOP_map_pirq: the struct is copied back whatever the result; a
+ * 32-bit caller's (@compat) in Xen's compat layout. */
+static long op_map_pirq(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg,
+			bool compat)
 {
-	bool compat = domain_layout(d) == EVTCHN_LAYOUT_32;
 	size_t size = compat ? PHYSDEV_MAP_PIRQ_SIZE_32
 			     : sizeof(struct physdev_map_pirq);
 	struct physdev_map_pirq m;
@@ -411,7 +412,7 @@ static long op_get_free_pirq(struct evtchn_domain *d, uint32_t vcpu,
 
 /* Xen's hvm_physdev_op() filter, then do_physdev_op(). */
 long do_physdev_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
-		   uint64_t arg)
+		   uint64_t arg, bool compat)
 {
 	switch (cmd) {
 	case PHYSDEVOP_map_pirq:
@@ -427,7 +428,7 @@ long do_physdev_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
 	}
 	switch (cmd) {
 	case PHYSDEVOP_map_pirq:
-		return op_map_pirq(d, vcpu, arg);
+		return op_map_pirq(d, vcpu, arg, compat);
 	case PHYSDEVOP_unmap_pirq:
 		return op_unmap_pirq(d, vcpu, arg);
 	case PHYSDEVOP_eoi:

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "park.h"
 #include "rcu.h"
 
 #define MILLISECS(ms) ((uint64_t)(ms) * 1000000ull)
@@ -169,7 +170,10 @@ static uint64_t timers_collect(struct evtchn_host *h, uint64_t now,
 			}
 			if (v->period && v->periodic_next <= now) {
 				if (*n < EXPIRED_BATCH) {
-					/* Xen's periodic_timer_work() */
+					/* Xen's vcpu_periodic_timer_work():
+					 * the next tick a period from now,
+					 * missed ones skipped */
+					v->periodic_last = now;
 					v->periodic_next = now + v->period;
 					out[(*n)++] = (struct expired){ d, i };
 				} else {
@@ -303,7 +307,8 @@ int evtchn_host_timers_stop(struct evtchn_host *h)
 
 /* --- guest operations ------------------------------------------------ */
 
-/* set_timer(): @deadline expired already fires now. */
+/* set_timer(): @deadline expired already fires now (and so does one
+ * that is negative as Xen's s_time_t). */
 static void set_singleshot(struct evtchn_domain *d, struct evtchn_vcpu *v,
 			   uint64_t deadline)
 {
@@ -311,7 +316,7 @@ static void set_singleshot(struct evtchn_domain *d, struct evtchn_vcpu *v,
 	bool now;
 
 	pthread_mutex_lock(&h->timer_lock);
-	now = deadline <= evtchn_host_now(h);
+	now = deadline <= evtchn_host_now(h) || (int64_t)deadline < 0;
 	v->singleshot = now ? 0 : deadline;
 	timer_kick(h);
 	pthread_mutex_unlock(&h->timer_lock);
@@ -326,41 +331,91 @@ static void stop_singleshot(struct evtchn_domain *d, struct evtchn_vcpu *v)
 	pthread_mutex_unlock(&d->host->timer_lock);
 }
 
-/* Xen's vcpu_set_periodic_timer(). */
+/*
+ * Xen's vcpu_set_periodic_timer() and vcpu_periodic_timer_work_locked()
+ * (xen/common/sched/core.c): the next tick is a period after the last one
+ * (periodic_last, 0 until the first tick); when that time has come the
+ * tick fires now, in the call, and the phase starts again from now.  So
+ * the first set fires at once, and a new period keeps the last tick's
+ * phase.  A stop leaves the last tick where it was.
+ */
 static void set_periodic(struct evtchn_domain *d, struct evtchn_vcpu *v,
 			 uint64_t period)
 {
 	struct evtchn_host *h = d->host;
+	bool fire = false;
 
 	pthread_mutex_lock(&h->timer_lock);
-	if (v->period != period) {
-		v->period = period;
-		if (period)
-			v->periodic_next = evtchn_host_now(h) + period;
-		timer_kick(h);
+	v->period = period;
+	if (period) {
+		uint64_t now = evtchn_host_now(h);
+
+		v->periodic_next = v->periodic_last + period;
+		if (now >= v->periodic_next) {
+			fire = true;
+			v->periodic_last = now;
+			v->periodic_next = now + period;
+		}
 	}
+	timer_kick(h);
 	pthread_mutex_unlock(&h->timer_lock);
+	if (fire)
+		evtchn_send_virq(d, v->id, VIRQ_TIMER);
+}
+
+/* A 32-bit guest's struct vcpu_set_singleshot_timer: Xen's compat layout
+ * aligns the 64-bit deadline to 4 bytes, so the struct ends right after
+ * its flags (12 bytes, not 16). */
+#define SSHOT_COMPAT_SIZE                                                   \
+	(offsetof(struct vcpu_set_singleshot_timer, flags) +                \
+	 sizeof(((struct vcpu_set_singleshot_timer *)0)->flags))
+_Static_assert(SSHOT_COMPAT_SIZE == 12, "compat singleshot struct");
+
+/* VCPUOP_set_singleshot_timer's argument, in Xen's order of checks: the
+ * native path (do_vcpu_op) refuses another vCPU before it copies; the
+ * compat path (compat_vcpu_op) copies the compat struct first. */
+static long singleshot_arg(struct evtchn_domain *d, uint32_t caller,
+			   struct evtchn_vcpu *v, uint64_t arg, bool compat,
+			   uint64_t *deadline)
+{
+	struct vcpu_set_singleshot_timer ss;
+	uint32_t c[3];
+
+	if (!compat) {
+		if (v->id != caller)
+			return -XEN_EINVAL;
+		if (guest_copy_from(d, caller, arg, &ss, sizeof(ss)))
+			return -XEN_EFAULT;
+		*deadline = ss.timeout_abs_ns;
+		return 0;
+	}
+	_Static_assert(sizeof(c) == SSHOT_COMPAT_SIZE, "compat words");
+	if (guest_copy_from(d, caller, arg, c, sizeof(c)))
+		return -XEN_EFAULT;
+	if (v->id != caller)
+		return -XEN_EINVAL;
+	*deadline = c[0] | (uint64_t)c[1] << 32;
+	return 0;
 }
 
 /* VCPUOP_{set,stop}_{singleshot,periodic}_timer; @v is the target vCPU
  * (checked by the caller), @caller the calling one. */
 long timer_vcpu_op(struct evtchn_domain *d, uint32_t caller, int cmd,
-		   struct evtchn_vcpu *v, uint64_t arg)
+		   struct evtchn_vcpu *v, uint64_t arg, bool compat)
 {
-	struct vcpu_set_singleshot_timer ss;
 	struct vcpu_set_periodic_timer pt;
+	uint64_t deadline;
+	long rc;
 
 	switch (cmd) {
 	case VCPUOP_set_singleshot_timer:
-		if (v->id != caller)
-			return -XEN_EINVAL;
-		if (guest_copy_from(d, caller, arg, &ss, sizeof(ss)))
-			return -XEN_EFAULT;
-		/* Xen 4.17 honours the flag (4.18 and later ignore it). */
-		if ((ss.flags & VCPU_SSHOTTMR_future) &&
-		    ss.timeout_abs_ns < evtchn_host_now(d->host))
-			return -XEN_ETIME;
-		set_singleshot(d, v, ss.timeout_abs_ns);
+		rc = singleshot_arg(d, caller, v, arg, compat, &deadline);
+		if (rc)
+			return rc;
+		/* Xen 4.17.3 and later (stable-4.17 7b5155a79e) ignore the
+		 * flags, VCPU_SSHOTTMR_future included: a past deadline
+		 * fires now and the answer is 0. */
+		set_singleshot(d, v, deadline);
 		return 0;
 	case VCPUOP_stop_singleshot_timer:
 		if (v->id != caller)
@@ -420,7 +475,8 @@ static bool upcall_pending(struct evtchn_vcpu *v)
 }
 
 /* SCHEDOP_poll (Xen's do_poll()).  Blocks the calling thread. */
-static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg)
+static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg,
+		    bool compat)
 {
 	struct evtchn_vcpu *v = &d->vcpu[vcpu];
 	struct evtchn_host *h = d->host;
@@ -430,7 +486,7 @@ static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg)
 
 	/* 64-bit: { handle (8), nr_ports, pad, timeout }; 32-bit guests:
 	 * { handle (4), nr_ports, timeout } (Xen's compat layout). */
-	if (domain_layout(d) == EVTCHN_LAYOUT_64) {
+	if (!compat) {
 		struct sched_poll sp;
 
 		if (guest_copy_from(d, vcpu, arg, &sp, sizeof(sp)))
@@ -456,7 +512,8 @@ static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg)
 	rc = 0;
 	if (atomic_exchange(&v->kicked, false)) /* the VMM wants the vCPU */
 		goto out;
-	if (upcall_pending(v)) /* local_events_need_delivery() */
+	/* local_events_need_delivery() */
+	if (upcall_pending(v) && upcall_deliverable(d, v))
 		goto out;
 	for (uint32_t i = 0; i < nr; i++) {
 		rc = -XEN_EFAULT;
@@ -486,6 +543,7 @@ static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg)
 	timer_kick(h);
 	pthread_mutex_unlock(&h->timer_lock);
 	/* Block until a sender, the upcall or the deadline wakes us. */
+	PARK_POINT("poll:blocking", vcpu);
 	for (;;) {
 		int32_t w = atomic_load(&v->poll_evtchn);
 
@@ -505,10 +563,10 @@ out:
 
 /* __HYPERVISOR_sched_op: SCHEDOP_poll here, the rest is the VMM's. */
 long do_sched_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
-		 uint64_t arg)
+		 uint64_t arg, bool compat)
 {
 	if (cmd == SCHEDOP_poll)
-		return do_poll(d, vcpu, arg);
+		return do_poll(d, vcpu, arg, compat);
 	return -ENOSYS;
 }
 
@@ -538,6 +596,11 @@ int evtchn_vcpu_timer_set(struct evtchn_domain *d, uint32_t vcpu,
 	v->singleshot = t->singleshot_ns;
 	v->period = t->period_ns;
 	v->periodic_next = t->period_ns ? t->periodic_next_ns : 0;
+	/* The last tick a period before the next (0 for a stopped timer:
+	 * Xen does not migrate it either). */
+	v->periodic_last = t->period_ns && t->periodic_next_ns >= t->period_ns
+				   ? t->periodic_next_ns - t->period_ns
+				   : 0;
 	timer_kick(d->host);
 	pthread_mutex_unlock(&d->host->timer_lock);
 	return 0;

@@ -62,8 +62,18 @@ static bool via_is_line(const struct evtchn_domain *d, uint64_t via)
 	       (uint8_t)via < d->nr_gsis;
 }
 
-/* Xen's hvm_assert_evtchn_irq(), after upcall_pending went 0 -> 1. */
-void upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
+/*
+ * Xen's hvm_assert_evtchn_irq(), after upcall_pending went 0 -> 1.
+ * Returns whether Xen kicks the vCPU (vcpu_kick(), which also ends a
+ * SCHEDOP_poll whatever it polls): a per-vCPU vector (vlapic_set_irq()),
+ * or a domain that is is_hvm_pv_evtchn_domain() (the global callback
+ * vector, or a per-vCPU vector on vCPU 0).  A GSI or INTx callback kicks
+ * only the vCPU its interrupt is routed to, which the VMM's interrupt
+ * controller decides (it calls evtchn_vcpu_kick()); with no callback at
+ * all, nothing is kicked.  Without irq_cb the VMM's upcall_cb stands for
+ * a vector.
+ */
+bool upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
 {
 	uint8_t vec = atomic_load(&v->upcall_vector);
 	uint64_t via;
@@ -71,14 +81,14 @@ void upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
 	if (!d->irq_cb) {
 		if (d->upcall_cb)
 			d->upcall_cb(d, v->id, d->opaque);
-		return;
+		return true;
 	}
 	if (vec) {
 		struct evtchn_irq irq = { .method = EVTCHN_UPCALL_VCPU_VECTOR,
 					  .vcpu = v->id, .vector = vec };
 
 		irq_raise(d, &irq);
-		return;
+		return true;
 	}
 	/* pairs with the release store in set_callback_via() */
 	via = atomic_load_explicit(&d->callback_via, memory_order_acquire);
@@ -87,7 +97,11 @@ void upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
 					  .vcpu = v->id, .vector = (uint8_t)via };
 
 		irq_raise(d, &irq);
-	} else if (v->id == 0) {
+		return true;
+	}
+	if (atomic_load(&d->vcpu[0].upcall_vector))
+		return true; /* is_hvm_pv_evtchn_domain(): a kick, no IRQ */
+	if (v->id == 0) {
 		line_lock(d);
 		via = atomic_load(&d->callback_via);
 		if (via_is_line(d, via) && !d->line_asserted) {
@@ -96,6 +110,22 @@ void upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
 		}
 		line_unlock(d);
 	}
+	return false;
+}
+
+/* Xen's local_events_need_delivery() for an HVM vCPU whose upcall is
+ * pending: an interrupt is there for it -- its own vector, the global
+ * callback vector, or on vCPU 0 a GSI or INTx callback line (taken to be
+ * routed to vCPU 0) -- or the VMM's upcall_cb.  The guest's IF, which Xen
+ * also looks at, is the VMM's (docs/conformance.md). */
+bool upcall_deliverable(struct evtchn_domain *d, struct evtchn_vcpu *v)
+{
+	uint64_t via;
+
+	if (!d->irq_cb || atomic_load(&v->upcall_vector))
+		return true;
+	via = atomic_load_explicit(&d->callback_via, memory_order_acquire);
+	return via >> 56 == VIA_VECTOR || (v->id == 0 && via_is_line(d, via));
 }
 
 int evtchn_upcall_level_update(struct evtchn_domain *d)
@@ -201,8 +231,10 @@ static long set_upcall_vector(struct evtchn_domain *d, uint32_t vcpu,
 	atomic_store(&v->upcall_vector, op.vector);
 	/* An upcall already pending is injected now. */
 	evtchn_rcu_read_lock();
-	if (__atomic_load_n(atomic_load(&v->vcpu_info), __ATOMIC_SEQ_CST) & 1)
-		upcall_raise(d, v);
+	if ((__atomic_load_n(atomic_load(&v->vcpu_info), __ATOMIC_SEQ_CST) &
+	     1) &&
+	    upcall_raise(d, v))
+		poll_kick(v);
 	evtchn_rcu_read_unlock();
 	return 0;
 }

@@ -106,7 +106,7 @@ void vcpu_info_restore(struct evtchn_domain *d, struct evtchn_vcpu *v,
  * Xen also refreshes the vCPU's time info after register_vcpu_info; time
  * info belongs to the VMM (pvclock), which should do the same. */
 long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
-		uint32_t vcpuid, uint64_t arg)
+		uint32_t vcpuid, uint64_t arg, bool compat)
 {
 	struct vcpu_register_vcpu_info info;
 	struct evtchn_vcpu *v;
@@ -126,7 +126,7 @@ long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
 	if (!v)
 		return -XEN_ENOENT;
 	if (cmd != VCPUOP_register_vcpu_info)
-		return timer_vcpu_op(d, vcpu, cmd, v, arg);
+		return timer_vcpu_op(d, vcpu, cmd, v, arg, compat);
 	if (guest_copy_from(d, vcpu, arg, &info, sizeof(info)))
 		return -XEN_EFAULT;
 	domain_lock(d);

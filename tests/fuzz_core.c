@@ -194,6 +194,7 @@ struct fz_dom {
 	uint32_t cfg_max;           /* config max_evtchn_port (0: ABI max) */
 	bool privileged, paused;
 	bool online[MAX_VCPUS], registered[MAX_VCPUS];
+	bool ticked[MAX_VCPUS];     /* a periodic tick fired: the last one */
 	/* Where each vCPU's vcpu_info is; NULL: the library's private dummy
 	 * (vCPUs from 32 up until they register one). */
 	unsigned char *vi[MAX_VCPUS];
@@ -2009,9 +2010,44 @@ static uint64_t fz_clock(void *opaque)
 	return FZ_NOW;
 }
 
-/* Xen 4.17's common_vcpu_op() timer sub-ops.  A deadline that would fire
- * at once is moved one ns into the future first, so no VIRQ_TIMER is
- * raised behind the model's back. */
+/* The events of VIRQ @virq raised on @vcpu, predicted before the call
+ * (op_virq(), timers that fire in the call); virq_check() after it. */
+static void virq_predict(struct fz *f, int di, uint32_t vcpu, uint32_t virq,
+			 struct fz_ev *e)
+{
+	struct fz_dom *z = &f->dom[di];
+	struct fz_scan *s = scan(f, di);
+
+	if (z->fifo)
+		sh_begin(f, z);
+	for (uint32_t p = 1; p < s->end; p++)
+		if (s->st[p].status == EVTCHNSTAT_virq &&
+		    s->st[p].u.virq == virq &&
+		    (virq_global(virq) || s->st[p].vcpu == vcpu)) {
+			if (z->fifo)
+				sim_set_pending(f, p, s->st[p].vcpu);
+			else
+				ev_snap(z, p, s->st[p].vcpu, e);
+		}
+}
+
+static void virq_check(struct fz *f, const struct fz_ev *e,
+		       unsigned long total)
+{
+	if (f->sh.z)
+		sh_check(f);
+	else if (e->on)
+		ev_check_event(e, false);
+	else
+		CHECK(f->total_upcalls == total); /* unbound: dropped */
+}
+
+/* Xen 4.17.7's common_vcpu_op() timer sub-ops (compat_vcpu_op() for a
+ * 32-bit caller: the 12-byte compat struct is copied before the vCPU
+ * check).  A singleshot deadline that would fire at once is moved one ns
+ * into the future first, so no VIRQ_TIMER is raised behind the model's
+ * back; a periodic timer's first tick fires in the call (the last tick is
+ * 0 until then, and the clock stands still), and is predicted. */
 static long fz_timer_op(struct fz *f, int di, uint32_t vcpu,
 			const uint64_t a[6])
 {
@@ -2023,23 +2059,27 @@ static long fz_timer_op(struct fz *f, int di, uint32_t vcpu,
 	unsigned char before[16];
 	struct vcpu_set_singleshot_timer ss;
 	struct vcpu_set_periodic_timer pt;
+	size_t sslen = is32(z) ? 12 : sizeof(ss);
+	struct fz_ev e = { 0 };
+	bool tick = false;
 	long exp = 0, rc;
 
 	if (vid >= z->nr_vcpus) {
 		exp = -XEN_ENOENT;
 	} else if (cmd == VCPUOP_set_singleshot_timer) {
-		if (vid != vcpu) {
+		if (!is32(z) && vid != vcpu) {
 			exp = -XEN_EINVAL;
-		} else if (!in_mem(addr, sizeof(ss))) {
+		} else if (!in_mem(addr, sslen)) {
 			exp = -XEN_EFAULT;
+		} else if (vid != vcpu) {
+			exp = -XEN_EINVAL;
 		} else {
-			memcpy(&ss, z->mem + addr, sizeof(ss));
-			if ((ss.flags & VCPU_SSHOTTMR_future) &&
-			    ss.timeout_abs_ns < FZ_NOW) {
-				exp = -XEN_ETIME;
-			} else if (ss.timeout_abs_ns <= FZ_NOW) {
+			/* the flags are ignored (4.17.3 and later) */
+			memcpy(&ss, z->mem + addr, 8);
+			if (ss.timeout_abs_ns <= FZ_NOW ||
+			    (int64_t)ss.timeout_abs_ns < 0) {
 				ss.timeout_abs_ns = FZ_NOW + 1;
-				memcpy(z->mem + addr, &ss, sizeof(ss));
+				memcpy(z->mem + addr, &ss, 8);
 			}
 		}
 	} else if (cmd == VCPUOP_stop_singleshot_timer) {
@@ -2052,12 +2092,21 @@ static long fz_timer_op(struct fz *f, int di, uint32_t vcpu,
 			memcpy(&pt, z->mem + addr, sizeof(pt));
 			if (pt.period_ns < 1000000 || pt.period_ns > (~0ull >> 2))
 				exp = -XEN_EINVAL;
+			else if (!z->ticked[vid] && pt.period_ns <= FZ_NOW)
+				tick = true; /* 0 + period has come */
 		}
+	}
+	if (tick) {
+		z->ticked[vid] = true;
+		virq_predict(f, di, vid, VIRQ_TIMER, &e);
 	}
 	save(z, addr, before, sizeof(before));
 	rc = hcall(z, vcpu, __HYPERVISOR_vcpu_op, a);
 	CHECK(rc == exp);
-	CHECK(f->total_upcalls == total);
+	if (tick)
+		virq_check(f, &e, total);
+	else
+		CHECK(f->total_upcalls == total);
 	/* no copy-out: the argument is as it was */
 	CHECK(same(z, addr, before, sizeof(before)));
 	return rc;
@@ -3222,29 +3271,11 @@ static void op_virq(struct fz *f)
 		exp = -EINVAL;
 	else if (!virq_global(virq) && vcpu >= z->nr_vcpus)
 		exp = -EINVAL;
-	if (exp == 0) {
-		struct fz_scan *s = scan(f, di);
-
-		if (z->fifo)
-			sh_begin(f, z);
-		for (uint32_t p = 1; p < s->end; p++)
-			if (s->st[p].status == EVTCHNSTAT_virq &&
-			    s->st[p].u.virq == virq &&
-			    (virq_global(virq) || s->st[p].vcpu == vcpu)) {
-				if (z->fifo)
-					sim_set_pending(f, p, s->st[p].vcpu);
-				else
-					ev_snap(z, p, s->st[p].vcpu, &e);
-			}
-	}
+	if (exp == 0)
+		virq_predict(f, di, vcpu, virq, &e);
 	rc = evtchn_send_virq(z->d, vcpu, virq);
 	CHECK(rc == exp);
-	if (f->sh.z)
-		sh_check(f);
-	else if (e.on)
-		ev_check_event(&e, false);
-	else
-		CHECK(f->total_upcalls == total); /* unbound: dropped */
+	virq_check(f, &e, total);
 }
 
 static void op_raise(struct fz *f)

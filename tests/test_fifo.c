@@ -232,6 +232,78 @@ static void two_level_pending_carried_over(void **state)
 	assert_int_equal(order[0], p);
 }
 
+/* Xen 4.17.7 (event_fifo.c): the event saved while the page was missing
+ * (evtchn->pending) is never cleared -- evtchn_free() leaves it -- so a
+ * port closed and bound again before the page arrives gets it on its new
+ * binding when add_page_to_event_array() re-raises it. */
+static void saved_event_survives_close_and_rebind(void **state)
+{
+	F;
+	long p;
+
+	assert_int_equal(th_fifo_setup(&f->d1, 0), 0);
+	p = th_bind_ipi(&f->d1, 0);
+	assert_int_equal(p, 1);
+	assert_int_equal(th_send(&f->d1, 0, p), 0);
+	assert_int_equal(th_close(&f->d1, p), 0);
+	assert_int_equal(th_bind_ipi(&f->d1, 0), 1);
+	assert_int_equal(th_upcalls(&f->d1, 0), 0);
+	assert_int_equal(th_fifo_expand(&f->d1, 1), 0);
+	assert_int_equal(word(&f->d1, 1), 0xa0000000u); /* P | LINKED */
+	assert_int_equal(cb(&f->d1, 0)->head[EVTCHN_FIFO_PRIORITY_DEFAULT], 1);
+	assert_int_equal(cb(&f->d1, 0)->ready,
+			 1u << EVTCHN_FIFO_PRIORITY_DEFAULT);
+	assert_int_equal(th_upcalls(&f->d1, 0), 1);
+}
+
+/* The same with a 2-level pending bit carried over by init_control
+ * (setup_ports() sets the flag). */
+static void carried_over_event_survives_close_and_rebind(void **state)
+{
+	F;
+	long p = th_bind_ipi(&f->d1, 0);
+
+	th_mask(&f->d1, p);
+	assert_int_equal(th_send(&f->d1, 0, p), 0);
+	assert_int_equal(th_fifo_setup(&f->d1, 0), 0);
+	assert_int_equal(th_close(&f->d1, p), 0);
+	assert_int_equal(th_bind_ipi(&f->d1, 0), p);
+	assert_int_equal(th_fifo_expand(&f->d1, 1), 0);
+	assert_int_equal(word(&f->d1, p), W_PENDING | W_LINKED);
+	assert_int_equal(consume(&f->d1, 0), 1);
+	assert_int_equal(order[0], p);
+}
+
+/* And across EVTCHNOP_reset: evtchn_reset() and evtchn_fifo_destroy()
+ * leave the flag, so the next FIFO session's expand_array raises the event
+ * again on whatever is bound to the port then. */
+static void saved_event_raised_again_in_next_fifo_session(void **state)
+{
+	F;
+	struct evtchn_reset r = { .dom = DOMID_SELF };
+	long p;
+
+	assert_int_equal(th_fifo_setup(&f->d1, 0), 0);
+	p = th_bind_ipi(&f->d1, 0);
+	assert_int_equal(th_send(&f->d1, 0, p), 0);
+	assert_int_equal(th_fifo_expand(&f->d1, 1), 0);
+	assert_int_equal(consume(&f->d1, 0), 1);
+	assert_int_equal(th_op(&f->d1, 0, EVTCHNOP_reset, &r, sizeof(r)), 0);
+	/* The guest starts FIFO again on clean pages. */
+	memset(f->d1.mem + TH_FIFO_CB_GFN * EVTCHN_PAGE_SIZE, 0,
+	       4 * EVTCHN_PAGE_SIZE);
+	memset(f->d1.mem + TH_FIFO_ARRAY_GFN * EVTCHN_PAGE_SIZE, 0,
+	       EVTCHN_PAGE_SIZE);
+	f->d1.g.fifo = false;
+	f->d1.g.fifo_pages = 0;
+	assert_int_equal(th_fifo_setup(&f->d1, 0), 0);
+	assert_int_equal(th_bind_ipi(&f->d1, 0), p);
+	assert_int_equal(th_upcalls(&f->d1, 0), 1);
+	assert_int_equal(th_fifo_expand(&f->d1, 1), 0);
+	assert_int_equal(word(&f->d1, p), W_PENDING | W_LINKED);
+	assert_int_equal(th_upcalls(&f->d1, 0), 2);
+}
+
 /* B37: a port still LINKED after close is not handed out again until the
  * guest unlinks it. */
 static void linked_port_not_reused(void **state)
@@ -382,6 +454,9 @@ int main(void)
 		FX_TEST(masked_event_linked_on_unmask),
 		FX_TEST(event_raised_when_page_arrives),
 		FX_TEST(two_level_pending_carried_over),
+		FX_TEST(saved_event_survives_close_and_rebind),
+		FX_TEST(carried_over_event_survives_close_and_rebind),
+		FX_TEST(saved_event_raised_again_in_next_fifo_session),
 		FX_TEST(linked_port_not_reused),
 		FX_TEST(linked_port_found_after_hint_moved),
 		FX_TEST(bind_vcpu_moves_queue),

@@ -61,8 +61,17 @@ static void advance(struct fx *f, uint64_t ns)
 	(void)evtchn_host_timers_run(f->h);
 }
 
-/* B39: only the calling vCPU; a past deadline fires at once; 4.17's
- * VCPU_SSHOTTMR_future gives -ETIME for a past deadline. */
+static void ignore_event(uint32_t vcpu, uint32_t port, void *opaque)
+{
+	(void)vcpu;
+	(void)port;
+	(void)opaque;
+}
+
+/* B39: only the calling vCPU; a past deadline fires at once, in the call.
+ * Xen 4.17.3 and later (stable-4.17 7b5155a79e, a backport of 19c6cbd909)
+ * ignore the flags: VCPU_SSHOTTMR_future with a past deadline fires at
+ * once and answers 0 (4.17.0-4.17.2 answered -ETIME). */
 static void singleshot_rules(void **state)
 {
 	F;
@@ -72,15 +81,31 @@ static void singleshot_rules(void **state)
 	assert_int_equal(vcpu_op(&f->d1, 0, VCPUOP_stop_singleshot_timer, 1,
 				 NULL, 0), -XEN_EINVAL);
 	assert_int_equal(singleshot(&f->d1, 1, 1, 500 * MS,
-				    VCPU_SSHOTTMR_future), -XEN_ETIME);
-	assert_false(th_pending(&f->d1, t1));
-	assert_int_equal(singleshot(&f->d1, 1, 1, 500 * MS, 0), 0);
+				    VCPU_SSHOTTMR_future), 0);
 	assert_true(th_pending(&f->d1, t1));
 	assert_int_equal(th_upcalls(&f->d1, 1), 1);
-	/* in the future: fires when the clock gets there */
+	/* the guest takes the event: the next one raises the upcall again */
+	evtchn_guest_bind_port(&f->d1.g, t1, 1);
+	assert_int_equal(evtchn_guest_upcall(&f->d1.g, 1, ignore_event, NULL),
+			 1);
+	assert_int_equal(singleshot(&f->d1, 1, 1, 500 * MS, 0), 0);
+	assert_true(th_pending(&f->d1, t1));
+	assert_int_equal(th_upcalls(&f->d1, 1), 2);
+	/* a deadline of 0 is in the past too */
+	memset(f->d1.g.shared_info + 2048, 0, 512);
+	assert_int_equal(singleshot(&f->d1, 1, 1, 0, 0), 0);
+	assert_true(th_pending(&f->d1, t1));
+	/* a past deadline cancels the one that was armed */
 	th_mask(&f->d1, t1); /* keep the count simple: pending only */
 	memset(f->d1.g.shared_info + 2048, 0, 512);
-	assert_int_equal(singleshot(&f->d1, 1, 1, 1500 * MS,
+	assert_int_equal(singleshot(&f->d1, 1, 1, 1200 * MS, 0), 0);
+	assert_int_equal(singleshot(&f->d1, 1, 1, 1, VCPU_SSHOTTMR_future), 0);
+	assert_true(th_pending(&f->d1, t1));
+	memset(f->d1.g.shared_info + 2048, 0, 512);
+	advance(f, 300 * MS);
+	assert_false(th_pending(&f->d1, t1));
+	/* in the future: fires when the clock gets there (now 1300 ms) */
+	assert_int_equal(singleshot(&f->d1, 1, 1, 1800 * MS,
 				    VCPU_SSHOTTMR_future), 0);
 	advance(f, 499 * MS);
 	assert_false(th_pending(&f->d1, t1));
@@ -88,13 +113,85 @@ static void singleshot_rules(void **state)
 	assert_true(th_pending(&f->d1, t1));
 	/* stopped: never fires */
 	memset(f->d1.g.shared_info + 2048, 0, 512);
-	assert_int_equal(singleshot(&f->d1, 1, 1, 1600 * MS, 0), 0);
+	assert_int_equal(singleshot(&f->d1, 1, 1, 1900 * MS, 0), 0);
 	assert_int_equal(vcpu_op(&f->d1, 1, VCPUOP_stop_singleshot_timer, 1,
 				 NULL, 0), 0);
 	advance(f, 1000 * MS);
 	assert_false(th_pending(&f->d1, t1));
 	assert_int_equal(vcpu_op(&f->d1, 1, VCPUOP_set_singleshot_timer, 9,
 				 NULL, 0), -XEN_ENOENT);
+}
+
+/* A 32-bit caller (Xen's compat_vcpu_op()): the 12-byte compat struct is
+ * copied before the other-vCPU check, so a struct in the last 12 bytes of
+ * RAM works (the native 16-byte copy faults), and another vCPU with an
+ * unmapped argument gets -EFAULT (native: -EINVAL).  The mode is the
+ * caller's at each hypercall, not the latched layout. */
+static long singleshot_mode(struct th_domain *td, uint32_t caller,
+			    uint32_t target, uint64_t gpa,
+			    enum evtchn_mode mode)
+{
+	const uint64_t a[6] = { VCPUOP_set_singleshot_timer, target, gpa };
+
+	return evtchn_hypercall_mode(td->d, caller, mode, __HYPERVISOR_vcpu_op,
+				     a);
+}
+
+static void singleshot_compat_rules(void **state)
+{
+	F;
+	long t1 = th_bind_virq(&f->d1, VIRQ_TIMER, 1);
+	uint64_t end12 = TH_MEM_SIZE - 12;
+	uint32_t c[3] = { (uint32_t)(1500 * MS), (uint32_t)((1500 * MS) >> 32),
+			  0 };
+
+	memcpy(f->d1.mem + end12, c, sizeof(c));
+	assert_int_equal(singleshot_mode(&f->d1, 1, 1, end12, EVTCHN_MODE_64),
+			 -XEN_EFAULT);
+	assert_int_equal(singleshot_mode(&f->d1, 1, 1, end12, EVTCHN_MODE_32),
+			 0);
+	advance(f, 500 * MS);
+	assert_true(th_pending(&f->d1, t1));
+	assert_int_equal(singleshot_mode(&f->d1, 0, 1, TH_MEM_SIZE,
+					 EVTCHN_MODE_64), -XEN_EINVAL);
+	assert_int_equal(singleshot_mode(&f->d1, 0, 1, TH_MEM_SIZE,
+					 EVTCHN_MODE_32), -XEN_EFAULT);
+	/* mapped, but another vCPU: -EINVAL either way */
+	assert_int_equal(singleshot_mode(&f->d1, 0, 1, end12, EVTCHN_MODE_32),
+			 -XEN_EINVAL);
+	assert_int_equal(singleshot_mode(&f->d1, 0, 1, 0, 7), -EINVAL);
+}
+
+/* The same through evtchn_hypercall() on a domain whose layout latched
+ * 32-bit. */
+static void singleshot_compat_latched(void **state)
+{
+	F;
+	uint64_t end12 = TH_MEM_SIZE - 12;
+	uint32_t c[3] = { (uint32_t)(1500 * MS), (uint32_t)((1500 * MS) >> 32),
+			  0 };
+	struct evtchn_vcpu_timer t;
+
+	memcpy(f->d1.mem + end12, c, sizeof(c));
+	assert_int_equal(th_hypercall(&f->d1, 1, __HYPERVISOR_vcpu_op,
+				      VCPUOP_set_singleshot_timer, 1, end12),
+			 0);
+	assert_int_equal(evtchn_vcpu_timer_get(f->d1.d, 1, &t), 0);
+	assert_int_equal(t.singleshot_ns, 1500 * MS);
+	assert_int_equal(th_hypercall(&f->d1, 0, __HYPERVISOR_vcpu_op,
+				      VCPUOP_set_singleshot_timer, 1,
+				      TH_MEM_SIZE), -XEN_EFAULT);
+}
+
+static int setup32(void **state)
+{
+	int rc = fx_setup32(state);
+	struct fx *f = *state;
+
+	if (!rc)
+		rc = evtchn_host_set_clock(f->h, test_clock, NULL);
+	atomic_store(&test_now, 1000 * MS);
+	return rc;
 }
 
 /* B40: set_timer_op(0) stops; negative or more than 2^50 ns ahead fires
@@ -124,7 +221,36 @@ static void set_timer_op_rules(void **state)
 	assert_true(th_pending(&f->d1, t0));
 }
 
-/* B41: the periodic period is at least 1 ms; it fires every period. */
+/* set_timer_op from a vCPU in 32-bit mode takes the deadline in two
+ * registers (Xen's compat_set_timer_op(lo, hi)), whatever the layout. */
+static void set_timer_op_mode(void **state)
+{
+	F;
+	long t0 = th_bind_virq(&f->d1, VIRQ_TIMER, 0);
+	uint64_t at = 1500 * MS;
+	const uint64_t a32[6] = { (uint32_t)at, at >> 32 };
+	const uint64_t a64[6] = { at, 7 };
+	struct evtchn_vcpu_timer t;
+
+	assert_int_equal(evtchn_hypercall_mode(f->d1.d, 0, EVTCHN_MODE_32,
+					       __HYPERVISOR_set_timer_op, a32),
+			 0);
+	assert_int_equal(evtchn_vcpu_timer_get(f->d1.d, 0, &t), 0);
+	assert_int_equal(t.singleshot_ns, at);
+	assert_int_equal(evtchn_hypercall_mode(f->d1.d, 0, EVTCHN_MODE_64,
+					       __HYPERVISOR_set_timer_op, a64),
+			 0);
+	assert_int_equal(evtchn_vcpu_timer_get(f->d1.d, 0, &t), 0);
+	assert_int_equal(t.singleshot_ns, at);
+	advance(f, 500 * MS);
+	assert_true(th_pending(&f->d1, t0));
+}
+
+/* B41: the periodic period is at least 1 ms; it fires every period.
+ * Xen's vcpu_set_periodic_timer() -> vcpu_periodic_timer_work_locked()
+ * (xen/common/sched/core.c): the next tick is the last tick (0 at start)
+ * plus the period, fired in the call when that time has come; so the
+ * first set fires at once, and a new period keeps the last tick's phase. */
 static void periodic_rules(void **state)
 {
 	F;
@@ -135,9 +261,12 @@ static void periodic_rules(void **state)
 	assert_int_equal(vcpu_op(&f->d1, 0, VCPUOP_set_periodic_timer, 2, &p,
 				 sizeof(p)), -XEN_EINVAL);
 	p.period_ns = 10 * MS;
-	/* any vCPU may set another's periodic timer */
+	/* any vCPU may set another's periodic timer; at 1,000 ms the first
+	 * tick is due (0 + 10 ms): it fires now */
 	assert_int_equal(vcpu_op(&f->d1, 0, VCPUOP_set_periodic_timer, 2, &p,
 				 sizeof(p)), 0);
+	assert_true(th_pending(&f->d1, t2));
+	assert_int_equal(th_upcalls(&f->d1, 2), 1);
 	assert_int_equal(evtchn_vcpu_timer_get(f->d1.d, 2, &t), 0);
 	assert_int_equal(t.period_ns, 10 * MS);
 	assert_int_equal(t.periodic_next_ns, 1010 * MS);
@@ -148,11 +277,56 @@ static void periodic_rules(void **state)
 		advance(f, 1 * MS);
 		assert_true(th_pending(&f->d1, t2));
 	}
+	/* at 1,035 ms (last tick 1,030 ms) a new period of 100 ms keeps the
+	 * phase: next at 1,130 ms, nothing now */
+	memset(f->d1.g.shared_info + 2048, 0, 512);
+	advance(f, 5 * MS);
+	p.period_ns = 100 * MS;
+	assert_int_equal(vcpu_op(&f->d1, 0, VCPUOP_set_periodic_timer, 2, &p,
+				 sizeof(p)), 0);
+	assert_false(th_pending(&f->d1, t2));
+	assert_int_equal(evtchn_vcpu_timer_get(f->d1.d, 2, &t), 0);
+	assert_int_equal(t.periodic_next_ns, 1130 * MS);
+	advance(f, 94 * MS);
+	assert_false(th_pending(&f->d1, t2));
+	advance(f, 1 * MS);
+	assert_true(th_pending(&f->d1, t2));
 	assert_int_equal(vcpu_op(&f->d1, 0, VCPUOP_stop_periodic_timer, 2,
 				 NULL, 0), 0);
 	memset(f->d1.g.shared_info + 2048, 0, 512);
 	advance(f, 100 * MS);
 	assert_false(th_pending(&f->d1, t2));
+	/* restarted more than a period after the last tick (1,130 ms; now
+	 * 1,230 ms): fires at once */
+	p.period_ns = 50 * MS;
+	assert_int_equal(vcpu_op(&f->d1, 0, VCPUOP_set_periodic_timer, 2, &p,
+				 sizeof(p)), 0);
+	assert_true(th_pending(&f->d1, t2));
+	assert_int_equal(evtchn_vcpu_timer_get(f->d1.d, 2, &t), 0);
+	assert_int_equal(t.periodic_next_ns, 1280 * MS);
+}
+
+/* The example of the review: at 1,000 ms a 10 ms period fires at once;
+ * at 1,005 ms a 100 ms period next fires at 1,100 ms (Xen), not 1,105. */
+static void periodic_phase_example(void **state)
+{
+	F;
+	struct vcpu_set_periodic_timer p = { .period_ns = 10 * MS };
+	long t0 = th_bind_virq(&f->d1, VIRQ_TIMER, 0);
+
+	assert_int_equal(vcpu_op(&f->d1, 0, VCPUOP_set_periodic_timer, 0, &p,
+				 sizeof(p)), 0);
+	assert_true(th_pending(&f->d1, t0));
+	memset(f->d1.g.shared_info + 2048, 0, 512);
+	advance(f, 5 * MS);
+	p.period_ns = 100 * MS;
+	assert_int_equal(vcpu_op(&f->d1, 0, VCPUOP_set_periodic_timer, 0, &p,
+				 sizeof(p)), 0);
+	assert_false(th_pending(&f->d1, t0));
+	advance(f, 94 * MS);
+	assert_false(th_pending(&f->d1, t0));
+	advance(f, 1 * MS);
+	assert_true(th_pending(&f->d1, t0));
 }
 
 /* Migration: timers read on one domain are restored on another. */
@@ -329,8 +503,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(singleshot_rules),
+		T(singleshot_compat_rules),
+		cmocka_unit_test_setup_teardown(singleshot_compat_latched,
+						setup32, fx_teardown),
 		T(set_timer_op_rules),
+		T(set_timer_op_mode),
 		T(periodic_rules),
+		T(periodic_phase_example),
 		T(timer_save_restore),
 		T(timer_thread_fires),
 		T(poll_rules),

@@ -8,6 +8,7 @@
 
 
 #include "fixture.h"
+#include "park.h"
 
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
@@ -65,6 +66,119 @@ static long set_vector(struct th_domain *td, uint32_t vcpu, uint8_t vec)
 static void guest_ack(struct th_domain *td, uint32_t v)
 {
 	memset(td->g.vcpu_info[v], 0, 16);
+}
+
+/* SCHEDOP_poll on one port from @vcpu, on a thread of its own. */
+struct poller {
+	pthread_t tid;
+	struct th_domain *td;
+	uint32_t vcpu, port;
+	long rc;
+	_Atomic bool done;
+};
+
+static void *poller_main(void *arg)
+{
+	struct poller *p = arg;
+	uint64_t gpa = th_scratch_gpa();
+	uint64_t pg = gpa + 512;
+	struct sched_poll sp = { .nr_ports = 1 };
+
+	memcpy(&sp.ports, &pg, sizeof(pg));
+	memcpy(p->td->mem + gpa, &sp, sizeof(sp));
+	memcpy(p->td->mem + pg, &p->port, 4);
+	p->rc = th_hypercall(p->td, p->vcpu, __HYPERVISOR_sched_op,
+			     SCHEDOP_poll, gpa, 0);
+	atomic_store(&p->done, true);
+	return NULL;
+}
+
+/*
+ * Whether an upcall ends a SCHEDOP_poll on another port (Xen 4.17.7
+ * hvm_assert_evtchn_irq(): vcpu_kick() through a per-vCPU vector, or for a
+ * domain that is is_hvm_pv_evtchn_domain() -- the global callback vector,
+ * or vCPU 0 with a per-vCPU vector; nothing for other vCPUs with a GSI or
+ * INTx callback or with none).  vCPU 1 polls port w; an IPI on port e of
+ * vCPU 1 raises its upcall.  Returns whether the poll ended.
+ */
+static bool upcall_ends_poll(struct ufx *u, long w, long e)
+{
+	struct poller p = { .td = &u->d, .vcpu = 1, .port = (uint32_t)w };
+	bool woken;
+
+	guest_ack(&u->d, 1);
+	memset(u->d.g.shared_info + 2048, 0, 512); /* the events taken */
+	evtchn_park_reset();
+	evtchn_park_arm("poll:blocking", 1, 0);
+	assert_int_equal(pthread_create(&p.tid, NULL, poller_main, &p), 0);
+	assert_true(evtchn_park_wait("poll:blocking", 1, 5000));
+	assert_int_equal(th_send(&u->d, 0, e), 0);
+	/* a kick clears the poll word in the sender, before it returns */
+	woken = evtchn_vcpu_polling(u->d.d, 1) == 0;
+	if (!woken)
+		assert_int_equal(th_send(&u->d, 0, w), 0);
+	pthread_join(p.tid, NULL);
+	assert_int_equal(p.rc, 0);
+	evtchn_park_reset();
+	return woken;
+}
+
+static void upcall_kicks_poll_as_xen(void **state)
+{
+	U;
+#ifndef EVTCHN_PARK
+	skip(); /* built without park points (release) */
+#else
+	long w = th_bind_ipi(&u->d, 1), e = th_bind_ipi(&u->d, 1);
+	/* no callback: no kick */
+	assert_false(upcall_ends_poll(u, w, e));
+	/* GSI callback, vCPU 1: its events raise no line, no kick */
+	assert_int_equal(set_via(&u->d, DOMID_SELF, 9), 0);
+	assert_false(upcall_ends_poll(u, w, e));
+	/* PCI INTx callback, vCPU 1: the same */
+	assert_int_equal(set_via(&u->d, DOMID_SELF,
+				 (1ull << 56) | (3 << 11) | 1), 0);
+	assert_false(upcall_ends_poll(u, w, e));
+	/* vCPU 0 has a per-vCPU vector: is_hvm_pv_evtchn_domain(), a kick */
+	assert_int_equal(set_vector(&u->d, 0, 0x40), 0);
+	assert_true(upcall_ends_poll(u, w, e));
+	/* the global callback vector: a kick */
+	assert_int_equal(set_via(&u->d, DOMID_SELF, (2ull << 56) | 0xf3), 0);
+	assert_true(upcall_ends_poll(u, w, e));
+#endif
+}
+
+/* A pending upcall ends a poll at once only when an interrupt is there for
+ * the vCPU (Xen's local_events_need_delivery()): not with no callback. */
+static void pending_upcall_without_callback_blocks(void **state)
+{
+	U;
+#ifndef EVTCHN_PARK
+	skip();
+#else
+	long w = th_bind_ipi(&u->d, 1), e = th_bind_ipi(&u->d, 1);
+	struct poller p = { .td = &u->d, .vcpu = 1, .port = (uint32_t)w };
+
+	assert_int_equal(th_send(&u->d, 0, e), 0); /* upcall pending */
+	evtchn_park_reset();
+	evtchn_park_arm("poll:blocking", 1, 0);
+	assert_int_equal(pthread_create(&p.tid, NULL, poller_main, &p), 0);
+	assert_true(evtchn_park_wait("poll:blocking", 1, 5000));
+	assert_false(atomic_load(&p.done));
+	assert_int_equal(th_send(&u->d, 0, w), 0);
+	pthread_join(p.tid, NULL);
+	assert_int_equal(p.rc, 0);
+	/* with a per-vCPU vector it returns at once */
+	assert_int_equal(set_vector(&u->d, 1, 0x41), 0);
+	evtchn_park_reset();
+	evtchn_park_arm("poll:blocking", 1, 0);
+	p = (struct poller){ .td = &u->d, .vcpu = 1, .port = (uint32_t)w };
+	th_mask(&u->d, w);
+	assert_int_equal(pthread_create(&p.tid, NULL, poller_main, &p), 0);
+	pthread_join(p.tid, NULL);
+	assert_int_equal(evtchn_park_hits("poll:blocking"), 0);
+	evtchn_park_reset();
+#endif
 }
 
 /* With no callback configured, Xen raises nothing. */
@@ -253,6 +367,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(no_callback_no_interrupt),
+		T(upcall_kicks_poll_as_xen),
+		T(pending_upcall_without_callback_blocks),
 		T(global_vector),
 		T(gsi_callback),
 		T(pci_intx_callback),

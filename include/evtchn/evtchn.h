@@ -220,6 +220,28 @@ EVTCHN_API long evtchn_hypercall(struct evtchn_domain *d, uint32_t vcpu, uint64_
 		      const uint64_t args[6]);
 
 /*
+ * The calling vCPU's mode.  Xen looks at it on every hypercall
+ * (hvm_guest_x86_mode()): a vCPU in 64-bit mode gets the 64-bit handlers,
+ * any other mode the compat ones, whatever layout shared_info latched.
+ * That decides set_timer_op's deadline (one register, or low and high
+ * halves), the layout of SCHEDOP_poll's, VCPUOP_set_singleshot_timer's and
+ * PHYSDEVOP_map_pirq's argument, and the order of set_singleshot_timer's
+ * checks (compat copies its argument before it refuses another vCPU).
+ * evtchn_hypercall() assumes the mode the layout was latched from
+ * (EVTCHN_MODE_LAYOUT); a VMM that knows the vCPU's mode at the exit (KVM:
+ * EFER.LMA and CS.L) passes it to evtchn_hypercall_mode().
+ */
+enum evtchn_mode {
+	EVTCHN_MODE_LAYOUT = 0, /* 32-bit iff the layout is EVTCHN_LAYOUT_32 */
+	EVTCHN_MODE_64 = 1,     /* long mode, 64-bit code segment */
+	EVTCHN_MODE_32 = 2,     /* anything else (compat, protected, real) */
+};
+
+EVTCHN_API long evtchn_hypercall_mode(struct evtchn_domain *d, uint32_t vcpu,
+				      enum evtchn_mode mode, uint64_t nr,
+				      const uint64_t args[6]);
+
+/*
  * Event sources outside the guest.  Any thread, no lock taken.
  * evtchn_send_virq(): raise VIRQ @virq (Xen: send_guest_vcpu_virq for
  *   per-vCPU VIRQs on @vcpu, send_guest_global_virq otherwise, @vcpu
