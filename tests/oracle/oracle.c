@@ -11,6 +11,7 @@
 #include <xen/xen.h>
 #include <xen/errno.h>
 #include <xen/event_channel.h>
+#include <xen/vcpu.h>
 
 #include "oracle.h"
 
@@ -46,6 +47,7 @@ static const struct {
 	{ XEN_EBUSY, "EBUSY" },     { XEN_EEXIST, "EEXIST" },
 	{ XEN_EINVAL, "EINVAL" },   { XEN_ENOSPC, "ENOSPC" },
 	{ XEN_ENOSYS, "ENOSYS" },   { XEN_EOPNOTSUPP, "EOPNOTSUPP" },
+	{ XEN_ETIME, "ETIME" },
 };
 
 static void print_rc(struct run *r, long rc)
@@ -225,6 +227,28 @@ static void print_status(struct run *r, const struct evtchn_status *s)
 	}
 }
 
+/* VCPUOP_set_singleshot_timer from vCPU 0: only deadlines in the past, so
+ * dom0's own timer is not moved (Xen fires VIRQ_TIMER at once, and dom0's
+ * handler programs its next event again). */
+static int exec_singleshot(struct run *r, struct line *l)
+{
+	struct vcpu_set_singleshot_timer ss = { 0 };
+	uint64_t vcpu, v;
+	long rc;
+
+	if (arg(r, l, "vcpu", 0, &vcpu) || arg(r, l, "deadline", 1, &v))
+		return -1;
+	ss.timeout_abs_ns = v;
+	if (arg(r, l, "flags", 0, &v))
+		return -1;
+	ss.flags = (uint32_t)v;
+	rc = r->be->vcpu_op(r->be->ctx, VCPUOP_set_singleshot_timer,
+			    (uint32_t)vcpu, &ss, sizeof(ss), addr_of(l));
+	fprintf(r->out, " => ");
+	print_rc(r, rc);
+	return 0;
+}
+
 /* Execute one line; -1 for a malformed line. */
 static int exec_line(struct run *r, struct line *l)
 {
@@ -251,6 +275,8 @@ static int exec_line(struct run *r, struct line *l)
 	int cmd;
 
 	memset(&a, 0, sizeof(a));
+	if (!strcmp(l->op, "singleshot"))
+		return exec_singleshot(r, l);
 	if (!strcmp(l->op, "alloc_unbound")) {
 		if (arg(r, l, "dom", DOMID_SELF, &v1) ||
 		    arg(r, l, "remote", DOMID_SELF, &v2))

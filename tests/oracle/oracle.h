@@ -27,6 +27,9 @@ struct oracle_backend {
 	 * return value (0 or a negative Xen errno). */
 	long (*op)(void *ctx, int cmd, void *arg, size_t len,
 		   enum oracle_addr where);
+	/* __HYPERVISOR_vcpu_op @cmd on @vcpuid from vCPU 0, the same way. */
+	long (*vcpu_op)(void *ctx, int cmd, uint32_t vcpuid, void *arg,
+			size_t len, enum oracle_addr where);
 	void *ctx;
 };
 

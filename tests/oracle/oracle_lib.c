@@ -43,39 +43,52 @@ static void *lib_map(struct evtchn_domain *d, uint64_t gfn, bool writable,
 	return c->mem + gfn * 4096;
 }
 
+/* Where the argument goes (a guest address); copied in for good memory. */
+static uint64_t lib_arg(struct lib_ctx *c, void *arg, size_t len,
+			enum oracle_addr where)
+{
+	switch (where) {
+	case ORACLE_ADDR_NULL:
+		return 0;
+	case ORACLE_ADDR_UNMAPPED:
+		return (uint64_t)PAGES * 4096 * 16;
+	case ORACLE_ADDR_STRADDLE:
+		memcpy(c->mem + PAGES * 4096 - 2, arg, 2);
+		return PAGES * 4096 - 2;
+	default:
+		memcpy(c->mem + ARG_GPA, arg, len);
+		return ARG_GPA;
+	}
+}
+
 static long lib_op(void *opaque, int cmd, void *arg, size_t len,
 		   enum oracle_addr where)
 {
 	struct lib_ctx *c = opaque;
-	uint64_t args[6] = { (uint64_t)(unsigned)cmd };
-
-	switch (where) {
-	case ORACLE_ADDR_NULL:
-		args[1] = 0;
-		break;
-	case ORACLE_ADDR_UNMAPPED:
-		args[1] = (uint64_t)PAGES * 4096 * 16;
-		break;
-	case ORACLE_ADDR_STRADDLE:
-		memcpy(c->mem + PAGES * 4096 - 2, arg, 2);
-		args[1] = PAGES * 4096 - 2;
-		break;
-	default:
-		memcpy(c->mem + ARG_GPA, arg, len);
-		args[1] = ARG_GPA;
-		break;
-	}
 	/* xencall passes cmd as an unsigned int; Xen reads an int */
+	uint64_t args[6] = { (uint64_t)(unsigned)cmd,
+			     lib_arg(c, arg, len, where) };
 	long rc = evtchn_hypercall(c->d, 0, __HYPERVISOR_event_channel_op, args);
+
 	if (where == ORACLE_ADDR_OK)
 		memcpy(arg, c->mem + ARG_GPA, len);
 	return rc;
 }
 
+static long lib_vcpu_op(void *opaque, int cmd, uint32_t vcpuid, void *arg,
+			size_t len, enum oracle_addr where)
+{
+	struct lib_ctx *c = opaque;
+	uint64_t args[6] = { (uint64_t)(unsigned)cmd, vcpuid,
+			     lib_arg(c, arg, len, where) };
+
+	return evtchn_hypercall(c->d, 0, __HYPERVISOR_vcpu_op, args);
+}
+
 int main(int argc, char **argv)
 {
 	struct lib_ctx c = { 0 };
-	struct oracle_backend be = { "libevtchn", lib_op, &c };
+	struct oracle_backend be = { "libevtchn", lib_op, lib_vcpu_op, &c };
 	struct evtchn_domain_config cfg = { .domid = 0, .nr_vcpus = 2,
 					    .privileged = true };
 	struct evtchn_host *h;
