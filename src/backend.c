@@ -262,12 +262,22 @@ static void be_dequeue(struct evtchn_backend *b, struct be_port *bp)
 		b->qtail = prev;
 }
 
-static struct be_port *be_find(struct evtchn_backend *b, uint32_t port)
+/* The record of @port: the one that owns it now, else one whose port was
+ * closed under it (a reset of the domain), which only unbind still finds
+ * (@stale). */
+static struct be_port *be_find(struct evtchn_backend *b, uint32_t port,
+			       bool stale)
 {
-	for (struct be_port *bp = b->ports; bp; bp = bp->lnext)
-		if (bp->port == port)
+	struct be_port *old = NULL;
+
+	for (struct be_port *bp = b->ports; bp; bp = bp->lnext) {
+		if (bp->port != port)
+			continue;
+		if (backend_owns(b->d, port, bp))
 			return bp;
-	return NULL;
+		old = old ? old : bp;
+	}
+	return stale ? old : NULL;
 }
 
 /* Run bind sub-op @cmd for the handle (lock held); the port it allocates
@@ -377,7 +387,7 @@ int evtchn_backend_unbind(struct evtchn_backend *b, uint32_t port)
 	int rc = -ENOTCONN;
 
 	pthread_mutex_lock(&b->lock);
-	bp = be_find(b, port);
+	bp = be_find(b, port, true);
 	if (bp)
 		rc = be_unbind(b, bp);
 	pthread_mutex_unlock(&b->lock);
@@ -390,7 +400,7 @@ int evtchn_backend_notify(struct evtchn_backend *b, uint32_t port)
 	int rc = -ENOTCONN;
 
 	pthread_mutex_lock(&b->lock);
-	bp = be_find(b, port);
+	bp = be_find(b, port, false);
 	/* Still this handle's port: one closed by a reset of its domain may
 	 * carry another binding now.  Checked in the read-side section that
 	 * sends, so the port cannot be freed and bound again in between. */
@@ -411,14 +421,19 @@ int evtchn_backend_pending(struct evtchn_backend *b)
 	pthread_mutex_lock(&b->lock);
 	(void)!read(b->efd, &count, sizeof(count)); /* level from the list */
 	be_drain(b);
-	bp = b->qhead;
-	if (bp) {
+	while ((bp = b->qhead)) {
 		b->qhead = bp->qnext;
 		if (!b->qhead)
 			b->qtail = NULL;
 		/* Reported: off the queue, masked until unmasked. */
 		atomic_fetch_and(&bp->state, ~BE_QUEUED);
+		/* A port closed under the handle (a reset of its domain) is
+		 * not reported: its event went with the port, as Xen's
+		 * evtchn_free() clears a pending bit. */
+		if (!backend_owns(b->d, bp->port, bp))
+			continue;
 		rc = (int)bp->port;
+		break;
 	}
 	if (b->qhead || atomic_load(&b->stack)) {
 		count = 1;
@@ -434,9 +449,9 @@ int evtchn_backend_unmask(struct evtchn_backend *b, uint32_t port)
 	uint32_t old, new;
 
 	pthread_mutex_lock(&b->lock);
-	bp = be_find(b, port);
+	bp = be_find(b, port, false);
 	if (!bp)
-		goto out;
+		goto out; /* not bound, or closed under the handle */
 	old = atomic_load(&bp->state);
 	do {
 		if (!(old & BE_MASKED) || (old & BE_QUEUED))

@@ -157,6 +157,55 @@ static void virq_reaches_handle(void **state)
 
 /* Every descriptor the library opens is closed exactly once: 100,000
  * bind/unbind cycles and 1,000 handle lifetimes leave the count alone. */
+/*
+ * A reset of the handle's domain closes its ports under it.  An event
+ * queued before the reset, or remembered while the port was masked, went
+ * with the port (Xen's evtchn_free() clears the pending bit): the handle
+ * never reports the closed port again, not from its queue, not after an
+ * unmask, and a new binding of the same number is reported on its own.
+ */
+static void reset_closes_reported_ports(void **state)
+{
+	F;
+	struct evtchn_backend *b;
+	struct evtchn_reset r = { .dom = DOMID_SELF };
+	long g1 = th_alloc_unbound(&f->d1, DOMID_SELF, 0);
+	long g2 = th_alloc_unbound(&f->d1, DOMID_SELF, 0);
+	int p1, p2, p3;
+
+	assert_int_equal(evtchn_backend_open(f->dom0.d, 0, &b), 0);
+	p1 = evtchn_backend_bind_interdomain(b, 1, g1);
+	p2 = evtchn_backend_bind_interdomain(b, 1, g2);
+	assert_true(p1 > 0 && p2 > 0);
+	/* p1: reported and masked, then an event while masked (remembered);
+	 * p2: queued, never read */
+	assert_int_equal(evtchn_backend_pending(b), p1);
+	assert_int_equal(th_send(&f->d1, 0, g1), 0);
+	assert_int_equal(th_op(&f->dom0, 0, EVTCHNOP_reset, &r, sizeof(r)), 0);
+	assert_int_equal(evtchn_backend_pending(b), -EAGAIN);
+	assert_false(readable(b));
+	assert_int_equal(evtchn_backend_unmask(b, p1), 0);
+	assert_false(readable(b));
+	assert_int_equal(evtchn_backend_pending(b), -EAGAIN);
+	assert_int_equal(evtchn_backend_notify(b, p2), -ENOTCONN);
+	/* the guest's ends are unbound again: a new binding of the number */
+	p3 = evtchn_backend_bind_interdomain(b, 1, g1);
+	assert_int_equal(p3, p1);
+	assert_int_equal(evtchn_backend_pending(b), p3);
+	assert_int_equal(evtchn_backend_pending(b), -EAGAIN);
+	assert_int_equal(evtchn_backend_unmask(b, p3), 0);
+	assert_int_equal(th_send(&f->d1, 0, g1), 0);
+	assert_int_equal(evtchn_backend_pending(b), p3);
+	assert_int_equal(evtchn_backend_notify(b, p3), 0);
+	assert_true(th_pending(&f->d1, g1));
+	/* unbind takes the live binding first, then the closed records */
+	assert_int_equal(evtchn_backend_unbind(b, p3), 0);
+	assert_int_equal(evtchn_backend_unbind(b, p1), 0);
+	assert_int_equal(evtchn_backend_unbind(b, p2), 0);
+	assert_int_equal(evtchn_backend_unbind(b, p1), -ENOTCONN);
+	assert_int_equal(evtchn_backend_close(b), 0);
+}
+
 static void fd_count_holds(void **state)
 {
 	F;
@@ -196,6 +245,7 @@ int main(void)
 		FX_TEST(errors),
 		FX_TEST(restrict_is_permanent),
 		FX_TEST(virq_reaches_handle),
+		FX_TEST(reset_closes_reported_ports),
 		FX_TEST(fd_count_holds),
 	};
 

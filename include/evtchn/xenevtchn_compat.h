@@ -9,7 +9,11 @@
  * evtchn_xenevtchn_use_domain() before opening handles, or, when none was
  * chosen, domain 0 of a host the library creates on the first
  * xenevtchn_open() (a program that never heard of evtchn works as in a Xen
- * dom0: loopback within domain 0 included).
+ * dom0: loopback within domain 0 included).  That domain uses the FIFO ABI,
+ * as a Linux dom0 does: 131,071 ports for handles, not 2-level's 4,095.  A
+ * domain the VMM chooses has the ports its own ABI gives it: a backend
+ * domain of the VMM's that should serve thousands of channels switches to
+ * FIFO (EVTCHNOP_init_control) before handles bind.
  */
 #ifndef EVTCHN_XENEVTCHN_COMPAT_H
 #define EVTCHN_XENEVTCHN_COMPAT_H

@@ -9,8 +9,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <stdint.h>
 #include <xenevtchn.h>
+#include <xen/xen.h>
+#include <xen/event_channel.h>
 
 #include "evtchn/backend.h"
 #include "evtchn/xenevtchn_compat.h"
@@ -26,7 +30,9 @@ static pthread_mutex_t compat_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct evtchn_domain *chosen;
 static struct evtchn_host *default_host;
 static struct evtchn_domain *default_dom0;
-static unsigned char default_mem[EVTCHN_PAGE_SIZE]
+/* Domain 0's memory: page 0 for hypercall arguments, page 1 its FIFO
+ * control block. */
+static unsigned char default_mem[2 * EVTCHN_PAGE_SIZE]
 	__attribute__((aligned(EVTCHN_PAGE_SIZE)));
 
 int evtchn_xenevtchn_use_domain(struct evtchn_domain *d)
@@ -40,6 +46,21 @@ int evtchn_xenevtchn_use_domain(struct evtchn_domain *d)
 		chosen = d;
 	pthread_mutex_unlock(&compat_lock);
 	return rc;
+}
+
+/*
+ * The FIFO ABI for the default domain, as the Linux dom0 a backend normally
+ * runs in has it: 131,071 ports instead of 2-level's 4,095, so a backend
+ * serving many guests meets no limit a real dom0 would not.  Only the
+ * control block is set up: ports that handles own never use event words.
+ */
+static int default_fifo(struct evtchn_domain *d)
+{
+	struct evtchn_init_control ic = { .control_gfn = 1, .vcpu = 0 };
+	const uint64_t args[6] = { EVTCHNOP_init_control, 0 };
+
+	memcpy(default_mem, &ic, sizeof(ic));
+	return (int)evtchn_hypercall(d, 0, __HYPERVISOR_event_channel_op, args);
 }
 
 static struct evtchn_domain *compat_domain(void)
@@ -58,6 +79,11 @@ static struct evtchn_domain *compat_domain(void)
 		if (evtchn_domain_create(default_host, &cfg, &default_dom0)) {
 			evtchn_host_destroy(default_host);
 			default_host = NULL;
+		} else if (default_fifo(default_dom0)) {
+			evtchn_domain_destroy(default_dom0);
+			evtchn_host_destroy(default_host);
+			default_host = NULL;
+			default_dom0 = NULL;
 		}
 		d = default_dom0;
 	}
