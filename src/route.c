@@ -17,6 +17,7 @@
 
 #include "evtchn/route.h"
 #include "internal.h"
+#include "park.h"
 #include "rcu.h"
 
 struct route_table {
@@ -73,6 +74,7 @@ bool route_send(struct evtchn_domain *d, uint32_t port)
 		const struct evtchn_route *r = &t->send[mid];
 
 		if (r->port == port) {
+			PARK_POINT("route:send", port);
 			if (r->kind == EVTCHN_ROUTE_PORT_TO_FD) {
 				uint64_t one = 1;
 
@@ -307,6 +309,7 @@ static int routes_replace(struct evtchn_domain *d,
 	}
 	old = routes_publish(d, rs, t);
 	domain_unlock(d);
+	PARK_POINT("route:published", 0);
 	/* Senders that saw the old table are done before it goes. */
 	evtchn_synchronize_rcu();
 	table_free(old);

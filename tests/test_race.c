@@ -11,7 +11,11 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "evtchn/backend.h"
+#include "evtchn/route.h"
 #include "fixture.h"
 #include "park.h"
 
@@ -346,6 +350,134 @@ static void settling_waits_again_after_a_repeat(void **state)
 #endif
 }
 
+/*
+ * An IPI sender stopped between reading its binding and delivering while
+ * the port is closed and a new port is bound: the new binding gets a
+ * different number (the closing one is not handed out before the sender
+ * is done) and nothing of the stalled event; the closed port's pending bit
+ * goes with it.
+ */
+static void ipi_close_and_rebind_while_sender_stalled(void **state)
+{
+	F;
+	NEED_PARK();
+#ifdef EVTCHN_PARK
+	long p = th_bind_ipi(&f->d1, 1), q;
+	struct job s = { .fn = do_send, .td = &f->d1, .port = (uint32_t)p };
+	struct job c = { .fn = do_close, .td = &f->d1, .port = (uint32_t)p };
+
+	evtchn_park_arm("deliver:port", (uint64_t)p, 1);
+	evtchn_park_arm("port:unpublished", (uint64_t)p, 0);
+	job_start(&s);
+	assert_true(evtchn_park_wait("deliver:port", 1, WAIT_MS));
+	job_start(&c);
+	assert_true(evtchn_park_wait("port:unpublished", 1, WAIT_MS));
+	q = th_bind_ipi(&f->d1, 2);
+	assert_true(q > 0);
+	assert_int_not_equal(q, p);
+	evtchn_park_release("deliver:port");
+	assert_int_equal(job_join(&s), 0);
+	assert_int_equal(job_join(&c), 0);
+	assert_false(th_pending(&f->d1, (uint32_t)q));
+	assert_false(th_pending(&f->d1, (uint32_t)p));
+	assert_int_equal(th_upcalls(&f->d1, 2), 0);
+	evtchn_park_reset();
+#endif
+}
+
+static long do_reset(struct job *j)
+{
+	struct evtchn_reset r = { .dom = DOMID_SELF };
+
+	return th_op(j->td, 0, EVTCHNOP_reset, &r, sizeof(r));
+}
+
+/* The same while the sender's domain is reset: a port bound during the
+ * reset is not the stalled sender's, and gets nothing. */
+static void reset_while_sender_stalled(void **state)
+{
+	F;
+	NEED_PARK();
+#ifdef EVTCHN_PARK
+	long p = th_bind_ipi(&f->d1, 1), q;
+	struct job s = { .fn = do_send, .td = &f->d1, .port = (uint32_t)p };
+	struct job r = { .fn = do_reset, .td = &f->d1 };
+	struct evtchn_status st;
+
+	evtchn_park_arm("deliver:port", (uint64_t)p, 1);
+	evtchn_park_arm("port:unpublished", (uint64_t)p, 0);
+	job_start(&s);
+	assert_true(evtchn_park_wait("deliver:port", 1, WAIT_MS));
+	job_start(&r);
+	assert_true(evtchn_park_wait("port:unpublished", 1, WAIT_MS));
+	q = th_bind_ipi(&f->d1, 3); /* another vCPU binds during the reset */
+	assert_true(q > 0);
+	assert_int_not_equal(q, p);
+	evtchn_park_release("deliver:port");
+	assert_int_equal(job_join(&s), 0);
+	assert_int_equal(job_join(&r), 0);
+	assert_false(th_pending(&f->d1, (uint32_t)q));
+	assert_int_equal(th_upcalls(&f->d1, 3), 0);
+	assert_int_equal(th_status(&f->d1, DOMID_SELF, (uint32_t)p, &st), 0);
+	assert_int_equal(st.status, EVTCHNSTAT_closed);
+	evtchn_park_reset();
+#endif
+}
+
+static long do_routes_set(struct job *j)
+{
+	struct evtchn_route r = { .kind = EVTCHN_ROUTE_PORT_TO_FD,
+				  .port = j->port, .fd = (int)j->vcpu };
+
+	return evtchn_routes_set(j->td->d, &r, 1);
+}
+
+static uint64_t efd_take(int fd)
+{
+	uint64_t v = 0;
+
+	return read(fd, &v, sizeof(v)) == sizeof(v) ? v : 0;
+}
+
+/* A sender that found a PORT_TO_FD route in the old table while the table
+ * is replaced: its event goes to the old route's eventfd (the old table
+ * and its descriptors live until the sender is done), a send after the
+ * replacement to the new one. */
+static void route_replaced_while_sender_stalled(void **state)
+{
+	F;
+	NEED_PARK();
+#ifdef EVTCHN_PARK
+	long p = th_bind_ipi(&f->d1, 0);
+	int e1 = eventfd(0, EFD_NONBLOCK), e2 = eventfd(0, EFD_NONBLOCK);
+	struct evtchn_route r = { .kind = EVTCHN_ROUTE_PORT_TO_FD,
+				  .port = (uint32_t)p, .fd = e1 };
+	struct job s = { .fn = do_send, .td = &f->d1, .port = (uint32_t)p };
+	struct job u = { .fn = do_routes_set, .td = &f->d1,
+			 .port = (uint32_t)p, .vcpu = (uint32_t)e2 };
+
+	assert_int_equal(evtchn_routes_set(f->d1.d, &r, 1), 0);
+	evtchn_park_arm("route:send", (uint64_t)p, 1);
+	evtchn_park_arm("route:published", PARK_ANY, 0);
+	job_start(&s);
+	assert_true(evtchn_park_wait("route:send", 1, WAIT_MS));
+	job_start(&u);
+	assert_true(evtchn_park_wait("route:published", 1, WAIT_MS));
+	assert_int_equal(th_send(&f->d1, 1, (uint32_t)p), 0);
+	assert_int_equal(efd_take(e2), 1);
+	evtchn_park_release("route:send");
+	assert_int_equal(job_join(&s), 0);
+	assert_int_equal(job_join(&u), 0);
+	assert_int_equal(efd_take(e1), 1);
+	assert_int_equal(efd_take(e2), 0);
+	assert_false(th_pending(&f->d1, (uint32_t)p));
+	assert_int_equal(evtchn_routes_set(f->d1.d, NULL, 0), 0);
+	close(e1);
+	close(e2);
+	evtchn_park_reset();
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +487,9 @@ int main(void)
 		FX_TEST(backend_notify_after_reset_leaves_new_binding),
 		FX_TEST(fifo_expand_while_sender_saves_event),
 		FX_TEST(settling_waits_again_after_a_repeat),
+		FX_TEST(ipi_close_and_rebind_while_sender_stalled),
+		FX_TEST(reset_while_sender_stalled),
+		FX_TEST(route_replaced_while_sender_stalled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
