@@ -128,19 +128,19 @@ bool backend_deliver(struct evtchn_domain *d, uint32_t port)
 
 /* --- owner table (domain lock held) --------------------------------- */
 
-void backend_claim(struct evtchn_domain *d, uint32_t port)
+int backend_claim(struct evtchn_domain *d, uint32_t port)
 {
 	struct be_port *bp = be_claim_rec;
 	be_slot_t *g;
 
 	domain_assert_locked(d);
 	if (!bp || bp->b->d != d)
-		return;
+		return 0;
 	g = atomic_load(&d->be_owner[port / PORTS_PER_GROUP]);
 	if (!g) {
 		g = calloc(PORTS_PER_GROUP, sizeof(*g));
 		if (!g)
-			return; /* unclaimed: be_bind() undoes the bind */
+			return -XEN_ENOMEM; /* the bind fails, port free */
 		/* pairs with the acquire load in owner_slot() */
 		atomic_store_explicit(&d->be_owner[port / PORTS_PER_GROUP], g,
 				      memory_order_release);
@@ -150,6 +150,7 @@ void backend_claim(struct evtchn_domain *d, uint32_t port)
 	/* Before the port is published.  pairs with backend_deliver() */
 	atomic_store_explicit(&g[port % PORTS_PER_GROUP], bp,
 			      memory_order_release);
+	return 0;
 }
 
 void backend_disown(struct evtchn_domain *d, uint32_t port)
@@ -281,9 +282,8 @@ static struct be_port *be_find(struct evtchn_backend *b, uint32_t port,
 }
 
 /* Run bind sub-op @cmd for the handle (lock held); the port it allocates
- * (written to *@argport) is the handle's before anyone can send on it. */
-static int be_bind(struct evtchn_backend *b, int cmd, void *arg,
-		   uint32_t *argport)
+ * is the handle's before anyone can send on it. */
+static int be_bind(struct evtchn_backend *b, int cmd, void *arg)
 {
 	struct be_port *bp = calloc(1, sizeof(*bp));
 	long rc;
@@ -294,16 +294,11 @@ static int be_bind(struct evtchn_backend *b, int cmd, void *arg,
 	be_claim_rec = bp;
 	rc = evtchn_op_local(b->d, cmd, arg);
 	if (be_claim_rec) {
+		/* Not bound: refused, or no memory for the claim (the bind
+		 * failed with -ENOMEM before anything was published). */
 		be_claim_rec = NULL;
 		free(bp);
-		if (rc)
-			return (int)rc;
-		/* Bound but not claimed (no memory for the owner table):
-		 * undo it. */
-		struct evtchn_close c = { .port = *argport };
-
-		(void)evtchn_op_local(b->d, EVTCHNOP_close, &c);
-		return -ENOMEM;
+		return rc ? (int)rc : -EIO;
 	}
 	bp->lnext = b->ports;
 	b->ports = bp;
@@ -320,7 +315,7 @@ int evtchn_backend_bind_interdomain(struct evtchn_backend *b, uint16_t domid,
 	pthread_mutex_lock(&b->lock);
 	if (b->restrict_domid != UNRESTRICTED && b->restrict_domid != domid)
 		goto out;
-	rc = be_bind(b, EVTCHNOP_bind_interdomain, &bi, &bi.local_port);
+	rc = be_bind(b, EVTCHNOP_bind_interdomain, &bi);
 out:
 	pthread_mutex_unlock(&b->lock);
 	return rc;
@@ -335,7 +330,7 @@ int evtchn_backend_bind_unbound(struct evtchn_backend *b, uint16_t domid)
 	pthread_mutex_lock(&b->lock);
 	if (b->restrict_domid != UNRESTRICTED)
 		goto out;
-	rc = be_bind(b, EVTCHNOP_alloc_unbound, &au, &au.port);
+	rc = be_bind(b, EVTCHNOP_alloc_unbound, &au);
 out:
 	pthread_mutex_unlock(&b->lock);
 	return rc;
@@ -349,7 +344,7 @@ int evtchn_backend_bind_virq(struct evtchn_backend *b, uint32_t virq)
 	pthread_mutex_lock(&b->lock);
 	if (b->restrict_domid != UNRESTRICTED)
 		goto out;
-	rc = be_bind(b, EVTCHNOP_bind_virq, &bv, &bv.port);
+	rc = be_bind(b, EVTCHNOP_bind_virq, &bv);
 out:
 	pthread_mutex_unlock(&b->lock);
 	return rc;

@@ -17,14 +17,19 @@
 #include "rcu.h"
 #include "trace.h"
 
-/* Xen's evtchn_port_init(): what the ABI does for a newly bound port. */
-static void port_init(struct evtchn_domain *d, uint32_t port)
+/* Xen's evtchn_port_init(): what the ABI does for a newly bound port,
+ * and a handle's claim on it.  -ENOMEM (no memory for the claim) leaves
+ * the port free and untouched. */
+static int port_init(struct evtchn_domain *d, uint32_t port)
 {
 	const struct evtchn_abi_ops *abi = domain_abi(d);
+	int rc = backend_claim(d, port);
 
-	backend_claim(d, port);
+	if (rc)
+		return rc;
 	if (abi->init_port)
 		abi->init_port(d, port);
+	return 0;
 }
 
 /* Publish a new binding of @port (lock held). */
@@ -98,7 +103,9 @@ static long op_alloc_unbound(struct evtchn_domain *cur, uint32_t vcpu,
 	}
 	/* DOMID_SELF names the caller, not the domain the port is in. */
 	remote = a->remote_dom == DOMID_SELF ? cur->domid : a->remote_dom;
-	port_init(d, a->port);
+	rc = port_init(d, a->port);
+	if (rc)
+		goto out;
 	port_bound(d, a->port, bind_make(ECS_UNBOUND, remote, 0));
 	rc = 0;
 out:
@@ -156,7 +163,9 @@ again:
 
 	/* The local end first: a sender on the remote end that sees the new
 	 * binding finds a bound local port. */
-	port_init(ld, lport);
+	rc = port_init(ld, lport);
+	if (rc)
+		goto out;
 	port_bound(ld, lport,
 		   bind_make(ECS_INTERDOMAIN, rd->domid, b->remote_port));
 	port_bound(rd, b->remote_port,
@@ -199,8 +208,10 @@ static long op_bind_virq(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 		rc = port;
 		goto out;
 	}
+	rc = port_init(d, port);
+	if (rc)
+		goto out;
 	port_set_notify(port_get(d, port), b->vcpu);
-	port_init(d, port);
 	port_bound(d, port, bind_make(ECS_VIRQ, b->virq, 0));
 	/* Published last.  pairs with the acquire load in
 	 * evtchn_send_virq() */
@@ -233,7 +244,9 @@ static long op_bind_pirq(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 		rc = port;
 		goto out;
 	}
-	port_init(d, port);
+	rc = port_init(d, port);
+	if (rc)
+		goto out;
 	port_bound(d, port, bind_make(ECS_PIRQ, 0, b->pirq));
 	pirq_set_port(d, b->pirq, port);
 	b->port = port;
@@ -258,8 +271,10 @@ static long op_bind_ipi(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 		rc = port;
 		goto out;
 	}
+	rc = port_init(d, port);
+	if (rc)
+		goto out;
 	port_set_notify(port_get(d, port), b->vcpu);
-	port_init(d, port);
 	port_bound(d, port, bind_make(ECS_IPI, 0, 0));
 	b->port = port;
 	rc = 0;

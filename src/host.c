@@ -186,15 +186,19 @@ int evtchn_domain_create(struct evtchn_host *h,
 		goto fail;
 	atomic_init(&d->abi, &evtchn_abi_2l);
 	atomic_init(&d->layout, cfg->layout);
+	/* Zeroed as soon as they exist: domain_free() reads the vCPUs of a
+	 * creation that failed half-way. */
 	d->shared_info = aligned_alloc(EVTCHN_PAGE_SIZE, EVTCHN_PAGE_SIZE);
+	if (d->shared_info)
+		memset(d->shared_info, 0, EVTCHN_PAGE_SIZE);
 	d->vcpu = aligned_alloc(_Alignof(struct evtchn_vcpu),
 				cfg->nr_vcpus * sizeof(*d->vcpu));
+	if (d->vcpu)
+		memset(d->vcpu, 0, cfg->nr_vcpus * sizeof(*d->vcpu));
 	if (!d->shared_info || !d->vcpu) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-	memset(d->shared_info, 0, EVTCHN_PAGE_SIZE);
-	memset(d->vcpu, 0, cfg->nr_vcpus * sizeof(*d->vcpu));
 	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
 		d->vcpu[i].id = i;
 		vcpu_info_reset(d, &d->vcpu[i]);

@@ -7,6 +7,15 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+/* Test builds: every allocation can be made to fail (park.h). */
+#ifdef EVTCHN_PARK
+#include "park.h"
+#define calloc(n, size) evtchn_test_calloc(n, size)
+#define malloc(size) evtchn_test_malloc(size)
+#define aligned_alloc(align, size) evtchn_test_aligned_alloc(align, size)
+#endif
 
 #include "evtchn/evtchn.h"
 #include "xen_abi.h"
@@ -321,8 +330,9 @@ struct be_port;
 /* Send path (RCU held): true when a handle owns @port and took the event. */
 bool backend_deliver(struct evtchn_domain *d, uint32_t port);
 /* A port is being bound (lock held): a handle claiming a port on this
- * thread takes it now, before it is published. */
-void backend_claim(struct evtchn_domain *d, uint32_t port);
+ * thread takes it now, before it is published.  -ENOMEM: the bind must
+ * fail. */
+int backend_claim(struct evtchn_domain *d, uint32_t port);
 /* A port is being freed (lock held): no handle owns it any more. */
 void backend_disown(struct evtchn_domain *d, uint32_t port);
 /* Record @bp owns @port now (lock or RCU held). */

@@ -2,6 +2,7 @@
 /* Park points (park.h): test-only, never in a release build. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -121,6 +122,40 @@ unsigned evtchn_park_hits(const char *name)
 	n = p ? p->hits : 0;
 	pthread_mutex_unlock(&park_lock);
 	return n;
+}
+
+static __thread unsigned long fail_at, alloc_count;
+
+void evtchn_fail_alloc(unsigned long n)
+{
+	fail_at = n;
+	alloc_count = 0;
+}
+
+unsigned long evtchn_fail_alloc_count(void)
+{
+	return alloc_count;
+}
+
+/* Whether this allocation is the one to fail. */
+static bool fail_now(void)
+{
+	return ++alloc_count == fail_at;
+}
+
+void *evtchn_test_calloc(size_t n, size_t size)
+{
+	return fail_now() ? NULL : calloc(n, size);
+}
+
+void *evtchn_test_malloc(size_t size)
+{
+	return fail_now() ? NULL : malloc(size);
+}
+
+void *evtchn_test_aligned_alloc(size_t align, size_t size)
+{
+	return fail_now() ? NULL : aligned_alloc(align, size);
 }
 
 void evtchn_park_reset(void)

@@ -15,11 +15,17 @@
  * Points are process-global (a test process arms them for the library it
  * tests): never built into a library that ships.  The names in use are
  * listed in docs/reliability.md.
+ *
+ * The same builds can make an allocation fail: evtchn_fail_alloc(n) makes
+ * the n-th allocation of the library on the calling thread fail from now
+ * (internal.h routes calloc, malloc and aligned_alloc through here), so a
+ * test can sweep n over every allocation a call makes.
  */
 #ifndef EVTCHN_PARK_H
 #define EVTCHN_PARK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PARK_ANY UINT64_MAX
@@ -46,6 +52,15 @@ PARK_API void evtchn_park_release(const char *name);
 PARK_API unsigned evtchn_park_hits(const char *name);
 /* Disarm every point (releasing any parked thread). */
 PARK_API void evtchn_park_reset(void);
+
+/* The @n-th allocation by the library on this thread from now fails (1:
+ * the next one); 0 stops failing.  Counting starts again at each call. */
+PARK_API void evtchn_fail_alloc(unsigned long n);
+/* Allocations the library made on this thread since evtchn_fail_alloc(). */
+PARK_API unsigned long evtchn_fail_alloc_count(void);
+void *evtchn_test_calloc(size_t n, size_t size);
+void *evtchn_test_malloc(size_t size);
+void *evtchn_test_aligned_alloc(size_t align, size_t size);
 
 #define PARK_POINT(name, key)                                               \
 	do {                                                                \
