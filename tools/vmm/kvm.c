@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The machine: a KVM VM with an in-kernel irqchip, RAM at GPA 0, vCPUs
+ * that start in 64-bit mode at the guest's entry (tools/vmm/vmm_abi.h),
+ * and each vCPU's run loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm.h"
+#include "vmm_abi.h"
+
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
+#define PTE_P (1ull << 0)
+#define PTE_W (1ull << 1)
+#define PTE_PWT (1ull << 3)
+#define PTE_PCD (1ull << 4)
+#define PTE_PS (1ull << 7)
+
+static __thread struct kvm_run *this_run;
+
+/* A signal ends KVM_RUN (EINTR), or the next one at once. */
+static void on_kick(int sig)
+{
+	(void)sig;
+	if (this_run)
+		this_run->immediate_exit = 1;
+}
+
+int vmm_kvm_map(struct vmm *vm, uint64_t gpa, void *hva, uint64_t size)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = vm->next_slot++, .guest_phys_addr = gpa,
+		.memory_size = size, .userspace_addr = (uintptr_t)hva,
+	};
+
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) ? -errno : 0;
+}
+
+/* GDT and identity page tables for the first 4 GiB (2 MiB pages). */
+static void build_tables(struct vmm *vm)
+{
+	uint64_t *gdt = (uint64_t *)(vm->ram + VMM_GDT);
+	uint64_t *pml4 = (uint64_t *)(vm->ram + VMM_PAGE_TABLES);
+	uint64_t *pdpt = pml4 + 512;
+	uint64_t *pd = pdpt + 512;
+
+	gdt[0] = 0;
+	gdt[1] = 0x00af9b000000ffffull; /* 0x08: 64-bit code, DPL 0 */
+	gdt[2] = 0x00cf93000000ffffull; /* 0x10: data */
+	pml4[0] = (VMM_PAGE_TABLES + 0x1000) | PTE_P | PTE_W;
+	for (uint64_t i = 0; i < 4; i++)
+		pdpt[i] = (VMM_PAGE_TABLES + 0x2000 + i * 0x1000) | PTE_P |
+			  PTE_W;
+	for (uint64_t i = 0; i < 4 * 512; i++) {
+		uint64_t addr = i << 21;
+
+		pd[i] = addr | PTE_P | PTE_W | PTE_PS;
+		if (addr == (VMM_APIC_BASE & ~((1ull << 21) - 1)))
+			pd[i] |= PTE_PCD | PTE_PWT;
+	}
+}
+
+int vmm_kvm_open(struct vmm *vm)
+{
+	int rc;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		fprintf(stderr, "evtchn-vmm: /dev/kvm: %s\n", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		fprintf(stderr, "evtchn-vmm: unexpected KVM API version\n");
+		return -EINVAL;
+	}
+	rc = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XEN_HVM);
+	if (rc <= 0 || !(rc & KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL)) {
+		fprintf(stderr, "evtchn-vmm: this kernel's KVM cannot intercept "
+				"Xen hypercalls (KVM_CAP_XEN_HVM = %d; "
+				"CONFIG_KVM_XEN missing?)\n", rc);
+		return -ENOTSUP;
+	}
+	vm->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0 || ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0)) {
+		fprintf(stderr, "evtchn-vmm: VM: %s\n", strerror(errno));
+		return -errno;
+	}
+	vm->ram = mmap(NULL, VMM_RAM_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED)
+		return -ENOMEM;
+	build_tables(vm);
+	rc = vmm_kvm_map(vm, 0, vm->ram, VMM_RAM_SIZE);
+	if (rc)
+		fprintf(stderr, "evtchn-vmm: RAM: %s\n", strerror(-rc));
+	return rc;
+}
+
+/* The registers vmm_abi.h promises at the entry point. */
+static int vcpu_boot_state(struct vmm *vm, struct vmm_vcpu *v)
+{
+	struct kvm_segment code = { .base = 0, .limit = 0xffffffff,
+				    .selector = 0x08, .type = 11, .present = 1,
+				    .dpl = 0, .s = 1, .l = 1, .g = 1 };
+	struct kvm_segment data = { .base = 0, .limit = 0xffffffff,
+				    .selector = 0x10, .type = 3, .present = 1,
+				    .dpl = 0, .s = 1, .db = 1, .g = 1 };
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { 0 };
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs))
+		return -errno;
+	sregs.cs = code;
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+	sregs.gdt.base = VMM_GDT;
+	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	sregs.cr3 = VMM_PAGE_TABLES;
+	sregs.cr4 = CR4_PAE;
+	sregs.efer = EFER_LME | EFER_LMA | EFER_NXE;
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs))
+		return -errno;
+	regs.rflags = 0x2;
+	regs.rip = vm->entry;
+	regs.rdi = v->id;
+	regs.rsi = vm->nr_vcpus;
+	regs.rsp = VMM_STACKS_TOP - v->id * VMM_STACK_SIZE;
+	return ioctl(v->fd, KVM_SET_REGS, &regs) ? -errno : 0;
+}
+
+/* What KVM supports, with Xen's leaves in place of KVM's own. */
+static int vcpu_cpuid(struct vmm *vm, struct vmm_vcpu *v)
+{
+	unsigned max = 256;
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + max * sizeof(c->entries[0]));
+	uint32_t n = 0;
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	c->nent = max;
+	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c)) {
+		rc = -errno;
+		goto out;
+	}
+	for (uint32_t i = 0; i < c->nent; i++)
+		if ((c->entries[i].function & 0xffffff00) != 0x40000000)
+			c->entries[n++] = c->entries[i];
+	c->nent = n;
+	vmm_xen_cpuid(vm, v->id, c);
+	rc = ioctl(v->fd, KVM_SET_CPUID2, c) ? -errno : 0;
+out:
+	free(c);
+	return rc;
+}
+
+int vmm_kvm_create_vcpus(struct vmm *vm)
+{
+	struct sigaction sa = { .sa_handler = on_kick };
+	int rc;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		struct vmm_vcpu *v = &vm->vcpu[i];
+
+		v->vm = vm;
+		v->id = i;
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
+		if (v->fd < 0)
+			return -errno;
+		v->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, v->fd, 0);
+		if (v->run == MAP_FAILED)
+			return -errno;
+		rc = vcpu_cpuid(vm, v);
+		if (!rc)
+			rc = vcpu_boot_state(vm, v);
+		if (rc) {
+			fprintf(stderr, "evtchn-vmm: vCPU %u: %s\n", i,
+				strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* The guest is done (or broken): every vCPU leaves its loop. */
+void vmm_stop(struct vmm *vm, int status)
+{
+	int none = -1;
+
+	atomic_compare_exchange_strong(&vm->status, &none, status);
+	atomic_store(&vm->stop, true);
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		/* a vCPU blocked in SCHEDOP_poll inside the library */
+		evtchn_vcpu_kick(vm->dom, i);
+		if (atomic_load(&vm->vcpu[i].running) &&
+		    !pthread_equal(vm->vcpu[i].tid, pthread_self()))
+			pthread_kill(vm->vcpu[i].tid, SIGUSR1);
+	}
+}
+
+/* The serial console: whole lines, prefixed on request. */
+static void serial_out(struct vmm *vm, char c)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (c != '\n' && c != '\r' && vm->line_len < sizeof(vm->line) - 1)
+		vm->line[vm->line_len++] = c;
+	if (c == '\n') {
+		vm->line[vm->line_len] = 0;
+		printf("%s\n", vm->line);
+		fflush(stdout);
+		vm->line_len = 0;
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static void handle_io(struct vmm_vcpu *v)
+{
+	struct vmm *vm = v->vm;
+	struct kvm_run *r = v->run;
+	unsigned char *data = (unsigned char *)r + r->io.data_offset;
+	static _Thread_local uint64_t clock_latch;
+	static _Thread_local bool latched;
+
+	switch (r->io.port) {
+	case VMM_PORT_SERIAL:
+		vmm_count(vm, EXIT_IO_SERIAL);
+		if (r->io.direction == KVM_EXIT_IO_OUT)
+			for (uint32_t i = 0; i < r->io.count; i++)
+				serial_out(vm, (char)data[i * r->io.size]);
+		else
+			memset(data, 0, r->io.size * r->io.count);
+		return;
+	case VMM_PORT_SERIAL + 5: /* line status: transmitter empty */
+		vmm_count(vm, EXIT_IO_SERIAL);
+		if (r->io.direction == KVM_EXIT_IO_IN)
+			memset(data, 0x60, r->io.size * r->io.count);
+		return;
+	case VMM_PORT_EXIT:
+		vmm_count(vm, EXIT_IO_OTHER);
+		if (r->io.direction == KVM_EXIT_IO_OUT)
+			vmm_stop(vm, data[0]);
+		return;
+	case VMM_PORT_CLOCK:
+		vmm_count(vm, EXIT_IO_CLOCK);
+		if (r->io.direction == KVM_EXIT_IO_IN && r->io.size == 4) {
+			uint32_t half;
+
+			/* low half latches the time; high half reads it */
+			if (!latched)
+				clock_latch = evtchn_host_now(vm->host);
+			half = latched ? (uint32_t)(clock_latch >> 32)
+				       : (uint32_t)clock_latch;
+			latched = !latched;
+			memcpy(data, &half, 4);
+		}
+		return;
+	default:
+		vmm_count(vm, EXIT_IO_OTHER);
+		if (r->io.direction == KVM_EXIT_IO_IN)
+			memset(data, 0xff, r->io.size * r->io.count);
+		return;
+	}
+}
+
+static void dump_regs(struct vmm_vcpu *v, const char *why)
+{
+	struct kvm_regs regs;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+		fprintf(stderr, "evtchn-vmm: vCPU %u: %s at rip %#llx rsp %#llx\n",
+			v->id, why, regs.rip, regs.rsp);
+	else
+		fprintf(stderr, "evtchn-vmm: vCPU %u: %s\n", v->id, why);
+}
+
+/* The vCPU thread: KVM_RUN until the guest is done. */
+int vmm_vcpu_run(struct vmm_vcpu *v)
+{
+	struct vmm *vm = v->vm;
+	struct kvm_run *r = v->run;
+
+	this_run = r;
+	v->tid = pthread_self();
+	atomic_store(&v->running, true);
+	while (!atomic_load(&vm->stop)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				r->immediate_exit = 0;
+				vmm_count(vm, EXIT_INTR);
+				continue;
+			}
+			fprintf(stderr, "evtchn-vmm: KVM_RUN: %s\n",
+				strerror(errno));
+			vmm_stop(vm, 3);
+			break;
+		}
+		switch (r->exit_reason) {
+		case KVM_EXIT_IO:
+			handle_io(v);
+			break;
+		case KVM_EXIT_XEN:
+			vmm_xen_hypercall(v, &r->xen);
+			break;
+		case KVM_EXIT_HLT:
+			vmm_count(vm, EXIT_OTHER);
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			vmm_count(vm, EXIT_OTHER);
+			dump_regs(v, "shutdown (triple fault)");
+			vmm_stop(vm, 4);
+			break;
+		default:
+			vmm_count(vm, EXIT_OTHER);
+			fprintf(stderr, "evtchn-vmm: vCPU %u: exit reason %u\n",
+				v->id, r->exit_reason);
+			dump_regs(v, "unexpected exit");
+			vmm_stop(vm, 5);
+			break;
+		}
+	}
+	return 0;
+}

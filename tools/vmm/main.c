@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * evtchn-vmm: run a guest on KVM with Xen's event channels from libevtchn.
+ *
+ *   evtchn-vmm --guest IMAGE [--vcpus N] [--timeout SEC] [--verbose]
+ *
+ * The guest's serial console goes to standard output; at the end the VMM
+ * prints how many exits of each kind reached it, and exits with the
+ * guest's verdict (what it wrote to the exit port; 0 = passed), or 64 and
+ * up for a failure of its own.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm.h"
+
+static const char *const exit_names[EXIT_KINDS] = {
+	[EXIT_IO_SERIAL] = "io serial",
+	[EXIT_IO_CLOCK] = "io clock",
+	[EXIT_IO_OTHER] = "io other",
+	[EXIT_XEN_EVTCHN_SEND] = "xen evtchn send",
+	[EXIT_XEN_EVTCHN_OTHER] = "xen evtchn other",
+	[EXIT_XEN_TIMER] = "xen timer",
+	[EXIT_XEN_POLL] = "xen poll",
+	[EXIT_XEN_OTHER] = "xen other",
+	[EXIT_INTR] = "signal",
+	[EXIT_OTHER] = "other",
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: evtchn-vmm --guest IMAGE [--vcpus N] "
+		   "[--timeout SEC] [--verbose]\n");
+}
+
+static void *vcpu_main(void *arg)
+{
+	vmm_vcpu_run(arg);
+	return NULL;
+}
+
+static void *watchdog(void *arg)
+{
+	struct vmm *vm = arg;
+	unsigned long sec = vm->timeout;
+
+	for (unsigned long i = 0; i < sec * 10 && !atomic_load(&vm->stop); i++)
+		usleep(100000);
+	if (!atomic_load(&vm->stop)) {
+		fprintf(stderr, "evtchn-vmm: the guest did not finish in %lu s\n",
+			sec);
+		vmm_stop(vm, 66);
+	}
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void report(struct vmm *vm, double secs)
+{
+	unsigned long total = 0;
+
+	printf("exits (%.2f s):\n", secs);
+	for (int k = 0; k < EXIT_KINDS; k++) {
+		unsigned long n = atomic_load(&vm->exits[k]);
+
+		total += n;
+		if (n)
+			printf("  %-18s %10lu\n", exit_names[k], n);
+	}
+	printf("  %-18s %10lu\n", "total", total);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "guest", required_argument, NULL, 'g' },
+		{ "vcpus", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static struct vmm vm = { .nr_vcpus = 2, .status = -1 };
+	const char *guest = NULL;
+	unsigned long timeout = 60;
+	pthread_t wd, vcpus[VMM_MAX_VCPUS];
+	double t0;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "g:c:t:vh", opts, NULL)) != -1) {
+		char *end;
+
+		switch (o) {
+		case 'g':
+			guest = optarg;
+			break;
+		case 'c':
+			vm.nr_vcpus = (uint32_t)strtoul(optarg, &end, 0);
+			if (*end || vm.nr_vcpus < 1 ||
+			    vm.nr_vcpus > VMM_MAX_VCPUS) {
+				fprintf(stderr, "evtchn-vmm: --vcpus: 1 to %d\n",
+					VMM_MAX_VCPUS);
+				return 64;
+			}
+			break;
+		case 't':
+			timeout = strtoul(optarg, &end, 0);
+			if (*end || !timeout) {
+				usage(stderr);
+				return 64;
+			}
+			break;
+		case 'v':
+			vm.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 64;
+		}
+	}
+	if (!guest || optind != argc) {
+		usage(stderr);
+		return 64;
+	}
+	pthread_mutex_init(&vm.lock, NULL);
+	rc = vmm_kvm_open(&vm);
+	if (rc)
+		return rc == -ENOENT || rc == -ENOTSUP ? 77 : 65;
+	if (vmm_load_elf(&vm, guest) || vmm_xen_setup(&vm) ||
+	    vmm_kvm_create_vcpus(&vm))
+		return 65;
+	t0 = now_s();
+	vm.timeout = timeout;
+	pthread_create(&wd, NULL, watchdog, &vm);
+	for (uint32_t i = 0; i < vm.nr_vcpus; i++)
+		pthread_create(&vcpus[i], NULL, vcpu_main, &vm.vcpu[i]);
+	for (uint32_t i = 0; i < vm.nr_vcpus; i++)
+		pthread_join(vcpus[i], NULL);
+	atomic_store(&vm.stop, true);
+	pthread_join(wd, NULL);
+	report(&vm, now_s() - t0);
+	vmm_xen_teardown(&vm);
+	rc = atomic_load(&vm.status);
+	return rc < 0 ? 67 : rc;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * evtchn-vmm: a small KVM VMM that presents Xen to its guest and hands
+ * every Xen hypercall to libevtchn.  One struct for the machine, one for
+ * each vCPU; each file one concern (kvm.c the machine, loader.c the guest
+ * image, xen.c the Xen interface, main.c the options and the run).
+ */
+#ifndef EVTCHN_VMM_H
+#define EVTCHN_VMM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "evtchn/evtchn.h"
+
+#define VMM_MAX_VCPUS 8
+
+/* What made a vCPU leave KVM_RUN, counted for the report. */
+enum vmm_exit_kind {
+	EXIT_IO_SERIAL,
+	EXIT_IO_CLOCK,
+	EXIT_IO_OTHER,
+	EXIT_XEN_EVTCHN_SEND,   /* EVTCHNOP_send */
+	EXIT_XEN_EVTCHN_OTHER,  /* the other EVTCHNOPs */
+	EXIT_XEN_TIMER,         /* set_timer_op, VCPUOP_*_timer */
+	EXIT_XEN_POLL,          /* SCHEDOP_poll */
+	EXIT_XEN_OTHER,         /* every other hypercall */
+	EXIT_INTR,              /* a signal (stop) */
+	EXIT_OTHER,
+	EXIT_KINDS
+};
+
+struct vmm;
+
+struct vmm_vcpu {
+	struct vmm *vm;
+	uint32_t id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t tid;               /* set by the vCPU's own thread */
+	_Atomic bool running;
+};
+
+struct vmm {
+	int kvm_fd, vm_fd;
+	size_t run_size;
+	unsigned char *ram;          /* VMM_RAM_SIZE bytes at GPA 0 */
+	uint64_t entry;              /* the guest's entry point */
+	uint32_t nr_vcpus;
+	struct vmm_vcpu vcpu[VMM_MAX_VCPUS];
+	uint32_t next_slot;          /* KVM memory slots in use */
+
+	struct evtchn_host *host;
+	struct evtchn_domain *dom;
+	uint64_t shinfo_gpa;         /* 0: not mapped yet */
+	pthread_mutex_t lock;        /* the VMM's own state (shared_info) */
+
+	unsigned long timeout;       /* seconds the guest may run */
+	_Atomic bool stop;
+	_Atomic int status;          /* the guest's verdict, -1 none */
+	_Atomic unsigned long exits[EXIT_KINDS];
+	bool verbose;
+	/* the serial console: a line at a time */
+	char line[256];
+	unsigned line_len;
+};
+
+/* kvm.c */
+int vmm_kvm_open(struct vmm *vm);
+int vmm_kvm_create_vcpus(struct vmm *vm);
+int vmm_kvm_map(struct vmm *vm, uint64_t gpa, void *hva, uint64_t size);
+int vmm_vcpu_run(struct vmm_vcpu *v);
+void vmm_stop(struct vmm *vm, int status);
+
+/* loader.c: the guest's ELF64 image into RAM; its entry point */
+int vmm_load_elf(struct vmm *vm, const char *path);
+
+/* xen.c */
+int vmm_xen_setup(struct vmm *vm);
+void vmm_xen_cpuid(struct vmm *vm, uint32_t vcpu, struct kvm_cpuid2 *cpuid);
+void vmm_xen_hypercall(struct vmm_vcpu *v, struct kvm_xen_exit *x);
+void vmm_xen_teardown(struct vmm *vm);
+
+void vmm_count(struct vmm *vm, enum vmm_exit_kind k);
+
+#endif

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Xen interface: CPUID leaves, the hypercall MSR (KVM fills the page),
+ * KVM_EXIT_XEN handed to libevtchn, the few hypercalls that are the VMM's
+ * own (xen_version, add_to_physmap for shared_info), and the library's
+ * interrupts injected into the local APICs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+#include <xen/xen.h>
+#include <xen/errno.h>
+#include <xen/event_channel.h>
+#include <xen/features.h>
+#include <xen/memory.h>
+#include <xen/sched.h>
+#include <xen/vcpu.h>
+#include <xen/version.h>
+#include <xen/arch-x86/cpuid.h>
+
+#include "vmm.h"
+#include "vmm_abi.h"
+
+#define XEN_VERSION_4_17 ((4u << 16) | 17u)
+
+void vmm_count(struct vmm *vm, enum vmm_exit_kind k)
+{
+	atomic_fetch_add_explicit(&vm->exits[k], 1, memory_order_relaxed);
+}
+
+/* CPUID 0x40000000.. (Xen's cpuid.h): signature, version, the hypercall
+ * MSR, and the vCPU id. */
+void vmm_xen_cpuid(struct vmm *vm, uint32_t vcpu, struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid_entry2 *e = &c->entries[c->nent];
+
+	(void)vm;
+	memset(e, 0, 5 * sizeof(*e));
+	e[0].function = XEN_CPUID_FIRST_LEAF;
+	e[0].eax = XEN_CPUID_FIRST_LEAF + 4;
+	e[0].ebx = XEN_CPUID_SIGNATURE_EBX;
+	e[0].ecx = XEN_CPUID_SIGNATURE_ECX;
+	e[0].edx = XEN_CPUID_SIGNATURE_EDX;
+	e[1].function = XEN_CPUID_FIRST_LEAF + 1;
+	e[1].eax = XEN_VERSION_4_17;
+	e[2].function = XEN_CPUID_FIRST_LEAF + 2;
+	e[2].eax = 1;           /* hypercall pages */
+	e[2].ebx = VMM_XEN_MSR; /* the MSR that fills one */
+	e[3].function = XEN_CPUID_FIRST_LEAF + 3;
+	e[4].function = XEN_CPUID_FIRST_LEAF + 4;
+	e[4].eax = XEN_HVM_CPUID_VCPU_ID_PRESENT;
+	e[4].ebx = vcpu;
+	c->nent += 5;
+}
+
+/* The library's interrupts: vectors through the local APIC of the vCPU
+ * (its APIC ID is its id), a GSI on the in-kernel IOAPIC. */
+static void inject(struct evtchn_domain *d, const struct evtchn_irq *irq,
+		   void *opaque)
+{
+	struct vmm *vm = opaque;
+
+	(void)d;
+	switch (irq->method) {
+	case EVTCHN_UPCALL_VCPU_VECTOR:
+	case EVTCHN_UPCALL_VECTOR: {
+		struct kvm_msi msi = {
+			.address_lo = (uint32_t)VMM_APIC_BASE | irq->vcpu << 12,
+			.data = irq->vector,
+		};
+
+		(void)ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi);
+		break;
+	}
+	case EVTCHN_UPCALL_GSI: {
+		struct kvm_irq_level l = { .irq = irq->gsi, .level = irq->level };
+
+		(void)ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
+		break;
+	}
+	default:
+		break; /* no PCI bus here */
+	}
+}
+
+static void *map_gfn(struct evtchn_domain *d, uint64_t gfn, bool writable,
+		     void *opaque)
+{
+	struct vmm *vm = opaque;
+
+	(void)d;
+	(void)writable;
+	return gfn < VMM_RAM_SIZE / EVTCHN_PAGE_SIZE
+		       ? vm->ram + gfn * EVTCHN_PAGE_SIZE
+		       : NULL;
+}
+
+/* Hypercall arguments are guest-virtual: the vCPU's page tables say
+ * where (called on the vCPU's own thread, inside its hypercall). */
+static int translate(struct evtchn_domain *d, uint32_t vcpu, uint64_t gva,
+		     uint64_t *gpa, void *opaque)
+{
+	struct vmm *vm = opaque;
+	struct kvm_translation t = { .linear_address = gva };
+
+	(void)d;
+	if (vcpu >= vm->nr_vcpus ||
+	    ioctl(vm->vcpu[vcpu].fd, KVM_TRANSLATE, &t) || !t.valid)
+		return -EFAULT;
+	*gpa = t.physical_address;
+	return 0;
+}
+
+int vmm_xen_setup(struct vmm *vm)
+{
+	struct kvm_xen_hvm_config cfg = {
+		.flags = KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL,
+		.msr = VMM_XEN_MSR,
+	};
+	struct evtchn_domain_config dc = {
+		.domid = 1, .nr_vcpus = vm->nr_vcpus, .irq_cb = inject,
+		.opaque = vm,
+		.mem = { .map_cb = map_gfn, .translate_cb = translate,
+			 .opaque = vm },
+	};
+	int rc;
+
+	if (ioctl(vm->vm_fd, KVM_XEN_HVM_CONFIG, &cfg)) {
+		fprintf(stderr, "evtchn-vmm: KVM_XEN_HVM_CONFIG: %s\n",
+			strerror(errno));
+		return -errno;
+	}
+	rc = evtchn_host_create(&vm->host);
+	if (!rc)
+		rc = evtchn_domain_create(vm->host, &dc, &vm->dom);
+	if (!rc)
+		rc = evtchn_host_timers_start(vm->host);
+	if (rc)
+		fprintf(stderr, "evtchn-vmm: libevtchn: %s\n",
+			evtchn_strerror(rc));
+	return rc;
+}
+
+void vmm_xen_teardown(struct vmm *vm)
+{
+	if (vm->dom)
+		evtchn_domain_destroy(vm->dom);
+	if (vm->host)
+		evtchn_host_destroy(vm->host);
+}
+
+/* Guest memory at guest-virtual @gva of vCPU @v, or NULL. */
+static void *guest_ptr(struct vmm_vcpu *v, uint64_t gva, size_t len)
+{
+	uint64_t gpa;
+
+	if (translate(NULL, v->id, gva, &gpa, v->vm) ||
+	    gpa + len > VMM_RAM_SIZE ||
+	    (gpa & (EVTCHN_PAGE_SIZE - 1)) + len > EVTCHN_PAGE_SIZE)
+		return NULL;
+	return v->vm->ram + gpa;
+}
+
+/* XENMEM_add_to_physmap of shared_info: the library's page appears at the
+ * GPA the guest names, outside RAM (a KVM slot cannot overlap RAM). */
+static long add_to_physmap(struct vmm_vcpu *v, uint64_t arg)
+{
+	struct vmm *vm = v->vm;
+	struct xen_add_to_physmap *xatp = guest_ptr(v, arg, sizeof(*xatp));
+	uint64_t gpa;
+	long rc = 0;
+
+	if (!xatp)
+		return -XEN_EFAULT;
+	if (xatp->domid != DOMID_SELF || xatp->space != XENMAPSPACE_shared_info ||
+	    xatp->idx != 0)
+		return -XEN_EINVAL;
+	gpa = (uint64_t)xatp->gpfn * EVTCHN_PAGE_SIZE;
+	if (gpa < VMM_RAM_SIZE || gpa >= VMM_APIC_BASE)
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->shinfo_gpa == 0)
+		rc = vmm_kvm_map(vm, gpa, evtchn_domain_shared_info(vm->dom),
+				 EVTCHN_PAGE_SIZE);
+	else if (vm->shinfo_gpa != gpa)
+		rc = -XEN_EBUSY; /* moving it is not supported here */
+	if (rc == 0)
+		vm->shinfo_gpa = gpa;
+	pthread_mutex_unlock(&vm->lock);
+	return rc;
+}
+
+static long xen_version(struct vmm_vcpu *v, int cmd, uint64_t arg)
+{
+	switch (cmd) {
+	case XENVER_version:
+		return XEN_VERSION_4_17;
+	case XENVER_get_features: {
+		struct xen_feature_info *fi = guest_ptr(v, arg, sizeof(*fi));
+
+		if (!fi)
+			return -XEN_EFAULT;
+		fi->submap = fi->submap_idx == 0
+				     ? (1u << XENFEAT_hvm_callback_vector) |
+					       (1u << XENFEAT_hvm_safe_pvclock)
+				     : 0;
+		return 0;
+	}
+	default:
+		return -XEN_ENOSYS;
+	}
+}
+
+static enum vmm_exit_kind classify(const struct kvm_xen_exit *x)
+{
+	uint64_t cmd = x->u.hcall.params[0];
+
+	switch (x->u.hcall.input) {
+	case __HYPERVISOR_event_channel_op:
+		return (int)cmd == EVTCHNOP_send ? EXIT_XEN_EVTCHN_SEND
+						 : EXIT_XEN_EVTCHN_OTHER;
+	case __HYPERVISOR_set_timer_op:
+		return EXIT_XEN_TIMER;
+	case __HYPERVISOR_vcpu_op:
+		return (int)cmd >= VCPUOP_set_periodic_timer &&
+				       (int)cmd <= VCPUOP_stop_singleshot_timer
+			       ? EXIT_XEN_TIMER
+			       : EXIT_XEN_OTHER;
+	case __HYPERVISOR_sched_op:
+		return (int)cmd == SCHEDOP_poll ? EXIT_XEN_POLL : EXIT_XEN_OTHER;
+	default:
+		return EXIT_XEN_OTHER;
+	}
+}
+
+/* KVM_EXIT_XEN: libevtchn first, then what is the VMM's. */
+void vmm_xen_hypercall(struct vmm_vcpu *v, struct kvm_xen_exit *x)
+{
+	struct vmm *vm = v->vm;
+	uint64_t nr = x->u.hcall.input, a[6];
+	long rc;
+
+	if (x->type != KVM_EXIT_XEN_HCALL)
+		return;
+	for (int i = 0; i < 6; i++)
+		a[i] = x->u.hcall.params[i];
+	vmm_count(vm, classify(x));
+	if (x->u.hcall.cpl != 0) {
+		x->u.hcall.result = (uint64_t)-XEN_EPERM; /* Xen: kernel only */
+		return;
+	}
+	rc = evtchn_hypercall_mode(vm->dom, v->id,
+				   x->u.hcall.longmode ? EVTCHN_MODE_64
+						       : EVTCHN_MODE_32,
+				   nr, a);
+	if (rc == -ENOSYS) {
+		switch (nr) {
+		case __HYPERVISOR_xen_version:
+			rc = xen_version(v, (int)a[0], a[1]);
+			break;
+		case __HYPERVISOR_memory_op:
+			rc = (int)a[0] == XENMEM_add_to_physmap
+				     ? add_to_physmap(v, a[1])
+				     : -XEN_ENOSYS;
+			break;
+		case __HYPERVISOR_sched_op:
+			if ((int)a[0] == SCHEDOP_yield) {
+				rc = 0;
+			} else if ((int)a[0] == SCHEDOP_shutdown) {
+				vmm_stop(vm, 0);
+				rc = 0;
+			} else {
+				rc = -XEN_ENOSYS;
+			}
+			break;
+		default:
+			rc = -XEN_ENOSYS;
+			break;
+		}
+	}
+	if (vm->verbose)
+		fprintf(stderr, "evtchn-vmm: vCPU %u: hypercall %llu(%#llx, "
+				"%#llx) = %ld\n", v->id,
+			(unsigned long long)nr, (unsigned long long)a[0],
+			(unsigned long long)a[1], rc);
+	x->u.hcall.result = (uint64_t)rc;
+}
