@@ -18,11 +18,11 @@ long evtchn_hypercall_mode(struct evtchn_domain *d, uint32_t vcpu,
 			   enum evtchn_mode mode, uint64_t nr,
 			   const uint64_t args[6])
 {
-	bool compat;
+	bool compat, irqs_off = mode & EVTCHN_MODE_IRQS_OFF;
 
 	if (!d || !args || vcpu >= d->nr_vcpus)
 		return -EINVAL;
-	switch (mode) {
+	switch ((int)mode & ~EVTCHN_MODE_IRQS_OFF) {
 	case EVTCHN_MODE_LAYOUT:
 		compat = domain_layout(d) == EVTCHN_LAYOUT_32;
 		break;
@@ -53,7 +53,8 @@ long evtchn_hypercall_mode(struct evtchn_domain *d, uint32_t vcpu,
 		return do_hvm_op(d, vcpu, args[0], args[1]);
 	case __HYPERVISOR_sched_op:
 		/* int cmd, void *arg */
-		return do_sched_op(d, vcpu, (int)args[0], args[1], compat);
+		return do_sched_op(d, vcpu, (int)args[0], args[1], compat,
+				   irqs_off);
 	case __HYPERVISOR_vcpu_op:
 		/* int cmd, unsigned int vcpuid, void *arg */
 		return do_vcpu_op(d, vcpu, (int)args[0], (uint32_t)args[1],

@@ -361,7 +361,7 @@ long timer_vcpu_op(struct evtchn_domain *d, uint32_t caller, int cmd,
 long do_set_timer_op(struct evtchn_domain *d, uint32_t vcpu,
 		     uint64_t timeout);
 long do_sched_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
-		 uint64_t arg, bool compat);
+		 uint64_t arg, bool compat, bool irqs_off);
 
 /* route.c */
 struct route_state;

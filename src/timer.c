@@ -476,7 +476,7 @@ static bool upcall_pending(struct evtchn_vcpu *v)
 
 /* SCHEDOP_poll (Xen's do_poll()).  Blocks the calling thread. */
 static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg,
-		    bool compat)
+		    bool compat, bool irqs_off)
 {
 	struct evtchn_vcpu *v = &d->vcpu[vcpu];
 	struct evtchn_host *h = d->host;
@@ -512,8 +512,8 @@ static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg,
 	rc = 0;
 	if (atomic_exchange(&v->kicked, false)) /* the VMM wants the vCPU */
 		goto out;
-	/* local_events_need_delivery() */
-	if (upcall_pending(v) && upcall_deliverable(d, v))
+	/* local_events_need_delivery(): an upcall the vCPU can take now */
+	if (!irqs_off && upcall_pending(v) && upcall_deliverable(d, v))
 		goto out;
 	for (uint32_t i = 0; i < nr; i++) {
 		rc = -XEN_EFAULT;
@@ -563,10 +563,10 @@ out:
 
 /* __HYPERVISOR_sched_op: SCHEDOP_poll here, the rest is the VMM's. */
 long do_sched_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
-		 uint64_t arg, bool compat)
+		 uint64_t arg, bool compat, bool irqs_off)
 {
 	if (cmd == SCHEDOP_poll)
-		return do_poll(d, vcpu, arg, compat);
+		return do_poll(d, vcpu, arg, compat, irqs_off);
 	return -ENOSYS;
 }
 

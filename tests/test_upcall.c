@@ -73,6 +73,7 @@ struct poller {
 	pthread_t tid;
 	struct th_domain *td;
 	uint32_t vcpu, port;
+	bool irqs_off;      /* the VMM says RFLAGS.IF is clear */
 	long rc;
 	_Atomic bool done;
 };
@@ -87,8 +88,17 @@ static void *poller_main(void *arg)
 	memcpy(&sp.ports, &pg, sizeof(pg));
 	memcpy(p->td->mem + gpa, &sp, sizeof(sp));
 	memcpy(p->td->mem + pg, &p->port, 4);
-	p->rc = th_hypercall(p->td, p->vcpu, __HYPERVISOR_sched_op,
-			     SCHEDOP_poll, gpa, 0);
+	if (p->irqs_off) {
+		const uint64_t a[6] = { SCHEDOP_poll, gpa };
+
+		p->rc = evtchn_hypercall_mode(p->td->d, p->vcpu,
+					      EVTCHN_MODE_64 |
+						      EVTCHN_MODE_IRQS_OFF,
+					      __HYPERVISOR_sched_op, a);
+	} else {
+		p->rc = th_hypercall(p->td, p->vcpu, __HYPERVISOR_sched_op,
+				     SCHEDOP_poll, gpa, 0);
+	}
 	atomic_store(&p->done, true);
 	return NULL;
 }
@@ -177,6 +187,19 @@ static void pending_upcall_without_callback_blocks(void **state)
 	assert_int_equal(pthread_create(&p.tid, NULL, poller_main, &p), 0);
 	pthread_join(p.tid, NULL);
 	assert_int_equal(evtchn_park_hits("poll:blocking"), 0);
+	/* ... unless the VMM says the vCPU's interrupts are off: then it
+	 * blocks (EVTCHN_MODE_IRQS_OFF) until the port's event */
+	memset(u->d.g.shared_info + 2048, 0, 512); /* w taken */
+	evtchn_park_reset();
+	evtchn_park_arm("poll:blocking", 1, 0);
+	p = (struct poller){ .td = &u->d, .vcpu = 1, .port = (uint32_t)w,
+			     .irqs_off = true };
+	assert_int_equal(pthread_create(&p.tid, NULL, poller_main, &p), 0);
+	assert_true(evtchn_park_wait("poll:blocking", 1, 5000));
+	assert_false(atomic_load(&p.done));
+	assert_int_equal(th_send(&u->d, 0, w), 0);
+	pthread_join(p.tid, NULL);
+	assert_int_equal(p.rc, 0);
 	evtchn_park_reset();
 #endif
 }

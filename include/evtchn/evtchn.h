@@ -235,6 +235,11 @@ enum evtchn_mode {
 	EVTCHN_MODE_LAYOUT = 0, /* 32-bit iff the layout is EVTCHN_LAYOUT_32 */
 	EVTCHN_MODE_64 = 1,     /* long mode, 64-bit code segment */
 	EVTCHN_MODE_32 = 2,     /* anything else (compat, protected, real) */
+	/* ORed in: the vCPU's interrupt flag is clear (RFLAGS.IF = 0), so an
+	 * upcall cannot be taken now.  SCHEDOP_poll then blocks although an
+	 * upcall is pending, as Xen's local_events_need_delivery() has it;
+	 * without it the library takes interrupts to be enabled. */
+	EVTCHN_MODE_IRQS_OFF = 0x100,
 };
 
 EVTCHN_API long evtchn_hypercall_mode(struct evtchn_domain *d, uint32_t vcpu,

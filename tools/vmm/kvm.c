@@ -138,6 +138,12 @@ static int vcpu_boot_state(struct vmm *vm, struct vmm_vcpu *v)
 	sregs.efer = EFER_LME | EFER_LMA | EFER_NXE;
 	if (ioctl(v->fd, KVM_SET_SREGS, &sregs))
 		return -errno;
+	/* With the in-kernel irqchip, vCPUs but the first wait for INIT and
+	 * SIPI; here every vCPU starts at the entry. */
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+
+	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp))
+		return -errno;
 	regs.rflags = 0x2;
 	regs.rip = vm->entry;
 	regs.rdi = v->id;

@@ -236,6 +236,21 @@ static enum vmm_exit_kind classify(const struct kvm_xen_exit *x)
 	}
 }
 
+/* The caller's mode, and for SCHEDOP_poll whether it can take an
+ * interrupt now (Xen's poll ignores a pending upcall while IF is clear). */
+static enum evtchn_mode call_mode(struct vmm_vcpu *v,
+				  const struct kvm_xen_exit *x)
+{
+	int mode = x->u.hcall.longmode ? EVTCHN_MODE_64 : EVTCHN_MODE_32;
+	struct kvm_regs regs;
+
+	if (x->u.hcall.input == __HYPERVISOR_sched_op &&
+	    (int)x->u.hcall.params[0] == SCHEDOP_poll &&
+	    ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && !(regs.rflags & 0x200))
+		mode |= EVTCHN_MODE_IRQS_OFF;
+	return (enum evtchn_mode)mode;
+}
+
 /* KVM_EXIT_XEN: libevtchn first, then what is the VMM's. */
 void vmm_xen_hypercall(struct vmm_vcpu *v, struct kvm_xen_exit *x)
 {
@@ -252,10 +267,7 @@ void vmm_xen_hypercall(struct vmm_vcpu *v, struct kvm_xen_exit *x)
 		x->u.hcall.result = (uint64_t)-XEN_EPERM; /* Xen: kernel only */
 		return;
 	}
-	rc = evtchn_hypercall_mode(vm->dom, v->id,
-				   x->u.hcall.longmode ? EVTCHN_MODE_64
-						       : EVTCHN_MODE_32,
-				   nr, a);
+	rc = evtchn_hypercall_mode(vm->dom, v->id, call_mode(v, x), nr, a);
 	if (rc == -ENOSYS) {
 		switch (nr) {
 		case __HYPERVISOR_xen_version:

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# evtchn-vmm on a real KVM, on a machine without /dev/kvm: QEMU (TCG,
+# -cpu max, which emulates AMD SVM) boots Debian's 6.12 kernel (it has
+# CONFIG_KVM_XEN), kvm-amd loads inside, and evtchn-vmm runs the
+# freestanding test guest on it.  The kernel and busybox are downloaded
+# and unpacked (apt-get download, dpkg-deb -x), never installed.
+#
+#   scripts/kvm.sh          run the test guest; print its checks and the
+#                           VMM's exit counts
+#
+# Exit status: 0 every check passed, 1 a failure, 77 skipped (packages or
+# QEMU unavailable).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+WORK=${EVTCHN_KVM_WORK:-$TOP/build-kvm-run}
+CACHE=${EVTCHN_KVM_CACHE:-$WORK/cache}
+SMP=${SMP:-2}
+
+skip() {
+	echo "kvm: SKIPPED: $*"
+	exit 77
+}
+
+mkdir -p "$CACHE"
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v cpio >/dev/null || need+=(cpio)
+command -v xz >/dev/null || need+=(xz-utils)
+if [ ${#need[@]} -gt 0 ]; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${need[@]}" >/dev/null 2>&1 || skip "cannot install ${need[*]}"
+fi
+
+# The L1 kernel: the newest linux-image-6.12.*+deb12-amd64-unsigned the
+# package lists know (bookworm-security carries them).
+pick_kernel() {
+	apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' |
+		awk '{ print $1 }' | sort -V | tail -n1
+}
+kpkg=$(pick_kernel)
+[ -n "$kpkg" ] || { apt-get update -qq >/dev/null 2>&1 || true; kpkg=$(pick_kernel); }
+[ -n "$kpkg" ] || skip "no linux-image-6.12.*+deb12-amd64-unsigned in the package lists"
+kver=${kpkg#linux-image-}
+kver=${kver%-unsigned}
+(
+	cd "$CACHE"
+	for p in "$kpkg" busybox-static; do
+		ls "$p"_*.deb >/dev/null 2>&1 || apt-get download -qq "$p" >/dev/null 2>&1 ||
+			exit 1
+	done
+) || skip "cannot download $kpkg busybox-static"
+ROOT=$WORK/root
+if [ ! -e "$ROOT/boot/vmlinuz-$kver" ] || [ ! -e "$ROOT/bin/busybox" ]; then
+	rm -rf "$ROOT"
+	for p in "$kpkg" busybox-static; do
+		dpkg-deb -x "$(ls "$CACHE/$p"_*.deb | head -n1)" "$ROOT"
+	done
+fi
+grep -q '^CONFIG_KVM_XEN=y' "$ROOT/boot/config-$kver" ||
+	skip "$kver has no CONFIG_KVM_XEN"
+
+# evtchn-vmm linked statically (the initramfs has no libc), and the guest.
+BUILD=$TOP/build-kvm
+[ -f "$BUILD/build.ninja" ] ||
+	meson setup "$BUILD" --buildtype=release -Dtests=false -Dstatic_vmm=true \
+		-Ddefault_library=static >/dev/null
+ninja -C "$BUILD" tools/vmm/evtchn-vmm tools/vmm/evtchn-testguest >/dev/null
+
+# The initramfs: busybox, kvm-amd and what it needs (the package ships
+# .ko.xz and no modules.dep: the order is their modinfo depends=), the VMM
+# and the guest.
+INITRD=$WORK/initrd
+rm -rf "$INITRD"
+mkdir -p "$INITRD"/{bin,mod,proc,sys,dev}
+cp "$ROOT/bin/busybox" "$BUILD/tools/vmm/evtchn-vmm" \
+	"$BUILD/tools/vmm/evtchn-testguest" "$INITRD/bin/"
+M=$ROOT/lib/modules/$kver/kernel
+for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp \
+	arch/x86/kvm/kvm-amd; do
+	xz -dc "$M/$m.ko.xz" >"$INITRD/mod/$(basename "$m").ko"
+	echo "$(basename "$m")" >>"$INITRD/mod/order"
+done
+cat >"$INITRD/init" <<INIT
+#!/bin/busybox sh
+bb=/bin/busybox
+\$bb mount -t proc proc /proc
+\$bb mount -t sysfs sys /sys
+\$bb mount -t devtmpfs dev /dev
+for m in \$(\$bb cat /mod/order); do \$bb insmod /mod/\$m.ko || echo "insmod \$m failed"; done
+echo "@@EVTCHN-KVM-BEGIN@@"
+/bin/evtchn-vmm --guest /bin/evtchn-testguest --vcpus $SMP --timeout 60 ${VMM_ARGS:-}
+echo "@@EVTCHN-KVM-END@@ rc=\$?"
+\$bb poweroff -f
+INIT
+chmod +x "$INITRD/init"
+(cd "$INITRD" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$WORK/initrd.gz")
+
+echo "kvm: booting $kver under QEMU (TCG, -cpu max, $SMP vCPUs), evtchn-vmm inside"
+LOG=$WORK/console.log
+timeout 300 qemu-system-x86_64 -machine q35 -accel tcg -cpu max -m 1024 \
+	-smp "$SMP" -nographic -no-reboot -kernel "$ROOT/boot/vmlinuz-$kver" \
+	-initrd "$WORK/initrd.gz" -append "console=ttyS0 panic=-1 loglevel=4" \
+	</dev/null 2>&1 | tr -d '\r' >"$LOG" || true
+sed -n '/@@EVTCHN-KVM-BEGIN@@/,/@@EVTCHN-KVM-END@@/p' "$LOG" | sed '1d'
+if ! grep -q '@@EVTCHN-KVM-BEGIN@@' "$LOG"; then
+	echo "kvm: the L1 kernel did not reach the VMM; console in $LOG"
+	exit 1
+fi
+grep -q '@@EVTCHN-KVM-END@@ rc=0' "$LOG"
