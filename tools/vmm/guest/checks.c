@@ -95,7 +95,8 @@ int check_setup(struct check *c)
 	if (!setup.xen_cpuid)
 		return fail(c, "CPUID 0x40000000 does not say XenVMMXenVMM");
 	if (setup.cpuid_max < 0x40000002)
-		return fail(c, "CPUID 0x40000000: max leaf %#x", setup.cpuid_max);
+		return fail(c, "CPUID 0x40000000: max leaf %#x",
+			    setup.cpuid_max);
 	if (setup.cpuid_msr != VMM_XEN_MSR)
 		return fail(c, "CPUID 0x40000002: hypercall MSR %#x",
 			    setup.cpuid_msr);
@@ -110,11 +111,11 @@ int check_setup(struct check *c)
 		if (!helper_ready(c, v))
 			return -1;
 		if (setup.vector_rc[v])
-			return fail(c, "vCPU %u: set_evtchn_upcall_vector: rc %ld",
-				    v, setup.vector_rc[v]);
+			return fail(c, "vCPU %u: upcall vector: rc %ld", v,
+				    setup.vector_rc[v]);
 		if (setup.periodic_rc[v])
-			return fail(c, "vCPU %u: stop_periodic_timer: rc %ld", v,
-				    setup.periodic_rc[v]);
+			return fail(c, "vCPU %u: stop_periodic_timer: rc %ld",
+				    v, setup.periodic_rc[v]);
 	}
 	return 0;
 }
@@ -138,8 +139,8 @@ static int ipi(struct check *c, uint32_t from, uint32_t to)
 		goto out;
 	}
 	if (rc)
-		ret = fail(c, "send on port %u from vCPU %u: rc %ld", port, from,
-			   rc);
+		ret = fail(c, "send on port %u from vCPU %u: rc %ld", port,
+			   from, rc);
 	else
 		ret = arrives_once(c, to, port, before);
 out:
@@ -226,8 +227,7 @@ int check_vcpu1_timer(struct check *c)
 	if (smp_call(1, CMD_BIND_TIMER, 0, 0, &rc, &out))
 		return fail(c, "vCPU 1 did not answer");
 	if (rc)
-		return fail(c, "bind_virq(VIRQ_TIMER, vcpu 1) on vCPU 1: rc %ld",
-			    rc);
+		return fail(c, "vCPU 1's bind_virq(VIRQ_TIMER): rc %ld", rc);
 	port = (uint32_t)out;
 	if (!port_tracked(c, port))
 		goto out;
@@ -273,17 +273,25 @@ static int poll_times_out(struct check *c, uint32_t port)
 	return 0;
 }
 
-/* vCPU 1 sends 1 ms after it is asked: the poll returns long before its
- * 1 s timeout, and the event arrives. */
+/*
+ * vCPU 1 sends 1 ms after it is asked: the poll returns long before its
+ * 1 s timeout, and the event arrives.  Interrupts go off before the
+ * request: should this vCPU be held up past the send, the event is still
+ * pending at the poll (which then returns at once) instead of taken by
+ * the upcall before it, which would leave a blocking poll nothing to
+ * wait for but its timeout.
+ */
 static int poll_woken(struct check *c, uint32_t port)
 {
 	uint32_t before = ev_count(0, port);
 	uint64_t flags, start, back;
 	long rc, send_rc;
 
-	if (smp_post(1, CMD_SEND, port, MS(1)))
-		return fail(c, "vCPU 1 is not taking commands");
 	flags = irq_save();
+	if (smp_post(1, CMD_SEND, port, MS(1))) {
+		irq_restore(flags);
+		return fail(c, "vCPU 1 is not taking commands");
+	}
 	start = xen_now();
 	rc = hc_poll_one(port, start + MS(1000));
 	back = xen_now();

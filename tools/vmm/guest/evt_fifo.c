@@ -50,7 +50,7 @@ static void consume_one(uint32_t cpu, struct evtchn_fifo_control_block *cb,
 			unsigned int prio, uint32_t *ready)
 {
 	uint32_t port = queue_head[cpu][prio];
-	event_word_t *word;
+	event_word_t *word, w;
 	uint32_t next;
 
 	if (port == 0) /* reached the tail last time: HEAD is new */
@@ -66,8 +66,8 @@ static void consume_one(uint32_t cpu, struct evtchn_fifo_control_block *cb,
 	if (next == 0)
 		*ready &= ~(1u << prio);
 	queue_head[cpu][prio] = next;
-	if ((__atomic_load_n(word, __ATOMIC_SEQ_CST) & (W_PENDING | W_MASKED)) !=
-	    W_PENDING)
+	w = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+	if ((w & (W_PENDING | W_MASKED)) != W_PENDING)
 		return;
 	/* Ack before handling: a new event links the word again. */
 	if (__atomic_fetch_and(word, ~W_PENDING, __ATOMIC_SEQ_CST) & W_PENDING)
@@ -84,7 +84,9 @@ static void drain_queues(uint32_t cpu, struct evtchn_fifo_control_block *cb)
 			 QUEUES_MASK;
 
 	for (uint32_t steps = 0; ready && steps < MAX_FIFO_STEPS; steps++) {
-		consume_one(cpu, cb, (unsigned int)__builtin_ctz(ready), &ready);
+		unsigned int prio = (unsigned int)__builtin_ctz(ready);
+
+		consume_one(cpu, cb, prio, &ready);
 		ready |= __atomic_exchange_n(&cb->ready, 0, __ATOMIC_SEQ_CST) &
 			 QUEUES_MASK;
 	}

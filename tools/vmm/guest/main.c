@@ -36,7 +36,8 @@ static const struct check_def checks[] = {
 	{ "VIRQ_TIMER on vCPU0 from set_timer_op", check_set_timer_op },
 	{ "VIRQ_TIMER on vCPU1 from its own singleshot timer",
 	  check_vcpu1_timer },
-	{ "SCHEDOP_poll: never blocked past its timeout or the event", check_poll },
+	{ "SCHEDOP_poll: never blocked past its timeout or the event",
+	  check_poll },
 	{ "loopback interdomain channel: both ends, EVTCHNOP_status",
 	  check_loopback },
 	{ "masked port: pending, no upcall; EVTCHNOP_unmask delivers",
@@ -76,8 +77,10 @@ static void xen_detect(void)
 
 	cpuid(XEN_CPUID_BASE, r);
 	setup.cpuid_max = r[0];
+	/* "XenVMMXenVMM" in EBX, ECX, EDX */
 	setup.xen_cpuid = !memcmp(&r[1], "XenV", 4) &&
-			  !memcmp(&r[2], "MMXe", 4) && !memcmp(&r[3], "nVMM", 4);
+			  !memcmp(&r[2], "MMXe", 4) &&
+			  !memcmp(&r[3], "nVMM", 4);
 	if (!setup.xen_cpuid || r[0] < XEN_CPUID_HYPERCALL)
 		return;
 	cpuid(XEN_CPUID_HYPERCALL, r);
@@ -88,7 +91,8 @@ static void xen_detect(void)
  * the mask bit of the last 2-level port, which nothing binds. */
 static bool shinfo_write_visible(void)
 {
-	xen_ulong_t *w = &shinfo->evtchn_mask[ARRAY_SIZE(shinfo->evtchn_mask) - 1];
+	size_t last = ARRAY_SIZE(shinfo->evtchn_mask) - 1;
+	xen_ulong_t *w = &shinfo->evtchn_mask[last];
 	xen_ulong_t top = (xen_ulong_t)1 << (sizeof(xen_ulong_t) * 8 - 1);
 	bool seen;
 

@@ -11,7 +11,7 @@
 	.globl _start
 _start:
 	cld
-	mov	%rdi, %r12		/* callee-saved across the zeroing */
+	mov	%rdi, %r12		/* kept across the zeroing */
 	mov	%rsi, %r13
 	test	%rdi, %rdi
 	jnz	1f

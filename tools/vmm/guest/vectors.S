@@ -83,7 +83,8 @@ spurious_entry:
 	 */
 	.macro TRAP_STUB vec
 	.balign	16
-	.if (\vec == 8) || (\vec >= 10 && \vec <= 14) || (\vec == 17) || (\vec == 21) || (\vec == 29) || (\vec == 30)
+	.if (\vec == 8) || (\vec >= 10 && \vec <= 14) || (\vec == 17) || \
+	    (\vec == 21) || (\vec == 29) || (\vec == 30)
 	.else
 	pushq	$0
 	.endif
