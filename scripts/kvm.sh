@@ -5,8 +5,11 @@
 # freestanding test guest on it.  The kernel and busybox are downloaded
 # and unpacked (apt-get download, dpkg-deb -x), never installed.
 #
-#   scripts/kvm.sh          run the test guest; print its checks and the
-#                           VMM's exit counts
+#   scripts/kvm.sh          run the test guest twice, with every event
+#                           channel hypercall in userspace and with the KVM
+#                           back end (--kvm-offload); print its checks and
+#                           the VMM's exit counts; the check lines of both
+#                           runs must be the same
 #
 # Exit status: 0 every check passed, 1 a failure, 77 skipped (packages or
 # QEMU unavailable).
@@ -88,9 +91,13 @@ bb=/bin/busybox
 \$bb mount -t sysfs sys /sys
 \$bb mount -t devtmpfs dev /dev
 for m in \$(\$bb cat /mod/order); do \$bb insmod /mod/\$m.ko || echo "insmod \$m failed"; done
-echo "@@EVTCHN-KVM-BEGIN@@"
-/bin/evtchn-vmm --guest /bin/evtchn-testguest --vcpus $SMP --timeout 60 ${VMM_ARGS:-}
-echo "@@EVTCHN-KVM-END@@ rc=\$?"
+for mode in userspace offload; do
+	args=
+	[ \$mode = offload ] && args=--kvm-offload
+	echo "@@EVTCHN-KVM-BEGIN \$mode@@"
+	/bin/evtchn-vmm --guest /bin/evtchn-testguest --vcpus $SMP --timeout 60 \$args ${VMM_ARGS:-}
+	echo "@@EVTCHN-KVM-END \$mode rc=\$?@@"
+done
 \$bb poweroff -f
 INIT
 chmod +x "$INITRD/init"
@@ -102,9 +109,26 @@ timeout 300 qemu-system-x86_64 -machine q35 -accel tcg -cpu max -m 1024 \
 	-smp "$SMP" -nographic -no-reboot -kernel "$ROOT/boot/vmlinuz-$kver" \
 	-initrd "$WORK/initrd.gz" -append "console=ttyS0 panic=-1 loglevel=4" \
 	</dev/null 2>&1 | tr -d '\r' >"$LOG" || true
-sed -n '/@@EVTCHN-KVM-BEGIN@@/,/@@EVTCHN-KVM-END@@/p' "$LOG" | sed '1d'
-if ! grep -q '@@EVTCHN-KVM-BEGIN@@' "$LOG"; then
+if ! grep -q '@@EVTCHN-KVM-BEGIN' "$LOG"; then
 	echo "kvm: the L1 kernel did not reach the VMM; console in $LOG"
 	exit 1
 fi
-grep -q '@@EVTCHN-KVM-END@@ rc=0' "$LOG"
+rc=0
+for mode in userspace offload; do
+	echo "== $mode"
+	sed -n "/@@EVTCHN-KVM-BEGIN $mode@@/,/@@EVTCHN-KVM-END $mode/p" "$LOG" |
+		sed '1d;$d' | tee "$WORK/$mode.out"
+	grep -q "@@EVTCHN-KVM-END $mode rc=0@@" "$LOG" || {
+		echo "kvm: $mode: $(grep -o "@@EVTCHN-KVM-END $mode rc=[0-9]*" "$LOG" | sed 's/.*rc=/exit status /')"
+		rc=1
+	}
+	grep -E '^(ok|FAIL) [0-9]+ ' "$WORK/$mode.out" >"$WORK/$mode.checks" || true
+done
+# The guest sees the same with the back end on: the same check lines.
+if ! cmp -s "$WORK/userspace.checks" "$WORK/offload.checks"; then
+	echo "kvm: the check lines differ between the two modes:"
+	diff "$WORK/userspace.checks" "$WORK/offload.checks" || true
+	rc=1
+fi
+[ -s "$WORK/userspace.checks" ] || rc=1
+exit $rc

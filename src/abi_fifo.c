@@ -430,6 +430,8 @@ long fifo_init_control(struct evtchn_domain *d,
 	 * domain_abi() */
 	atomic_store_explicit(&d->fifo, fd, memory_order_release);
 	atomic_store_explicit(&d->abi, &evtchn_abi_fifo, memory_order_release);
+	/* KVM only does 2-level: every send comes back to userspace. */
+	kvm_resync(d);
 	/* A sender that still used 2-level may have set a pending bit after
 	 * setup_ports() looked: once they are done, look again.  No event-array
 	 * page exists yet, so the saved state is all there is. */
@@ -575,5 +577,6 @@ struct fifo_domain *fifo_detach(struct evtchn_domain *d)
 		return NULL;
 	atomic_store_explicit(&d->abi, &evtchn_abi_2l, memory_order_release);
 	atomic_store_explicit(&d->fifo, NULL, memory_order_release);
+	kvm_resync(d); /* back into the kernel */
 	return fd;
 }

@@ -35,7 +35,7 @@ static int port_init(struct evtchn_domain *d, uint32_t port)
 /* Publish a new binding of @port (lock held). */
 static void port_bound(struct evtchn_domain *d, uint32_t port, uint64_t b)
 {
-	port_set_bind(port_get(d, port), b);
+	port_set_bind(d, port, b);
 	trace_bind(d->domid, port, bind_state(b),
 		   bind_state(b) == ECS_IPI
 			   ? atomic_load(&port_get(d, port)->notify_vcpu)
@@ -211,7 +211,7 @@ static long op_bind_virq(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 	rc = port_init(d, port);
 	if (rc)
 		goto out;
-	port_set_notify(port_get(d, port), b->vcpu);
+	port_set_notify(d, port, b->vcpu);
 	port_bound(d, port, bind_make(ECS_VIRQ, b->virq, 0));
 	/* Published last.  pairs with the acquire load in
 	 * evtchn_send_virq() */
@@ -274,7 +274,7 @@ static long op_bind_ipi(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 	rc = port_init(d, port);
 	if (rc)
 		goto out;
-	port_set_notify(port_get(d, port), b->vcpu);
+	port_set_notify(d, port, b->vcpu);
 	port_bound(d, port, bind_make(ECS_IPI, 0, 0));
 	b->port = port;
 	rc = 0;
@@ -337,7 +337,7 @@ static int close_locked(struct evtchn_domain *d1, uint32_t port1,
 		}
 		/* The peer becomes unbound, reserved for the closer; settling
 		 * until the senders that saw the channel are done. */
-		port_set_bind(port_get(d2, bind_port(b)),
+		port_set_bind(d2, bind_port(b),
 			      bind_make(ECS_UNBOUND, d1->domid,
 					++d2->settle_gen) |
 				      BIND_SETTLING);
@@ -534,7 +534,7 @@ static long op_bind_vcpu(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 		goto out;
 	}
 	/* 2-level: an event already pending stays where it was raised. */
-	port_set_notify(p, b->vcpu);
+	port_set_notify(d, b->port, b->vcpu);
 	rc = 0;
 out:
 	domain_unlock(d);

@@ -138,6 +138,7 @@ static int domain_config_check(const struct evtchn_domain_config *cfg)
 
 static void domain_free(struct evtchn_domain *d)
 {
+	kvm_destroy(d);
 	for (uint32_t i = 0; d->vcpu && i < d->nr_vcpus; i++)
 		if (d->vcpu[i].registered)
 			guest_unmap_gfn(d, d->vcpu[i].vi_gfn,
@@ -208,7 +209,7 @@ int evtchn_domain_create(struct evtchn_host *h,
 	domain_lock(d);
 	rc = port_alloc_bucket(d, 0);
 	if (rc == 0)
-		port_set_bind(port_get(d, 0), bind_make(ECS_RESERVED, 0, 0));
+		port_set_bind(d, 0, bind_make(ECS_RESERVED, 0, 0));
 	d->free_hint = 1;
 	domain_unlock(d);
 	if (rc) {
@@ -292,6 +293,7 @@ int evtchn_domain_set_layout(struct evtchn_domain *d, enum evtchn_layout l)
 		return -EINVAL;
 	domain_lock(d);
 	atomic_store_explicit(&d->layout, l, memory_order_relaxed);
+	kvm_resync(d);
 	domain_unlock(d);
 	return 0;
 }

@@ -213,6 +213,7 @@ struct evtchn_domain {
 	_Atomic unsigned nr_polling;      /* vCPUs in SCHEDOP_poll */
 	pthread_mutex_t route_mutex;      /* serialises route replacements */
 
+	struct evtchn_kvm *kvm;           /* kvm.c: under lock; NULL: none */
 	unsigned char *shared_info;       /* page owned by the library */
 	struct evtchn_vcpu *vcpu;         /* [nr_vcpus] */
 };
@@ -271,8 +272,9 @@ static inline bool bind_usable(uint64_t b)
 
 int port_alloc_bucket(struct evtchn_domain *d, uint32_t port);
 int port_get_free(struct evtchn_domain *d);
-void port_set_bind(struct evtchn_port *p, uint64_t bind);
-void port_set_notify(struct evtchn_port *p, uint32_t vcpu);
+/* The only writers of a port's binding and notify vCPU (lock held). */
+void port_set_bind(struct evtchn_domain *d, uint32_t port, uint64_t bind);
+void port_set_notify(struct evtchn_domain *d, uint32_t port, uint32_t vcpu);
 void port_free_begin(struct evtchn_domain *d, uint32_t port);
 void port_free_finish(struct evtchn_domain *d, uint32_t port);
 void port_table_destroy(struct evtchn_domain *d);
@@ -438,6 +440,22 @@ int fifo_image_restore(struct evtchn_domain *d,
 /* snapshot.c needs these from vcpu_op.c and port.c */
 void vcpu_info_restore(struct evtchn_domain *d, struct evtchn_vcpu *v,
 		       uint64_t gfn, void *page, uint32_t offset);
+
+/* kvm.c: the KVM back end follows the port table (lock held; nothing
+ * when the domain is not attached). */
+struct evtchn_kvm;
+void kvm_port_changed(struct evtchn_domain *d, uint32_t port);
+/* Everything again: the ABI, the callback, the layout or routes changed. */
+void kvm_resync(struct evtchn_domain *d);
+/* @vcpu's upcall vector changed, on vCPU @caller's thread. */
+void kvm_vector_changed(struct evtchn_domain *d, uint32_t caller,
+			uint32_t vcpu);
+/* @vcpu registered a vcpu_info of its own. */
+void kvm_vcpu_info_changed(struct evtchn_domain *d, uint32_t vcpu);
+void kvm_destroy(struct evtchn_domain *d);
+
+/* route.c: a sending route replaces @port's delivery (lock held). */
+bool route_sends(struct evtchn_domain *d, uint32_t port);
 
 /* vcpu_op.c */
 long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,

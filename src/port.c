@@ -19,18 +19,32 @@
 #include "rcu.h"
 #include "trace.h"
 
-void port_set_bind(struct evtchn_port *p, uint64_t bind)
+/*
+ * Every change of a port's binding or notify vCPU goes through these two
+ * (domain lock held), and from here to the listeners of the port table:
+ * the KVM back end, which keeps KVM's copy in line.
+ */
+static void port_changed(struct evtchn_domain *d, uint32_t port)
 {
-	/* pairs with the acquire load in port_bind() */
-	atomic_store_explicit(&p->bind, bind, memory_order_release);
+	kvm_port_changed(d, port);
 }
 
-void port_set_notify(struct evtchn_port *p, uint32_t vcpu)
+void port_set_bind(struct evtchn_domain *d, uint32_t port, uint64_t bind)
+{
+	/* pairs with the acquire load in port_bind() */
+	atomic_store_explicit(&port_get(d, port)->bind, bind,
+			      memory_order_release);
+	port_changed(d, port);
+}
+
+void port_set_notify(struct evtchn_domain *d, uint32_t port, uint32_t vcpu)
 {
 	/* Senders read it after the binding (acquire) or on its own; either
 	 * value is a binding that existed during the send.  pairs with the
 	 * acquire load in deliver_port_notify() */
-	atomic_store_explicit(&p->notify_vcpu, vcpu, memory_order_release);
+	atomic_store_explicit(&port_get(d, port)->notify_vcpu, vcpu,
+			      memory_order_release);
+	port_changed(d, port);
 }
 
 /* Give ports [valid_ports, valid_ports + 64) storage.  Called with the
@@ -186,8 +200,7 @@ void port_free_begin(struct evtchn_domain *d, uint32_t port)
 	trace_close(d->domid, port);
 	/* The binding first, then the owner slot: a sender that finds the
 	 * slot empty reads the binding again (backend_deliver()). */
-	port_set_bind(port_get(d, port), bind_make(ECS_FREE, 0, 0) |
-						  BIND_ZOMBIE);
+	port_set_bind(d, port, bind_make(ECS_FREE, 0, 0) | BIND_ZOMBIE);
 	backend_disown(d, port);
 	PARK_POINT("port:unpublished", port);
 }
@@ -202,8 +215,9 @@ void port_free_finish(struct evtchn_domain *d, uint32_t port)
 
 	domain_assert_locked(d);
 	domain_abi(d)->clear_pending(d, port);
-	port_set_notify(p, 0);
-	port_set_bind(p, bind_make(ECS_FREE, 0, 0));
+	(void)p;
+	port_set_notify(d, port, 0);
+	port_set_bind(d, port, bind_make(ECS_FREE, 0, 0));
 	if (port < d->free_hint)
 		d->free_hint = port;
 }

@@ -59,6 +59,18 @@ static ssize_t fd_read_nowait(int fd, uint64_t *count)
 	return n;
 }
 
+/* Whether a sending route takes @port's sends (domain lock held: the
+ * table cannot be replaced meanwhile). */
+bool route_sends(struct evtchn_domain *d, uint32_t port)
+{
+	struct route_table *t = table_of(d);
+
+	for (unsigned i = 0; t && i < t->nsend; i++)
+		if (t->send[i].port == port)
+			return true;
+	return false;
+}
+
 /* --- send path (RCU held) ------------------------------------------- */
 
 bool route_send(struct evtchn_domain *d, uint32_t port)
@@ -308,6 +320,7 @@ static int routes_replace(struct evtchn_domain *d,
 		return rc;
 	}
 	old = routes_publish(d, rs, t);
+	kvm_resync(d); /* a sending route keeps its port out of KVM */
 	domain_unlock(d);
 	PARK_POINT("route:published", 0);
 	/* Senders that saw the old table are done before it goes. */

@@ -436,7 +436,7 @@ static void restore_ports(struct evtchn_domain *d, const struct image *im)
 		struct evtchn_port *p = port_get(d, sp->port);
 		uint64_t b;
 
-		port_set_notify(p, sp->vcpu);
+		port_set_notify(d, sp->port, sp->vcpu);
 		atomic_store(&p->priority, sp->priority);
 		atomic_store(&p->fifo_pending, sp->fifo_pending);
 		atomic_store(&p->fifo_lastq, sp->lastq);
@@ -465,7 +465,7 @@ static void restore_ports(struct evtchn_domain *d, const struct image *im)
 			b = bind_make(ECS_IPI, 0, 0);
 			break;
 		}
-		port_set_bind(p, b);
+		port_set_bind(d, sp->port, b);
 	}
 	d->free_hint = 1;
 }
@@ -563,6 +563,7 @@ int evtchn_domain_restore(struct evtchn_domain *d, const void *buf,
 	}
 	restore_ports(d, &im);
 	restore_pirqs(d, &im);
+	kvm_resync(d); /* KVM's copy rebuilt from what was restored */
 	/* An upcall that was pending is raised again: the interrupt may have
 	 * been in flight (a spurious one is harmless, as after Xen's
 	 * register_vcpu_info). */

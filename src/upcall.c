@@ -174,6 +174,7 @@ static void set_callback_via(struct evtchn_domain *d, uint64_t via)
 		line_set(d, via, true);
 	}
 	line_unlock(d);
+	kvm_resync(d); /* KVM injects vectors, never lines */
 	domain_unlock(d);
 }
 
@@ -229,6 +230,9 @@ static long set_upcall_vector(struct evtchn_domain *d, uint32_t vcpu,
 	if (!v)
 		return -XEN_ENOENT;
 	atomic_store(&v->upcall_vector, op.vector);
+	domain_lock(d);
+	kvm_vector_changed(d, vcpu, op.vcpu);
+	domain_unlock(d);
 	/* An upcall already pending is injected now. */
 	evtchn_rcu_read_lock();
 	if ((__atomic_load_n(atomic_load(&v->vcpu_info), __ATOMIC_SEQ_CST) &

@@ -310,6 +310,9 @@ int vmm_vcpu_run(struct vmm_vcpu *v)
 	v->tid = pthread_self();
 	atomic_store(&v->running, true);
 	while (!atomic_load(&vm->stop)) {
+		/* vCPU attributes of the KVM back end wait for this thread */
+		if (vm->offload)
+			evtchn_kvm_vcpu_sync(vm->dom, v->id);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				r->immediate_exit = 0;

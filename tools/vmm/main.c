@@ -2,7 +2,11 @@
 /*
  * evtchn-vmm: run a guest on KVM with Xen's event channels from libevtchn.
  *
- *   evtchn-vmm --guest IMAGE [--vcpus N] [--timeout SEC] [--verbose]
+ *   evtchn-vmm --guest IMAGE [--vcpus N] [--timeout SEC] [--kvm-offload]
+ *              [--verbose]
+ *
+ * --kvm-offload attaches the domain to KVM (include/evtchn/kvm.h): IPIs and
+ * loopback sends are delivered by the kernel without an exit.
  *
  * The guest's serial console goes to standard output; at the end the VMM
  * prints how many exits of each kind reached it, and exits with the
@@ -35,7 +39,7 @@ static const char *const exit_names[EXIT_KINDS] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: evtchn-vmm --guest IMAGE [--vcpus N] "
-		   "[--timeout SEC] [--verbose]\n");
+		   "[--timeout SEC] [--kvm-offload] [--verbose]\n");
 }
 
 static void *vcpu_main(void *arg)
@@ -89,6 +93,7 @@ int main(int argc, char **argv)
 		{ "vcpus", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "kvm-offload", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -99,7 +104,7 @@ int main(int argc, char **argv)
 	double t0;
 	int o, rc;
 
-	while ((o = getopt_long(argc, argv, "g:c:t:vh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "g:c:t:vkh", opts, NULL)) != -1) {
 		char *end;
 
 		switch (o) {
@@ -125,6 +130,9 @@ int main(int argc, char **argv)
 		case 'v':
 			vm.verbose = true;
 			break;
+		case 'k':
+			vm.offload = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -144,6 +152,11 @@ int main(int argc, char **argv)
 	if (vmm_load_elf(&vm, guest) || vmm_xen_setup(&vm) ||
 	    vmm_kvm_create_vcpus(&vm))
 		return 65;
+	if (vm.offload) {
+		rc = vmm_xen_offload(&vm);
+		if (rc)
+			return rc == -ENOTSUP ? 77 : 65;
+	}
 	t0 = now_s();
 	vm.timeout = timeout;
 	pthread_create(&wd, NULL, watchdog, &vm);

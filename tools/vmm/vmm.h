@@ -16,6 +16,7 @@
 #include <linux/kvm.h>
 
 #include "evtchn/evtchn.h"
+#include "evtchn/kvm.h"
 
 #define VMM_MAX_VCPUS 8
 
@@ -64,6 +65,7 @@ struct vmm {
 	_Atomic int status;          /* the guest's verdict, -1 none */
 	_Atomic unsigned long exits[EXIT_KINDS];
 	bool verbose;
+	bool offload;                /* --kvm-offload: the KVM back end */
 	/* the serial console: a line at a time */
 	char line[256];
 	unsigned line_len;
@@ -83,6 +85,7 @@ int vmm_load_elf(struct vmm *vm, const char *path);
 int vmm_xen_setup(struct vmm *vm);
 void vmm_xen_cpuid(struct vmm *vm, uint32_t vcpu, struct kvm_cpuid2 *cpuid);
 void vmm_xen_hypercall(struct vmm_vcpu *v, struct kvm_xen_exit *x);
+int vmm_xen_offload(struct vmm *vm);
 void vmm_xen_teardown(struct vmm *vm);
 
 void vmm_count(struct vmm *vm, enum vmm_exit_kind k);

@@ -144,6 +144,26 @@ int vmm_xen_setup(struct vmm *vm)
 	return rc;
 }
 
+/* The KVM back end (--kvm-offload): IPIs and loopback sends in the
+ * kernel.  After the vCPUs exist, before they run. */
+int vmm_xen_offload(struct vmm *vm)
+{
+	int fds[VMM_MAX_VCPUS];
+	struct evtchn_kvm_config cfg = { .vm_fd = vm->vm_fd,
+					 .nr_vcpus = vm->nr_vcpus,
+					 .vcpu_fds = fds,
+					 .offload = EVTCHN_KVM_ALL };
+	int rc;
+
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+		fds[i] = vm->vcpu[i].fd;
+	rc = evtchn_domain_attach_kvm(vm->dom, &cfg);
+	if (rc)
+		fprintf(stderr, "evtchn-vmm: KVM back end: %s\n",
+			evtchn_strerror(rc));
+	return rc;
+}
+
 void vmm_xen_teardown(struct vmm *vm)
 {
 	if (vm->dom)

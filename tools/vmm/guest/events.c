@@ -117,9 +117,12 @@ bool ev_test(uint32_t port, enum ev_bit bit)
 	return cur_abi()->test(port, bit);
 }
 
-/* After a successful bind: nothing can be pending on a fresh port, so a
- * plain clear of the mask is enough (no EVTCHNOP_unmask). */
-static void bound(uint32_t port, uint32_t vcpu)
+/* After a successful bind: nothing is pending on a fresh port but for an
+ * interdomain bind, on which Xen raises an event (@raised); then the
+ * mask goes through EVTCHNOP_unmask, which delivers what is pending (a
+ * plain clear would leave it pending, unseen).  Otherwise a plain clear
+ * of the mask is enough. */
+static void bound_port(uint32_t port, uint32_t vcpu, bool raised)
 {
 	const struct abi_ops *ops = cur_abi();
 
@@ -127,7 +130,17 @@ static void bound(uint32_t port, uint32_t vcpu)
 		__atomic_fetch_or(&used[port / 64], 1ull << (port % 64),
 				  __ATOMIC_RELAXED);
 	ops->set_vcpu(port, vcpu);
-	ops->enable(port);
+	if (raised) {
+		ops->mask(port);
+		(void)ev_unmask(port);
+	} else {
+		ops->enable(port);
+	}
+}
+
+static void bound(uint32_t port, uint32_t vcpu)
+{
+	bound_port(port, vcpu, false);
 }
 
 long ev_bind_ipi(uint32_t vcpu, uint32_t *port)
@@ -176,7 +189,7 @@ long ev_bind_interdomain(uint32_t remote_port, uint32_t *port)
 
 	if (rc == 0) {
 		*port = op.local_port;
-		bound(op.local_port, 0);
+		bound_port(op.local_port, 0, true);
 	}
 	return rc;
 }

@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The KVM back end: a derived copy of the port table in KVM's own Xen
+ * support, so that a guest's IPIs and loopback sends never leave the
+ * kernel (include/evtchn/kvm.h).
+ *
+ * The library stays the source of truth.  Every change of a port's
+ * binding or notify vCPU reaches kvm_port_changed() (watch.c), under the
+ * domain lock, and the entry KVM has for that port is brought in line:
+ * assigned, updated or deassigned.  A port being closed is deassigned
+ * while it is unpublished, before its number can be bound again: KVM's
+ * DEASSIGN waits for its own senders (SRCU), so no in-kernel send reaches
+ * a later binding.
+ *
+ * What is offloaded now (2-level ABI only, KVM 6.12):
+ *   - IPIs: KVM_XEN_ATTR_TYPE_EVTCHN { ipi, deliver to itself on the APIC
+ *     of its notify vCPU };
+ *   - loopback interdomain pairs (both ends in this domain): one entry per
+ *     end, delivering to the other end on the APIC of its notify vCPU;
+ *   - shared_info by HVA (the library's page), each vCPU's vcpu_info
+ *     (its slot in shared_info), the Xen vCPU ids, the long mode;
+ *   - the per-vCPU upcall vectors (vCPU attribute, set on that vCPU's own
+ *     thread: evtchn_kvm_vcpu_sync()) and the global callback vector.
+ * A port's entry exists only while KVM can deliver as Xen would: the
+ * domain on 2-level, the callback a vector (per-vCPU or global), the
+ * target vCPU's vcpu_info and vector known to KVM, no sending route on
+ * the port.  Otherwise sends exit to the VMM and the library delivers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <linux/kvm.h>
+
+#include "evtchn/kvm.h"
+#include "internal.h"
+
+#define MAX_2L_PORTS 4096u
+#define VIA_VECTOR 2
+
+/* Linux 6.9 uapi (include/uapi/linux/kvm.h): shared_info and vcpu_info by
+ * host address.  Older headers lack the names; the values are fixed. */
+#ifndef KVM_XEN_ATTR_TYPE_SHARED_INFO_HVA
+#define KVM_XEN_ATTR_TYPE_SHARED_INFO_HVA 0x6
+#endif
+#ifndef KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA
+#define KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA 0x9
+#endif
+
+/* What KVM holds for a sending port: 0 none, else deliver_port + 1 and
+ * the target APIC ID. */
+struct kvm_entry {
+	uint32_t deliver;  /* deliver port + 1; 0: no entry */
+	uint32_t apic;
+};
+
+struct evtchn_kvm {
+	int vm_fd;
+	unsigned offload;
+	uint32_t nr_vcpus;
+	int *vcpu_fd;
+	uint32_t *apic;
+	/* per vCPU: the upcall vector KVM has, the one it should have, and
+	 * whether KVM knows its vcpu_info (under the domain lock; applied on
+	 * the vCPU's own thread) */
+	uint8_t *kvm_vector, *want_vector;
+	bool *vi_known;
+	_Atomic bool *sync;        /* a vCPU attribute waits for its thread */
+	uint8_t global_vector;     /* what KVM has */
+	bool long_mode;            /* what KVM has */
+	struct kvm_entry entry[MAX_2L_PORTS];
+};
+
+static int hvm_set(struct evtchn_kvm *k, struct kvm_xen_hvm_attr *a)
+{
+	return ioctl(k->vm_fd, KVM_XEN_HVM_SET_ATTR, a) ? -errno : 0;
+}
+
+static int vcpu_set(struct evtchn_kvm *k, uint32_t v,
+		    struct kvm_xen_vcpu_attr *a)
+{
+	return ioctl(k->vcpu_fd[v], KVM_XEN_VCPU_SET_ATTR, a) ? -errno : 0;
+}
+
+/* The delivery KVM should make for a send on @port now (lock held):
+ * false when none (the send exits to the VMM). */
+static bool entry_wanted(struct evtchn_domain *d, uint32_t port,
+			 struct kvm_entry *e)
+{
+	struct evtchn_kvm *k = d->kvm;
+	uint64_t b, via;
+	uint32_t target, vcpu;
+
+	if (domain_abi(d) != &evtchn_abi_2l || port >= MAX_2L_PORTS ||
+	    !port_is_valid(d, port))
+		return false;
+	b = port_bind(port_get(d, port));
+	if (b & BIND_ZOMBIE)
+		return false;
+	if (bind_state(b) == ECS_IPI && (k->offload & EVTCHN_KVM_IPI))
+		target = port;
+	else if (bind_state(b) == ECS_INTERDOMAIN && bind_dom(b) == d->domid &&
+		 (k->offload & EVTCHN_KVM_LOOPBACK))
+		target = bind_port(b);
+	else
+		return false;
+	if (target >= MAX_2L_PORTS || !port_is_valid(d, target) ||
+	    route_sends(d, port))
+		return false;
+	vcpu = atomic_load(&port_get(d, target)->notify_vcpu);
+	if (vcpu >= k->nr_vcpus || !k->vi_known[vcpu])
+		return false;
+	/* KVM injects what the library would: the vCPU's own vector, or
+	 * the global one; never a GSI or INTx line. */
+	via = atomic_load(&d->callback_via);
+	if (!(k->kvm_vector[vcpu] &&
+	      k->kvm_vector[vcpu] == atomic_load(&d->vcpu[vcpu].upcall_vector)) &&
+	    !(via >> 56 == VIA_VECTOR && (uint8_t)via == k->global_vector &&
+	      !atomic_load(&d->vcpu[vcpu].upcall_vector)))
+		return false;
+	e->deliver = target + 1;
+	e->apic = k->apic[vcpu];
+	return true;
+}
+
+/* Bring KVM's entry for @port in line (lock held). */
+static void entry_sync(struct evtchn_domain *d, uint32_t port)
+{
+	struct evtchn_kvm *k = d->kvm;
+	struct kvm_entry want = { 0 }, *have;
+	struct kvm_xen_hvm_attr a = { .type = KVM_XEN_ATTR_TYPE_EVTCHN };
+	uint64_t b;
+
+	if (port >= MAX_2L_PORTS)
+		return;
+	have = &k->entry[port];
+	if (!entry_wanted(d, port, &want))
+		want.deliver = 0;
+	if (want.deliver == have->deliver && want.apic == have->apic)
+		return;
+	a.u.evtchn.send_port = port;
+	if (have->deliver && want.deliver == have->deliver) {
+		/* Only the target vCPU moved. */
+		a.u.evtchn.flags = KVM_XEN_EVTCHN_UPDATE;
+	} else if (have->deliver) {
+		a.u.evtchn.flags = KVM_XEN_EVTCHN_DEASSIGN;
+		(void)hvm_set(k, &a);
+		have->deliver = 0;
+		if (!want.deliver)
+			return;
+		a.u.evtchn.flags = 0;
+	}
+	b = port_bind(port_get(d, port));
+	a.u.evtchn.type = bind_state(b) == ECS_IPI ? EVTCHNSTAT_ipi
+						   : EVTCHNSTAT_interdomain;
+	a.u.evtchn.deliver.port.port = want.deliver - 1;
+	a.u.evtchn.deliver.port.vcpu = want.apic;
+	a.u.evtchn.deliver.port.priority = KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
+	if (hvm_set(k, &a) == 0)
+		*have = want;
+}
+
+/* A port changed (lock held): its entry, and the entry of the loopback
+ * port that delivers to it (its notify vCPU is that entry's target). */
+void kvm_port_changed(struct evtchn_domain *d, uint32_t port)
+{
+	uint64_t b;
+
+	if (!d->kvm)
+		return;
+	entry_sync(d, port);
+	if (port_is_valid(d, port)) {
+		b = port_bind(port_get(d, port));
+		if (bind_state(b) == ECS_INTERDOMAIN && bind_dom(b) == d->domid)
+			entry_sync(d, bind_port(b));
+	}
+}
+
+/* Everything again (lock held): the ABI, the callback, a vector or a
+ * route table changed. */
+void kvm_resync(struct evtchn_domain *d)
+{
+	struct evtchn_kvm *k = d->kvm;
+	uint64_t via;
+	uint8_t global;
+
+	if (!k)
+		return;
+	if (k->long_mode != (domain_layout(d) == EVTCHN_LAYOUT_64)) {
+		struct kvm_xen_hvm_attr lm = { .type = KVM_XEN_ATTR_TYPE_LONG_MODE,
+					       .u.long_mode = !k->long_mode };
+
+		if (hvm_set(k, &lm) == 0)
+			k->long_mode = !k->long_mode;
+	}
+	via = atomic_load(&d->callback_via);
+	global = via >> 56 == VIA_VECTOR ? (uint8_t)via : 0;
+	if (global != k->global_vector) {
+		struct kvm_xen_hvm_attr a = { .type =
+						      KVM_XEN_ATTR_TYPE_UPCALL_VECTOR,
+					      .u.vector = global };
+
+		if (hvm_set(k, &a) == 0)
+			k->global_vector = global;
+	}
+	for (uint32_t v = 0; v < k->nr_vcpus; v++) {
+		uint8_t want = atomic_load(&d->vcpu[v].upcall_vector);
+
+		if (want != k->kvm_vector[v]) {
+			k->want_vector[v] = want;
+			atomic_store(&k->sync[v], true);
+		}
+	}
+	for (uint32_t p = 1; p < MAX_2L_PORTS; p++)
+		entry_sync(d, p);
+}
+
+/* The vCPU attribute that waits for @v's own thread (lock held). */
+static void vcpu_apply(struct evtchn_domain *d, uint32_t v)
+{
+	struct evtchn_kvm *k = d->kvm;
+	struct kvm_xen_vcpu_attr a = {
+		.type = KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR,
+		.u.vector = k->want_vector[v],
+	};
+
+	if (vcpu_set(k, v, &a) == 0)
+		k->kvm_vector[v] = k->want_vector[v];
+	kvm_resync(d);
+}
+
+void kvm_vector_changed(struct evtchn_domain *d, uint32_t caller,
+			uint32_t vcpu)
+{
+	struct evtchn_kvm *k = d->kvm;
+
+	if (!k || vcpu >= k->nr_vcpus)
+		return;
+	k->want_vector[vcpu] = atomic_load(&d->vcpu[vcpu].upcall_vector);
+	if (caller == vcpu)
+		vcpu_apply(d, vcpu); /* on that vCPU's own thread */
+	else
+		atomic_store(&k->sync[vcpu], true);
+}
+
+int evtchn_kvm_vcpu_sync(struct evtchn_domain *d, uint32_t vcpu)
+{
+	struct evtchn_kvm *k;
+
+	if (!d || vcpu >= d->nr_vcpus)
+		return -EINVAL;
+	k = d->kvm;
+	if (!k || !atomic_load_explicit(&k->sync[vcpu], memory_order_acquire))
+		return 0;
+	domain_lock(d);
+	atomic_store(&k->sync[vcpu], false);
+	vcpu_apply(d, vcpu);
+	domain_unlock(d);
+	return 0;
+}
+
+void kvm_vcpu_info_changed(struct evtchn_domain *d, uint32_t vcpu)
+{
+	struct evtchn_kvm *k = d->kvm;
+
+	/* KVM still writes the old slot: no entry targets the vCPU any
+	 * more (its own vcpu_info registration with KVM is not done yet). */
+	if (!k || vcpu >= k->nr_vcpus)
+		return;
+	k->vi_known[vcpu] = false;
+	kvm_resync(d);
+}
+
+static void kvm_free(struct evtchn_kvm *k)
+{
+	if (!k)
+		return;
+	free(k->vcpu_fd);
+	free(k->apic);
+	free(k->kvm_vector);
+	free(k->want_vector);
+	free(k->vi_known);
+	free((void *)k->sync);
+	free(k);
+}
+
+/* Shared_info, the long mode, and each vCPU's id and vcpu_info: before
+ * the vCPUs run (their attributes are set from this thread). */
+static int kvm_setup(struct evtchn_domain *d, struct evtchn_kvm *k)
+{
+	struct kvm_xen_hvm_attr lm = { .type = KVM_XEN_ATTR_TYPE_LONG_MODE };
+	struct kvm_xen_hvm_attr si = { .type = KVM_XEN_ATTR_TYPE_SHARED_INFO_HVA };
+	int rc;
+
+	lm.u.long_mode = domain_layout(d) == EVTCHN_LAYOUT_64;
+	/* u.shared_info.hva shares gfn's place (6.9 uapi) */
+	si.u.shared_info.gfn = (uintptr_t)d->shared_info;
+	rc = hvm_set(k, &lm);
+	k->long_mode = lm.u.long_mode;
+	if (!rc)
+		rc = hvm_set(k, &si);
+	for (uint32_t v = 0; !rc && v < k->nr_vcpus; v++) {
+		struct kvm_xen_vcpu_attr id = { .type = KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID,
+						.u.vcpu_id = v };
+		struct kvm_xen_vcpu_attr vi = { .type =
+							KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA };
+
+		rc = vcpu_set(k, v, &id);
+		/* vCPUs from 32 have no slot in shared_info until they
+		 * register one: not offloaded (vi_known false). */
+		if (rc || v >= XEN_LEGACY_MAX_VCPUS_X86_64 ||
+		    d->vcpu[v].registered)
+			continue;
+		/* u.hva shares gpa's place (6.9 uapi) */
+		vi.u.gpa = (uintptr_t)(d->shared_info + v * 64);
+		rc = vcpu_set(k, v, &vi);
+		k->vi_known[v] = rc == 0;
+	}
+	return rc;
+}
+
+int evtchn_domain_attach_kvm(struct evtchn_domain *d,
+			     const struct evtchn_kvm_config *cfg)
+{
+	struct evtchn_kvm *k;
+	int caps, rc;
+
+	if (!d || !cfg || cfg->nr_vcpus != d->nr_vcpus || !cfg->vcpu_fds ||
+	    (cfg->offload & ~EVTCHN_KVM_ALL))
+		return -EINVAL;
+	caps = ioctl(cfg->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XEN_HVM);
+	if (caps < 0)
+		return -errno;
+	if ((caps & EVTCHN_KVM_CAPS_NEEDED) != EVTCHN_KVM_CAPS_NEEDED)
+		return -ENOTSUP;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->vm_fd = cfg->vm_fd;
+	k->offload = cfg->offload;
+	k->nr_vcpus = cfg->nr_vcpus;
+	k->vcpu_fd = calloc(k->nr_vcpus, sizeof(*k->vcpu_fd));
+	k->apic = calloc(k->nr_vcpus, sizeof(*k->apic));
+	k->kvm_vector = calloc(k->nr_vcpus, 1);
+	k->want_vector = calloc(k->nr_vcpus, 1);
+	k->vi_known = calloc(k->nr_vcpus, sizeof(*k->vi_known));
+	k->sync = calloc(k->nr_vcpus, sizeof(*k->sync));
+	if (!k->vcpu_fd || !k->apic || !k->kvm_vector || !k->want_vector ||
+	    !k->vi_known || !k->sync) {
+		kvm_free(k);
+		return -ENOMEM;
+	}
+	for (uint32_t v = 0; v < k->nr_vcpus; v++) {
+		k->vcpu_fd[v] = cfg->vcpu_fds[v];
+		k->apic[v] = cfg->apic_ids ? cfg->apic_ids[v] : v;
+	}
+	domain_lock(d);
+	rc = d->kvm ? -EBUSY : kvm_setup(d, k);
+	if (rc) {
+		domain_unlock(d);
+		kvm_free(k);
+		return rc;
+	}
+	d->kvm = k;
+	/* vectors the guest set already: from this thread, before the
+	 * vCPUs run */
+	for (uint32_t v = 0; v < k->nr_vcpus; v++) {
+		k->want_vector[v] = atomic_load(&d->vcpu[v].upcall_vector);
+		if (k->want_vector[v]) {
+			struct kvm_xen_vcpu_attr a = {
+				.type = KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR,
+				.u.vector = k->want_vector[v],
+			};
+
+			if (vcpu_set(k, v, &a) == 0)
+				k->kvm_vector[v] = k->want_vector[v];
+		}
+	}
+	kvm_resync(d);
+	domain_unlock(d);
+	return 0;
+}
+
+void kvm_destroy(struct evtchn_domain *d)
+{
+	if (d->kvm)
+		(void)evtchn_domain_detach_kvm(d);
+}
+
+int evtchn_domain_detach_kvm(struct evtchn_domain *d)
+{
+	struct kvm_xen_hvm_attr a = { .type = KVM_XEN_ATTR_TYPE_EVTCHN,
+				      .u.evtchn.flags = KVM_XEN_EVTCHN_RESET };
+	struct evtchn_kvm *k;
+
+	if (!d)
+		return -EINVAL;
+	domain_lock(d);
+	k = d->kvm;
+	d->kvm = NULL;
+	if (k)
+		(void)hvm_set(k, &a);
+	domain_unlock(d);
+	kvm_free(k);
+	return k ? 0 : -ENOENT;
+}
