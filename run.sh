@@ -111,6 +111,7 @@ installed_files() {
 	for f in bin/evtchn-sim bin/evtchn-bench bin/evtchn-dump bin/evtchn-demo \
 		include/evtchn/evtchn.h include/evtchn/backend.h \
 		include/evtchn/route.h include/evtchn/xenevtchn_compat.h \
+		include/evtchn/kvm.h \
 		share/man/man3/evtchn.3 share/man/man1/evtchn-sim.1 \
 		share/man/man1/evtchn-bench.1 share/man/man1/evtchn-dump.1 \
 		share/man/man1/evtchn-demo.1 share/doc/evtchn/api.md \

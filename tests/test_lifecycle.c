@@ -4,6 +4,10 @@
  * unbound). */
 #include <string.h>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "evtchn/kvm.h"
 #include "fixture.h"
 
 #define F struct fx *f = *state
@@ -137,6 +141,37 @@ static void dump_lists_ports(void **state)
 	(void)v;
 }
 
+/* The KVM back end on something that is not a KVM VM: a clear error, and
+ * the domain keeps working in userspace.  (The back end itself runs on a
+ * real KVM in scripts/kvm.sh.) */
+static void attach_kvm_refused_without_kvm(void **state)
+{
+	F;
+	int efd = eventfd(0, EFD_NONBLOCK);
+	int fds[4] = { efd, efd, efd, efd };
+	struct evtchn_kvm_config cfg = { .vm_fd = efd, .nr_vcpus = 4,
+					 .vcpu_fds = fds,
+					 .offload = EVTCHN_KVM_ALL };
+	long p;
+
+	assert_int_equal(evtchn_domain_attach_kvm(f->d1.d, &cfg), -ENOTTY);
+	cfg.vm_fd = -1;
+	assert_int_equal(evtchn_domain_attach_kvm(f->d1.d, &cfg), -EBADF);
+	cfg.nr_vcpus = 3;
+	assert_int_equal(evtchn_domain_attach_kvm(f->d1.d, &cfg), -EINVAL);
+	cfg.nr_vcpus = 4;
+	cfg.offload = 1u << 7;
+	assert_int_equal(evtchn_domain_attach_kvm(f->d1.d, &cfg), -EINVAL);
+	assert_int_equal(evtchn_domain_attach_kvm(NULL, &cfg), -EINVAL);
+	assert_int_equal(evtchn_domain_detach_kvm(f->d1.d), -ENOENT);
+	assert_int_equal(evtchn_kvm_vcpu_sync(f->d1.d, 0), 0);
+	assert_int_equal(evtchn_kvm_vcpu_sync(f->d1.d, 4), -EINVAL);
+	p = th_bind_ipi(&f->d1, 1);
+	assert_int_equal(th_send(&f->d1, 0, p), 0);
+	assert_true(th_pending(&f->d1, p));
+	close(efd);
+}
+
 static void strerror_names_errors(void **state)
 {
 	(void)state;
@@ -154,6 +189,7 @@ int main(void)
 		FX_TEST(destroy_unbinds_peers),
 		FX_TEST(create_destroy_cycles),
 		FX_TEST(dump_lists_ports),
+		FX_TEST(attach_kvm_refused_without_kvm),
 		cmocka_unit_test(strerror_names_errors),
 	};
 
