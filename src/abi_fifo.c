@@ -446,7 +446,7 @@ out:
 long fifo_expand_array(struct evtchn_domain *d, uint64_t gfn)
 {
 	struct fifo_domain *fd;
-	uint32_t port, slot, end;
+	uint32_t port, slot, end, saved[WORDS_PER_PAGE], nsaved = 0;
 	void *page;
 	long rc = 0;
 
@@ -478,24 +478,28 @@ long fifo_expand_array(struct evtchn_domain *d, uint64_t gfn)
 	 * event is seen below. */
 	evtchn_synchronize_rcu();
 
-	/* Raise what was saved while the page was missing.  As in Xen, the
-	 * saved flag stays set (a port closed and bound again meanwhile gets
-	 * the event on its new binding, and a later FIFO session raises it
-	 * again); unlike Xen, a port that is not bound now is skipped. */
+	/* What was saved while the page was missing, raised below.  As in
+	 * Xen, the saved flag stays set (a port closed and bound again
+	 * meanwhile gets the event on its new binding, and a later FIFO
+	 * session raises it again); unlike Xen, a port that is not bound now
+	 * is skipped. */
+	for (; port < end && port_is_valid(d, port); port++)
+		if (atomic_load_explicit(&port_get(d, port)->fifo_pending,
+					 memory_order_relaxed))
+			saved[nsaved++] = port;
+out:
+	/* Raised after the lock, so the VMM's interrupt callback runs under
+	 * none; the read-side section, entered first, keeps a close that
+	 * comes in between from finishing before the event is set. */
 	evtchn_rcu_read_lock();
-	for (; port < end && port_is_valid(d, port); port++) {
-		struct evtchn_port *p = port_get(d, port);
+	domain_unlock(d);
+	for (uint32_t i = 0; i < nsaved; i++) {
+		struct evtchn_port *p = port_get(d, saved[i]);
 
-		if (atomic_load_explicit(&p->fifo_pending,
-					 memory_order_relaxed) &&
-		    bind_usable(port_bind(p)))
-			set_pending_fifo(d,
-					 &d->vcpu[atomic_load(&p->notify_vcpu)],
-					 port);
+		if (bind_usable(port_bind(p)))
+			deliver_port(d, atomic_load(&p->notify_vcpu), saved[i]);
 	}
 	evtchn_rcu_read_unlock();
-out:
-	domain_unlock(d);
 	return rc;
 }
 

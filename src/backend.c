@@ -312,12 +312,12 @@ int evtchn_backend_bind_interdomain(struct evtchn_backend *b, uint16_t domid,
 					      .remote_port = remote_port };
 	int rc = -EACCES;
 
-	pthread_mutex_lock(&b->lock);
+	lib_lock(&b->lock);
 	if (b->restrict_domid != UNRESTRICTED && b->restrict_domid != domid)
 		goto out;
 	rc = be_bind(b, EVTCHNOP_bind_interdomain, &bi);
 out:
-	pthread_mutex_unlock(&b->lock);
+	lib_unlock(&b->lock);
 	return rc;
 }
 
@@ -327,12 +327,12 @@ int evtchn_backend_bind_unbound(struct evtchn_backend *b, uint16_t domid)
 					   .remote_dom = domid };
 	int rc = -EACCES;
 
-	pthread_mutex_lock(&b->lock);
+	lib_lock(&b->lock);
 	if (b->restrict_domid != UNRESTRICTED)
 		goto out;
 	rc = be_bind(b, EVTCHNOP_alloc_unbound, &au);
 out:
-	pthread_mutex_unlock(&b->lock);
+	lib_unlock(&b->lock);
 	return rc;
 }
 
@@ -341,12 +341,12 @@ int evtchn_backend_bind_virq(struct evtchn_backend *b, uint32_t virq)
 	struct evtchn_bind_virq bv = { .virq = virq, .vcpu = 0 };
 	int rc = -EACCES;
 
-	pthread_mutex_lock(&b->lock);
+	lib_lock(&b->lock);
 	if (b->restrict_domid != UNRESTRICTED)
 		goto out;
 	rc = be_bind(b, EVTCHNOP_bind_virq, &bv);
 out:
-	pthread_mutex_unlock(&b->lock);
+	lib_unlock(&b->lock);
 	return rc;
 }
 
@@ -381,11 +381,11 @@ int evtchn_backend_unbind(struct evtchn_backend *b, uint32_t port)
 	struct be_port *bp;
 	int rc = -ENOTCONN;
 
-	pthread_mutex_lock(&b->lock);
+	lib_lock(&b->lock);
 	bp = be_find(b, port, true);
 	if (bp)
 		rc = be_unbind(b, bp);
-	pthread_mutex_unlock(&b->lock);
+	lib_unlock(&b->lock);
 	return rc;
 }
 
@@ -394,16 +394,19 @@ int evtchn_backend_notify(struct evtchn_backend *b, uint32_t port)
 	struct be_port *bp;
 	int rc = -ENOTCONN;
 
-	pthread_mutex_lock(&b->lock);
+	lib_lock(&b->lock);
 	bp = be_find(b, port, false);
+	/* The record lives until a grace period after it leaves the owner
+	 * table: the send runs in a read-side section entered before the
+	 * handle's lock is dropped (the VMM's callback runs under none). */
+	evtchn_rcu_read_lock();
+	lib_unlock(&b->lock);
 	/* Still this handle's port: one closed by a reset of its domain may
 	 * carry another binding now.  Checked in the read-side section that
 	 * sends, so the port cannot be freed and bound again in between. */
-	evtchn_rcu_read_lock();
 	if (bp && backend_owns(b->d, port, bp))
 		rc = evtchn_send_locked_rcu(b->d, port);
 	evtchn_rcu_read_unlock();
-	pthread_mutex_unlock(&b->lock);
 	return rc;
 }
 
@@ -413,7 +416,7 @@ int evtchn_backend_pending(struct evtchn_backend *b)
 	struct be_port *bp;
 	int rc = -EAGAIN;
 
-	pthread_mutex_lock(&b->lock);
+	lib_lock(&b->lock);
 	(void)!read(b->efd, &count, sizeof(count)); /* level from the list */
 	be_drain(b);
 	while ((bp = b->qhead)) {
@@ -434,7 +437,7 @@ int evtchn_backend_pending(struct evtchn_backend *b)
 		count = 1;
 		(void)!write(b->efd, &count, sizeof(count));
 	}
-	pthread_mutex_unlock(&b->lock);
+	lib_unlock(&b->lock);
 	return rc;
 }
 
@@ -443,7 +446,7 @@ int evtchn_backend_unmask(struct evtchn_backend *b, uint32_t port)
 	struct be_port *bp;
 	uint32_t old, new;
 
-	pthread_mutex_lock(&b->lock);
+	lib_lock(&b->lock);
 	bp = be_find(b, port, false);
 	if (!bp)
 		goto out; /* not bound, or closed under the handle */
@@ -458,7 +461,7 @@ int evtchn_backend_unmask(struct evtchn_backend *b, uint32_t port)
 	if (new & BE_QUEUED)
 		be_push(b, bp);
 out:
-	pthread_mutex_unlock(&b->lock);
+	lib_unlock(&b->lock);
 	return 0;
 }
 
@@ -466,7 +469,7 @@ int evtchn_backend_restrict(struct evtchn_backend *b, uint16_t domid)
 {
 	int rc = -EACCES;
 
-	pthread_mutex_lock(&b->lock);
+	lib_lock(&b->lock);
 	if (b->restrict_domid != UNRESTRICTED)
 		goto out;
 	rc = -EINVAL;
@@ -475,7 +478,7 @@ int evtchn_backend_restrict(struct evtchn_backend *b, uint16_t domid)
 	b->restrict_domid = domid;
 	rc = 0;
 out:
-	pthread_mutex_unlock(&b->lock);
+	lib_unlock(&b->lock);
 	return rc;
 }
 
@@ -483,10 +486,10 @@ int evtchn_backend_close(struct evtchn_backend *b)
 {
 	if (!b)
 		return -EINVAL;
-	pthread_mutex_lock(&b->lock);
+	lib_lock(&b->lock);
 	while (b->ports)
 		be_unbind(b, b->ports);
-	pthread_mutex_unlock(&b->lock);
+	lib_unlock(&b->lock);
 	domain_lock(b->d);
 	b->d->nr_handles--;
 	domain_unlock(b->d);

@@ -141,7 +141,7 @@ static char *answer(struct evtchn_host *h, const char *req, size_t *len)
 
 	if (!out)
 		return NULL;
-	pthread_mutex_lock(&h->xlock);
+	lib_lock(&h->xlock);
 	evtchn_rcu_read_lock();
 	if (!strcmp(req, "list")) {
 		list_domains(h, out);
@@ -162,7 +162,7 @@ static char *answer(struct evtchn_host *h, const char *req, size_t *len)
 			     "DOMID)\n", req);
 	}
 	evtchn_rcu_read_unlock();
-	pthread_mutex_unlock(&h->xlock);
+	lib_unlock(&h->xlock);
 	if (fclose(out)) {
 		free(buf);
 		return NULL;
@@ -229,7 +229,7 @@ int evtchn_host_debug_start(struct evtchn_host *h, const char *path)
 		rc = -errno;
 		goto fail;
 	}
-	pthread_mutex_lock(&h->xlock);
+	lib_lock(&h->xlock);
 	if (h->debug) {
 		rc = -EBUSY;
 		goto unlock;
@@ -251,10 +251,10 @@ int evtchn_host_debug_start(struct evtchn_host *h, const char *path)
 		goto unlock;
 	}
 	h->debug = s;
-	pthread_mutex_unlock(&h->xlock);
+	lib_unlock(&h->xlock);
 	return 0;
 unlock:
-	pthread_mutex_unlock(&h->xlock);
+	lib_unlock(&h->xlock);
 fail:
 	if (s->lfd >= 0)
 		close(s->lfd);
@@ -271,10 +271,10 @@ int evtchn_host_debug_stop(struct evtchn_host *h)
 
 	if (!h)
 		return -EINVAL;
-	pthread_mutex_lock(&h->xlock);
+	lib_lock(&h->xlock);
 	s = h->debug;
 	h->debug = NULL;
-	pthread_mutex_unlock(&h->xlock);
+	lib_unlock(&h->xlock);
 	if (!s)
 		return 0;
 	/* The thread leaves at once, even in the middle of an exchange

@@ -56,10 +56,10 @@ static struct evtchn_domain *domain_by_any_id(struct evtchn_domain *cur,
 	*xheld = false;
 	if (domid == DOMID_SELF || domid == cur->domid)
 		return cur;
-	pthread_mutex_lock(&cur->host->xlock);
+	lib_lock(&cur->host->xlock);
 	d = host_domain_rcu(cur->host, domid);
 	if (!d) {
-		pthread_mutex_unlock(&cur->host->xlock);
+		lib_unlock(&cur->host->xlock);
 		return NULL;
 	}
 	*xheld = true;
@@ -69,7 +69,7 @@ static struct evtchn_domain *domain_by_any_id(struct evtchn_domain *cur,
 static void domain_put(struct evtchn_domain *cur, bool xheld)
 {
 	if (xheld)
-		pthread_mutex_unlock(&cur->host->xlock);
+		lib_unlock(&cur->host->xlock);
 }
 
 /* Xen's dummy XSM policy for XSM_TARGET hooks: yourself, or a control
@@ -170,13 +170,19 @@ again:
 		   bind_make(ECS_INTERDOMAIN, rd->domid, b->remote_port));
 	port_bound(rd, b->remote_port,
 		   bind_make(ECS_INTERDOMAIN, ld->domid, lport));
+	b->local_port = lport;
 	/* Xen: "We may have lost notifications on the remote unbound port",
-	 * so the new local port is always made pending. */
+	 * so the new local port is always made pending -- after the locks,
+	 * so the VMM's interrupt callback runs under none of them.  The
+	 * read-side section, entered first, keeps a close of the port that
+	 * comes in between from finishing before the event is set (it then
+	 * goes with the port, as any sender's). */
 	evtchn_rcu_read_lock();
+	domain_unlock_pair(ld, rd);
+	domain_put(ld, xheld);
 	deliver_port(ld, 0, lport);
 	evtchn_rcu_read_unlock();
-	b->local_port = lport;
-	rc = 0;
+	return 0;
 out:
 	domain_unlock_pair(ld, rd);
 	domain_put(ld, xheld);
@@ -371,7 +377,7 @@ static int close_port(struct evtchn_domain *d1, uint32_t port1, bool xheld,
 
 	/* A channel to another domain: both locks, under xlock. */
 	if (!xheld) {
-		pthread_mutex_lock(&h->xlock);
+		lib_lock(&h->xlock);
 		took_x = true;
 	}
 	domain_lock(d1);
@@ -389,7 +395,7 @@ static int close_port(struct evtchn_domain *d1, uint32_t port1, bool xheld,
 		domain_unlock_pair(d1, d2);
 	}
 	if (took_x)
-		pthread_mutex_unlock(&h->xlock);
+		lib_unlock(&h->xlock);
 	return rc == 1 ? -XEN_EINVAL : rc;
 }
 
@@ -630,7 +636,7 @@ static long op_reset(struct evtchn_domain *cur, uint32_t vcpu, void *arg,
 	if (resuming)
 		goto out;
 	if (!xheld) {
-		pthread_mutex_lock(&h->xlock);
+		lib_lock(&h->xlock);
 		xheld = true;
 	}
 	rc = evtchn_reset_domain(d);

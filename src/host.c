@@ -45,12 +45,12 @@ int evtchn_host_destroy(struct evtchn_host *h)
 {
 	if (!h)
 		return -EINVAL;
-	pthread_mutex_lock(&h->xlock);
+	lib_lock(&h->xlock);
 	if (h->nr_domains) {
-		pthread_mutex_unlock(&h->xlock);
+		lib_unlock(&h->xlock);
 		return -EBUSY;
 	}
-	pthread_mutex_unlock(&h->xlock);
+	lib_unlock(&h->xlock);
 	evtchn_host_debug_stop(h);
 	if (h->timer_running)
 		evtchn_host_timers_stop(h);
@@ -79,12 +79,12 @@ struct evtchn_domain *evtchn_host_domain(struct evtchn_host *h,
 
 void domain_lock(struct evtchn_domain *d)
 {
-	pthread_mutex_lock(&d->lock);
+	lib_lock(&d->lock);
 }
 
 void domain_unlock(struct evtchn_domain *d)
 {
-	pthread_mutex_unlock(&d->lock);
+	lib_unlock(&d->lock);
 }
 
 void domain_assert_locked(struct evtchn_domain *d)
@@ -93,7 +93,7 @@ void domain_assert_locked(struct evtchn_domain *d)
 	/* An error-checking mutex would say EDEADLK; a trylock that
 	 * succeeds means nobody held it. */
 	if (pthread_mutex_trylock(&d->lock) == 0) {
-		pthread_mutex_unlock(&d->lock);
+		lib_unlock(&d->lock);
 		__builtin_trap();
 	}
 #else
@@ -217,16 +217,16 @@ int evtchn_domain_create(struct evtchn_host *h,
 		goto fail;
 	}
 
-	pthread_mutex_lock(&h->xlock);
+	lib_lock(&h->xlock);
 	if (host_domain_rcu(h, d->domid)) {
-		pthread_mutex_unlock(&h->xlock);
+		lib_unlock(&h->xlock);
 		rc = -EEXIST;
 		goto fail;
 	}
 	/* pairs with the acquire load in host_domain_rcu() */
 	atomic_store_explicit(&h->domains[d->domid], d, memory_order_release);
 	h->nr_domains++;
-	pthread_mutex_unlock(&h->xlock);
+	lib_unlock(&h->xlock);
 	timers_add_domain(h, d);
 	*out = d;
 	return 0;
@@ -242,12 +242,12 @@ int evtchn_domain_destroy(struct evtchn_domain *d)
 	if (!d)
 		return -EINVAL;
 	h = d->host;
-	pthread_mutex_lock(&h->xlock);
+	lib_lock(&h->xlock);
 	domain_lock(d);
 	if (d->nr_handles) {
 		/* Backend handles still act for it: close them first. */
 		domain_unlock(d);
-		pthread_mutex_unlock(&h->xlock);
+		lib_unlock(&h->xlock);
 		return -EBUSY;
 	}
 	d->dying = true;
@@ -257,15 +257,15 @@ int evtchn_domain_destroy(struct evtchn_domain *d)
 	routes_destroy(d);
 	/* Peers in other domains become unbound, as in Xen. */
 	evtchn_close_all(d);
-	pthread_mutex_unlock(&h->xlock);
+	lib_unlock(&h->xlock);
 	/* Senders that saw a channel to this domain finish while its domid
 	 * is still taken, so none reaches a new domain given the same domid. */
 	evtchn_synchronize_rcu();
-	pthread_mutex_lock(&h->xlock);
+	lib_lock(&h->xlock);
 	atomic_store_explicit(&h->domains[d->domid], NULL,
 			      memory_order_release);
 	h->nr_domains--;
-	pthread_mutex_unlock(&h->xlock);
+	lib_unlock(&h->xlock);
 	/* No sender can reach the domain once this returns. */
 	evtchn_synchronize_rcu();
 	domain_free(d);

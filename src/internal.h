@@ -164,9 +164,11 @@ struct evtchn_domain {
 	void *opaque;
 	uint32_t nr_gsis;
 	_Atomic uint64_t callback_via;    /* HVM_PARAM_CALLBACK_IRQ */
-	/* GSI/INTx callback: the level the VMM was last told, under
-	 * line_lock (a spinlock: it is taken on vCPU 0's upcall) */
-	bool line_asserted;
+	/* GSI/INTx callback (upcall.c), under line_lock (a spinlock: it is
+	 * taken on vCPU 0's upcall): whether the line should be up, what the
+	 * VMM was last told, and whether a thread is telling it */
+	bool line_want, line_told, line_telling;
+	uint64_t line_told_via;
 	_Atomic int line_lock;
 
 	/* PIRQs (pirq.c) */
@@ -288,6 +290,37 @@ struct evtchn_domain *host_domain_rcu(struct evtchn_host *h, uint16_t domid);
 void domain_lock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
 void domain_unlock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
 
+/*
+ * No VMM callback (upcall, irq) runs while this thread holds a lock of the
+ * library: a callback that takes a lock of the VMM's, which a vCPU thread
+ * holds while it calls into the library, would deadlock.  Test builds
+ * count the locks a thread holds and trap at a callback made under one.
+ */
+#ifdef EVTCHN_PARK
+extern __thread int evtchn_locks_held;
+#define LOCK_NOTE(n) (evtchn_locks_held += (n))
+#define ASSERT_NO_LOCK_HELD()                                               \
+	do {                                                                \
+		if (evtchn_locks_held)                                      \
+			__builtin_trap();                                   \
+	} while (0)
+#else
+#define LOCK_NOTE(n) do { } while (0)
+#define ASSERT_NO_LOCK_HELD() do { } while (0)
+#endif
+
+static inline void lib_lock(pthread_mutex_t *m)
+{
+	pthread_mutex_lock(m);
+	LOCK_NOTE(1);
+}
+
+static inline void lib_unlock(pthread_mutex_t *m)
+{
+	LOCK_NOTE(-1);
+	pthread_mutex_unlock(m);
+}
+
 /* A spinlock held for a few atomics (FIFO queues, a GSI/INTx callback
  * line): what the send path may take where Xen takes a spinlock. */
 static inline void spin_lock(_Atomic int *l)
@@ -295,10 +328,12 @@ static inline void spin_lock(_Atomic int *l)
 	while (atomic_exchange_explicit(l, 1, memory_order_acquire))
 		while (atomic_load_explicit(l, memory_order_relaxed))
 			__builtin_ia32_pause();
+	LOCK_NOTE(1);
 }
 
 static inline void spin_unlock(_Atomic int *l)
 {
+	LOCK_NOTE(-1);
 	atomic_store_explicit(l, 0, memory_order_release);
 }
 

@@ -242,16 +242,16 @@ static int foreign_domain(struct evtchn_domain *cur, domid_t domid,
 {
 	struct evtchn_domain *d;
 
-	pthread_mutex_lock(&cur->host->xlock);
+	lib_lock(&cur->host->xlock);
 	d = host_domain_rcu(cur->host, domid);
 	if (!d) {
-		pthread_mutex_unlock(&cur->host->xlock);
+		lib_unlock(&cur->host->xlock);
 		return -XEN_ESRCH;
 	}
 	/* XSM_DM_PRIV with the dummy policy: the control domain only (a
 	 * guest naming its own domid is refused too, as in 4.17). */
 	if (!cur->privileged) {
-		pthread_mutex_unlock(&cur->host->xlock);
+		lib_unlock(&cur->host->xlock);
 		return -XEN_EPERM;
 	}
 	*out = d;
@@ -293,7 +293,7 @@ static long op_map_pirq(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg,
 	} else {
 		rc = foreign_domain(d, m.domid, &t);
 		if (rc == 0) {
-			pthread_mutex_unlock(&d->host->xlock);
+			lib_unlock(&d->host->xlock);
 			rc = -XEN_EINVAL;
 		}
 	}
@@ -331,7 +331,7 @@ static long op_unmap_pirq(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg)
 	if (u.domid != DOMID_SELF) {
 		/* Even naming itself by number: then the machine IRQ, which
 		 * is not there. */
-		pthread_mutex_unlock(&d->host->xlock);
+		lib_unlock(&d->host->xlock);
 		if (rc == 0)
 			rc = -XEN_EINVAL;
 	}
@@ -356,12 +356,16 @@ static long op_eoi(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg)
 		goto out;
 	}
 	gsi = pirq_emuirq(d, e.irq);
-	/* ISA IRQs are edge-triggered: never again. */
+	/* ISA IRQs are edge-triggered: never again.  Sent after the lock
+	 * (the VMM's callback runs under none); the read-side section,
+	 * entered first, keeps the port's binding from being finished. */
 	if (gsi >= NR_ISA_IRQS &&
 	    (atomic_load(&d->gsi_level) >> gsi & 1)) {
 		evtchn_rcu_read_lock();
+		domain_unlock(d);
 		send_guest_pirq(d, e.irq);
 		evtchn_rcu_read_unlock();
+		return rc;
 	}
 out:
 	domain_unlock(d);
@@ -493,9 +497,12 @@ int pirq_inject_msi(struct evtchn_domain *d, uint32_t pirq)
 		rc = -XEN_EINVAL;
 	}
 	if (rc == 0) {
+		/* after the lock, as in op_eoi() */
 		evtchn_rcu_read_lock();
+		domain_unlock(d);
 		send_guest_pirq(d, pirq);
 		evtchn_rcu_read_unlock();
+		return rc;
 	}
 	domain_unlock(d);
 	return rc;

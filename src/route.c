@@ -336,9 +336,9 @@ int evtchn_routes_set(struct evtchn_domain *d,
 
 	if (!d || (n && !routes))
 		return -EINVAL;
-	pthread_mutex_lock(&d->route_mutex);
+	lib_lock(&d->route_mutex);
 	rc = routes_replace(d, routes, n);
-	pthread_mutex_unlock(&d->route_mutex);
+	lib_unlock(&d->route_mutex);
 	return rc;
 }
 
@@ -356,12 +356,12 @@ int evtchn_route_update(struct evtchn_domain *d, const struct evtchn_route *r)
 							: r->fd == -1;
 	/* The new table is the current one with this key changed; the
 	 * route mutex keeps it current and its descriptors open. */
-	pthread_mutex_lock(&d->route_mutex);
+	lib_lock(&d->route_mutex);
 	cur = table_of(d);
 	have = cur ? cur->nsend + cur->nirq : 0;
 	all = calloc(have + 1, sizeof(*all));
 	if (!all) {
-		pthread_mutex_unlock(&d->route_mutex);
+		lib_unlock(&d->route_mutex);
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < have; i++) {
@@ -380,7 +380,7 @@ int evtchn_route_update(struct evtchn_domain *d, const struct evtchn_route *r)
 			all[n++] = *r;
 		rc = routes_replace(d, all, n);
 	}
-	pthread_mutex_unlock(&d->route_mutex);
+	lib_unlock(&d->route_mutex);
 	free(all);
 	return rc;
 }
@@ -562,12 +562,12 @@ void routes_destroy(struct evtchn_domain *d)
 		return;
 	if (rs->running)
 		evtchn_routes_thread_stop(d);
-	pthread_mutex_lock(&d->route_mutex);
+	lib_lock(&d->route_mutex);
 	domain_lock(d);
 	old = routes_publish(d, rs, NULL);
 	atomic_store_explicit(&d->routes, NULL, memory_order_release);
 	domain_unlock(d);
-	pthread_mutex_unlock(&d->route_mutex);
+	lib_unlock(&d->route_mutex);
 	/* No sender can hold the state or the table after this. */
 	evtchn_synchronize_rcu();
 	table_free(old);

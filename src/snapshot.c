@@ -564,22 +564,24 @@ int evtchn_domain_restore(struct evtchn_domain *d, const void *buf,
 	restore_ports(d, &im);
 	restore_pirqs(d, &im);
 	kvm_resync(d); /* KVM's copy rebuilt from what was restored */
-	/* An upcall that was pending is raised again: the interrupt may have
-	 * been in flight (a spurious one is harmless, as after Xen's
-	 * register_vcpu_info). */
-	evtchn_rcu_read_lock();
-	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
-		unsigned char *vi = atomic_load(&d->vcpu[i].vcpu_info);
-
-		if (__atomic_load_n(vi, __ATOMIC_SEQ_CST) & 1)
-			upcall_raise(d, &d->vcpu[i]);
-	}
-	evtchn_rcu_read_unlock();
 out:
 	for (uint32_t i = 0; i < d->nr_vcpus; i++)
 		if (vi_page[i])
 			guest_unmap_gfn(d, im.v[i].vi_gfn, vi_page[i]);
 	domain_unlock(d);
+	/* An upcall that was pending is raised again, outside the lock for
+	 * the VMM's callback: the interrupt may have been in flight (a
+	 * spurious one is harmless, as after Xen's register_vcpu_info). */
+	if (!rc) {
+		evtchn_rcu_read_lock();
+		for (uint32_t i = 0; i < d->nr_vcpus; i++) {
+			unsigned char *vi = atomic_load(&d->vcpu[i].vcpu_info);
+
+			if (__atomic_load_n(vi, __ATOMIC_SEQ_CST) & 1)
+				upcall_raise(d, &d->vcpu[i]);
+		}
+		evtchn_rcu_read_unlock();
+	}
 	if (!rc)
 		for (uint32_t i = 0; i < d->nr_vcpus; i++) {
 			struct evtchn_vcpu_timer t = {

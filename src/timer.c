@@ -59,11 +59,11 @@ int evtchn_host_set_clock(struct evtchn_host *h, evtchn_clock_cb cb,
 {
 	if (!h)
 		return -EINVAL;
-	pthread_mutex_lock(&h->timer_lock);
+	lib_lock(&h->timer_lock);
 	h->clock_cb = cb;
 	h->clock_opaque = opaque;
 	pthread_cond_signal(&h->timer_cond);
-	pthread_mutex_unlock(&h->timer_lock);
+	lib_unlock(&h->timer_lock);
 	return 0;
 }
 
@@ -111,23 +111,23 @@ void poll_kick(struct evtchn_vcpu *v)
 
 void timers_add_domain(struct evtchn_host *h, struct evtchn_domain *d)
 {
-	pthread_mutex_lock(&h->timer_lock);
+	lib_lock(&h->timer_lock);
 	d->timer_next = h->timer_domains;
 	h->timer_domains = d;
-	pthread_mutex_unlock(&h->timer_lock);
+	lib_unlock(&h->timer_lock);
 }
 
 void timers_remove_domain(struct evtchn_host *h, struct evtchn_domain *d)
 {
 	struct evtchn_domain **pp;
 
-	pthread_mutex_lock(&h->timer_lock);
+	lib_lock(&h->timer_lock);
 	for (pp = &h->timer_domains; *pp; pp = &(*pp)->timer_next)
 		if (*pp == d) {
 			*pp = d->timer_next;
 			break;
 		}
-	pthread_mutex_unlock(&h->timer_lock);
+	lib_unlock(&h->timer_lock);
 }
 
 static void timer_kick(struct evtchn_host *h)
@@ -217,11 +217,11 @@ static uint64_t timers_fire(struct evtchn_host *h, unsigned *fired)
 		if (!n)
 			return next;
 		evtchn_rcu_read_lock();
-		pthread_mutex_unlock(&h->timer_lock);
+		lib_unlock(&h->timer_lock);
 		for (unsigned i = 0; i < n; i++)
 			evtchn_send_virq(ex[i].d, ex[i].vcpu, VIRQ_TIMER);
 		evtchn_rcu_read_unlock();
-		pthread_mutex_lock(&h->timer_lock);
+		lib_lock(&h->timer_lock);
 		*fired += n;
 	}
 }
@@ -232,9 +232,9 @@ int evtchn_host_timers_run(struct evtchn_host *h)
 
 	if (!h)
 		return -EINVAL;
-	pthread_mutex_lock(&h->timer_lock);
+	lib_lock(&h->timer_lock);
 	(void)timers_fire(h, &fired);
-	pthread_mutex_unlock(&h->timer_lock);
+	lib_unlock(&h->timer_lock);
 	return (int)fired;
 }
 
@@ -243,7 +243,7 @@ static void *timer_thread(void *arg)
 	struct evtchn_host *h = arg;
 	unsigned fired = 0;
 
-	pthread_mutex_lock(&h->timer_lock);
+	lib_lock(&h->timer_lock);
 	while (h->timer_running) {
 		uint64_t next = timers_fire(h, &fired);
 		uint64_t now = evtchn_host_now(h);
@@ -266,7 +266,7 @@ static void *timer_thread(void *arg)
 					       &ts);
 		}
 	}
-	pthread_mutex_unlock(&h->timer_lock);
+	lib_unlock(&h->timer_lock);
 	return NULL;
 }
 
@@ -276,7 +276,7 @@ int evtchn_host_timers_start(struct evtchn_host *h)
 
 	if (!h)
 		return -EINVAL;
-	pthread_mutex_lock(&h->timer_lock);
+	lib_lock(&h->timer_lock);
 	if (h->timer_running) {
 		rc = -EBUSY;
 	} else {
@@ -285,7 +285,7 @@ int evtchn_host_timers_start(struct evtchn_host *h)
 		if (rc)
 			h->timer_running = false;
 	}
-	pthread_mutex_unlock(&h->timer_lock);
+	lib_unlock(&h->timer_lock);
 	return rc;
 }
 
@@ -293,14 +293,14 @@ int evtchn_host_timers_stop(struct evtchn_host *h)
 {
 	if (!h)
 		return -EINVAL;
-	pthread_mutex_lock(&h->timer_lock);
+	lib_lock(&h->timer_lock);
 	if (!h->timer_running) {
-		pthread_mutex_unlock(&h->timer_lock);
+		lib_unlock(&h->timer_lock);
 		return -ENOENT;
 	}
 	h->timer_running = false;
 	timer_kick(h);
-	pthread_mutex_unlock(&h->timer_lock);
+	lib_unlock(&h->timer_lock);
 	pthread_join(h->timer_tid, NULL);
 	return 0;
 }
@@ -315,20 +315,20 @@ static void set_singleshot(struct evtchn_domain *d, struct evtchn_vcpu *v,
 	struct evtchn_host *h = d->host;
 	bool now;
 
-	pthread_mutex_lock(&h->timer_lock);
+	lib_lock(&h->timer_lock);
 	now = deadline <= evtchn_host_now(h) || (int64_t)deadline < 0;
 	v->singleshot = now ? 0 : deadline;
 	timer_kick(h);
-	pthread_mutex_unlock(&h->timer_lock);
+	lib_unlock(&h->timer_lock);
 	if (now)
 		evtchn_send_virq(d, v->id, VIRQ_TIMER);
 }
 
 static void stop_singleshot(struct evtchn_domain *d, struct evtchn_vcpu *v)
 {
-	pthread_mutex_lock(&d->host->timer_lock);
+	lib_lock(&d->host->timer_lock);
 	v->singleshot = 0;
-	pthread_mutex_unlock(&d->host->timer_lock);
+	lib_unlock(&d->host->timer_lock);
 }
 
 /*
@@ -345,7 +345,7 @@ static void set_periodic(struct evtchn_domain *d, struct evtchn_vcpu *v,
 	struct evtchn_host *h = d->host;
 	bool fire = false;
 
-	pthread_mutex_lock(&h->timer_lock);
+	lib_lock(&h->timer_lock);
 	v->period = period;
 	if (period) {
 		uint64_t now = evtchn_host_now(h);
@@ -358,7 +358,7 @@ static void set_periodic(struct evtchn_domain *d, struct evtchn_vcpu *v,
 		}
 	}
 	timer_kick(h);
-	pthread_mutex_unlock(&h->timer_lock);
+	lib_unlock(&h->timer_lock);
 	if (fire)
 		evtchn_send_virq(d, v->id, VIRQ_TIMER);
 }
@@ -534,14 +534,14 @@ static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg,
 		atomic_compare_exchange_strong(&v->poll_evtchn, &any,
 					       (int32_t)port);
 	}
-	pthread_mutex_lock(&h->timer_lock);
+	lib_lock(&h->timer_lock);
 	if (timeout && timeout <= evtchn_host_now(h)) {
-		pthread_mutex_unlock(&h->timer_lock);
+		lib_unlock(&h->timer_lock);
 		goto out; /* absolute time already passed */
 	}
 	v->poll_deadline = timeout;
 	timer_kick(h);
-	pthread_mutex_unlock(&h->timer_lock);
+	lib_unlock(&h->timer_lock);
 	/* Block until a sender, the upcall or the deadline wakes us. */
 	PARK_POINT("poll:blocking", vcpu);
 	for (;;) {
@@ -552,9 +552,9 @@ static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg,
 		syscall(SYS_futex, &v->poll_evtchn, FUTEX_WAIT_PRIVATE, w,
 			NULL, NULL, 0);
 	}
-	pthread_mutex_lock(&h->timer_lock);
+	lib_lock(&h->timer_lock);
 	v->poll_deadline = 0;
-	pthread_mutex_unlock(&h->timer_lock);
+	lib_unlock(&h->timer_lock);
 out:
 	atomic_store(&v->poll_evtchn, 0);
 	atomic_fetch_sub(&d->nr_polling, 1);
@@ -577,11 +577,11 @@ int evtchn_vcpu_timer_get(struct evtchn_domain *d, uint32_t vcpu,
 
 	if (!v || !t)
 		return -EINVAL;
-	pthread_mutex_lock(&d->host->timer_lock);
+	lib_lock(&d->host->timer_lock);
 	t->singleshot_ns = v->singleshot;
 	t->period_ns = v->period;
 	t->periodic_next_ns = v->period ? v->periodic_next : 0;
-	pthread_mutex_unlock(&d->host->timer_lock);
+	lib_unlock(&d->host->timer_lock);
 	return 0;
 }
 
@@ -592,7 +592,7 @@ int evtchn_vcpu_timer_set(struct evtchn_domain *d, uint32_t vcpu,
 
 	if (!v || !t || (t->period_ns && !timer_period_valid(t->period_ns)))
 		return -EINVAL;
-	pthread_mutex_lock(&d->host->timer_lock);
+	lib_lock(&d->host->timer_lock);
 	v->singleshot = t->singleshot_ns;
 	v->period = t->period_ns;
 	v->periodic_next = t->period_ns ? t->periodic_next_ns : 0;
@@ -602,6 +602,6 @@ int evtchn_vcpu_timer_set(struct evtchn_domain *d, uint32_t vcpu,
 				   ? t->periodic_next_ns - t->period_ns
 				   : 0;
 	timer_kick(d->host);
-	pthread_mutex_unlock(&d->host->timer_lock);
+	lib_unlock(&d->host->timer_lock);
 	return 0;
 }

@@ -19,8 +19,9 @@
 #define VIA_PCI_INTX 1
 #define VIA_VECTOR 2
 
-/* The GSI/INTx line's state and the VMM's view of it change together,
- * as under Xen's irq_lock.  Held for an atomic or two and the callback. */
+/* The GSI/INTx line's state (what it should be, what the VMM was told),
+ * as under Xen's irq_lock.  Held for a few loads and stores, never across
+ * the VMM's callback: line_commit() tells it. */
 static void line_lock(struct evtchn_domain *d)
 {
 	spin_lock(&d->line_lock);
@@ -33,6 +34,7 @@ static void line_unlock(struct evtchn_domain *d)
 
 static void irq_raise(struct evtchn_domain *d, struct evtchn_irq *irq)
 {
+	ASSERT_NO_LOCK_HELD();
 	d->irq_cb(d, irq, d->opaque);
 }
 
@@ -50,6 +52,49 @@ static void line_set(struct evtchn_domain *d, uint64_t via, bool level)
 		irq.pci_intx = (uint8_t)via & 3;
 	}
 	irq_raise(d, &irq);
+}
+
+static bool via_is_line(const struct evtchn_domain *d, uint64_t via);
+
+/*
+ * Tell the VMM what the line should be now (line lock held on entry,
+ * released on return).  One thread tells at a time, with the lock
+ * dropped around each callback; a thread that finds another telling
+ * leaves its wish in the state, and the teller, which looks again after
+ * each call, carries it out.  So the VMM sees the calls in order, ends
+ * with the last state, and is never called under a library lock.
+ */
+static void line_commit(struct evtchn_domain *d)
+{
+	if (d->line_telling) {
+		line_unlock(d);
+		return;
+	}
+	d->line_telling = true;
+	for (;;) {
+		uint64_t via = atomic_load(&d->callback_via);
+		bool want = d->line_want && via_is_line(d, via);
+		uint64_t tell_via;
+		bool level;
+
+		if (d->line_told && (!want || d->line_told_via != via)) {
+			tell_via = d->line_told_via; /* the old line drops */
+			level = false;
+			d->line_told = false;
+		} else if (want && !d->line_told) {
+			tell_via = via;
+			level = true;
+			d->line_told = true;
+			d->line_told_via = via;
+		} else {
+			break;
+		}
+		line_unlock(d);
+		line_set(d, tell_via, level);
+		line_lock(d);
+	}
+	d->line_telling = false;
+	line_unlock(d);
 }
 
 /* A GSI or INTx callback that Xen would use (GSI 0 or beyond nr_gsis is
@@ -79,6 +124,7 @@ bool upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
 	uint64_t via;
 
 	if (!d->irq_cb) {
+		ASSERT_NO_LOCK_HELD();
 		if (d->upcall_cb)
 			d->upcall_cb(d, v->id, d->opaque);
 		return true;
@@ -103,12 +149,8 @@ bool upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
 		return true; /* is_hvm_pv_evtchn_domain(): a kick, no IRQ */
 	if (v->id == 0) {
 		line_lock(d);
-		via = atomic_load(&d->callback_via);
-		if (via_is_line(d, via) && !d->line_asserted) {
-			d->line_asserted = true;
-			line_set(d, via, true);
-		}
-		line_unlock(d);
+		d->line_want = true;
+		line_commit(d);
 	}
 	return false;
 }
@@ -130,52 +172,34 @@ bool upcall_deliverable(struct evtchn_domain *d, struct evtchn_vcpu *v)
 
 int evtchn_upcall_level_update(struct evtchn_domain *d)
 {
-	uint64_t via;
-	bool pending;
-
 	if (!d)
 		return -EINVAL;
 	if (!d->irq_cb)
 		return 0;
 	evtchn_rcu_read_lock();
 	line_lock(d);
-	via = atomic_load(&d->callback_via);
 	/* Read under the lock: an upcall that sets it now waits for us and
 	 * then finds the line as we leave it. */
-	pending = __atomic_load_n(atomic_load(&d->vcpu[0].vcpu_info),
-				  __ATOMIC_SEQ_CST) & 1;
-	if (via_is_line(d, via) && d->line_asserted != pending) {
-		d->line_asserted = pending;
-		line_set(d, via, pending);
-	}
-	line_unlock(d);
+	d->line_want = __atomic_load_n(atomic_load(&d->vcpu[0].vcpu_info),
+				       __ATOMIC_SEQ_CST) & 1;
+	line_commit(d);
 	evtchn_rcu_read_unlock();
 	return 0;
 }
 
 /* Xen's hvm_set_callback_via(): the line's state moves to the new
- * callback. */
+ * callback (the old line drops, the new one rises if it was up). */
 static void set_callback_via(struct evtchn_domain *d, uint64_t via)
 {
-	uint64_t old;
-	bool asserted;
-
 	domain_lock(d);
 	line_lock(d);
-	old = atomic_load(&d->callback_via);
-	asserted = d->line_asserted;
-	d->line_asserted = false;
-	if (asserted && via_is_line(d, old))
-		line_set(d, old, false);
 	/* pairs with the acquire loads in upcall_raise() */
 	atomic_store_explicit(&d->callback_via, via, memory_order_release);
-	if (asserted && via_is_line(d, via)) {
-		d->line_asserted = true;
-		line_set(d, via, true);
-	}
 	line_unlock(d);
 	kvm_resync(d); /* KVM injects vectors, never lines */
 	domain_unlock(d);
+	line_lock(d);
+	line_commit(d);
 }
 
 /* HVMOP_set_param / HVMOP_get_param for HVM_PARAM_CALLBACK_IRQ. */
@@ -192,14 +216,14 @@ static long hvm_param(struct evtchn_domain *cur, uint32_t vcpu, int op,
 		return -ENOSYS; /* the VMM's parameters */
 	if (p.domid != DOMID_SELF && p.domid != cur->domid) {
 		/* Xen: rcu_lock_domain_by_any_id(), then XSM_TARGET */
-		pthread_mutex_lock(&cur->host->xlock);
+		lib_lock(&cur->host->xlock);
 		d = host_domain_rcu(cur->host, p.domid);
 		if (!d)
 			rc = -XEN_ESRCH;
 		else if (!cur->privileged)
 			rc = -XEN_EPERM;
 		if (rc) {
-			pthread_mutex_unlock(&cur->host->xlock);
+			lib_unlock(&cur->host->xlock);
 			return rc;
 		}
 	}
@@ -208,7 +232,7 @@ static long hvm_param(struct evtchn_domain *cur, uint32_t vcpu, int op,
 	else
 		p.value = atomic_load(&d->callback_via);
 	if (d != cur)
-		pthread_mutex_unlock(&cur->host->xlock);
+		lib_unlock(&cur->host->xlock);
 	if (op == HVMOP_get_param &&
 	    guest_copy_to(cur, vcpu, arg, &p, sizeof(p)))
 		return -XEN_EFAULT;

@@ -82,9 +82,7 @@ static long map_vcpu_info(struct evtchn_domain *d, uint32_t caller,
 		__atomic_store_n(&sel[0], ~0u, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&sel[1], ~0u, __ATOMIC_SEQ_CST);
 	}
-	evtchn_rcu_read_lock();
-	vcpu_mark_events_pending(d, v);
-	evtchn_rcu_read_unlock();
+	/* The upcall is raised by do_vcpu_op() once the lock is dropped. */
 	return 0;
 }
 
@@ -133,5 +131,12 @@ long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
 	domain_lock(d);
 	rc = map_vcpu_info(d, vcpu, v, info.mfn, info.offset);
 	domain_unlock(d);
+	/* Everything pending, so nothing is lost: a spurious upcall (Xen's
+	 * map_vcpu_info()), outside the lock for the VMM's callback. */
+	if (rc == 0) {
+		evtchn_rcu_read_lock();
+		vcpu_mark_events_pending(d, v);
+		evtchn_rcu_read_unlock();
+	}
 	return rc;
 }

@@ -11,8 +11,12 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
 
 #include "evtchn/backend.h"
 #include "evtchn/route.h"
@@ -478,6 +482,188 @@ static void route_replaced_while_sender_stalled(void **state)
 #endif
 }
 
+/*
+ * No VMM callback under a library lock.  The VMM's interrupt callback
+ * takes a mutex of the VMM's ("vmm") that another vCPU thread holds while
+ * it calls into the library; if the library called back under one of its
+ * locks that the other call needs, the two would wait for each other.
+ * (The callback still runs inside the library's RCU read-side section: a
+ * call that waits for a grace period -- close, reset, unbind, destroy --
+ * must not hold what a callback waits for; docs/api.md says so.)
+ */
+struct cbx {
+	pthread_mutex_t vmm;
+	_Atomic int in_cb, calls;
+	unsigned char *mem;
+	struct evtchn_host *h;
+	struct evtchn_domain *d;
+};
+
+#define CB_MEM (64 * EVTCHN_PAGE_SIZE)
+
+static void cb_irq(struct evtchn_domain *d, const struct evtchn_irq *irq,
+		   void *opaque)
+{
+	struct cbx *x = opaque;
+
+	(void)d;
+	(void)irq;
+	atomic_store(&x->in_cb, 1);
+	pthread_mutex_lock(&x->vmm);
+	atomic_fetch_add(&x->calls, 1);
+	pthread_mutex_unlock(&x->vmm);
+}
+
+/* Hypercall @nr (@cmd, struct at page @page of guest memory) from @vcpu. */
+static long cb_call(struct cbx *x, uint32_t vcpu, uint64_t nr, uint64_t cmd,
+		    unsigned page, void *arg, size_t len)
+{
+	uint64_t gpa = (uint64_t)page * EVTCHN_PAGE_SIZE;
+	const uint64_t a[6] = { cmd, gpa };
+	long rc;
+
+	memcpy(x->mem + gpa, arg, len);
+	rc = evtchn_hypercall(x->d, vcpu, nr, a);
+	memcpy(arg, x->mem + gpa, len);
+	return rc;
+}
+
+struct cb_job {
+	pthread_t tid;
+	struct cbx *x;
+	int what;
+	long rc;
+};
+
+enum { CB_BIND_INTERDOMAIN, CB_SET_VIA, CB_BIND_IPI, CB_STATUS };
+
+static void *cb_job_main(void *arg)
+{
+	struct cb_job *j = arg;
+	struct cbx *x = j->x;
+
+	switch (j->what) {
+	case CB_BIND_INTERDOMAIN: {
+		struct evtchn_alloc_unbound au = { .dom = DOMID_SELF,
+						   .remote_dom = DOMID_SELF };
+		struct evtchn_bind_interdomain bi = { .remote_dom = DOMID_SELF };
+
+		j->rc = cb_call(x, 0, __HYPERVISOR_event_channel_op,
+				EVTCHNOP_alloc_unbound, 1, &au, sizeof(au));
+		bi.remote_port = au.port;
+		/* Xen raises an event on the new port: vCPU 0's vector */
+		if (!j->rc)
+			j->rc = cb_call(x, 0, __HYPERVISOR_event_channel_op,
+					EVTCHNOP_bind_interdomain, 1, &bi,
+					sizeof(bi));
+		break;
+	}
+	case CB_SET_VIA: {
+		/* vCPU 0's upcall is pending: the new GSI line rises */
+		struct xen_hvm_param p = { .domid = DOMID_SELF,
+					   .index = HVM_PARAM_CALLBACK_IRQ,
+					   .value = 10 };
+
+		j->rc = cb_call(x, 0, __HYPERVISOR_hvm_op, HVMOP_set_param, 2,
+				&p, sizeof(p));
+		break;
+	}
+	case CB_BIND_IPI: {
+		struct evtchn_bind_ipi b = { .vcpu = 1 };
+
+		j->rc = cb_call(x, 1, __HYPERVISOR_event_channel_op,
+				EVTCHNOP_bind_ipi, 3, &b, sizeof(b));
+		break;
+	}
+	default: {
+		struct evtchn_status s = { .dom = DOMID_SELF, .port = 1 };
+
+		j->rc = cb_call(x, 1, __HYPERVISOR_event_channel_op,
+				EVTCHNOP_status, 3, &s, sizeof(s));
+		break;
+	}
+	}
+	return NULL;
+}
+
+/* Thread B makes a call whose callback blocks on the VMM mutex; thread A,
+ * holding it, makes a call that needs the domain; A must finish. */
+static void callback_case(int b_what, int a_what, bool via_first)
+{
+	struct cbx x = { .vmm = PTHREAD_MUTEX_INITIALIZER };
+	struct evtchn_domain_config cfg = { .domid = 1, .nr_vcpus = 2,
+					    .irq_cb = cb_irq, .opaque = &x };
+	struct cb_job b = { .x = &x, .what = b_what };
+	struct cb_job a = { .x = &x, .what = a_what };
+	struct timespec ts;
+	bool a_done;
+
+	x.mem = calloc(1, CB_MEM);
+	assert_non_null(x.mem);
+	evtchn_guest_mem_flat(&cfg.mem, x.mem, CB_MEM);
+	assert_int_equal(evtchn_host_create(&x.h), 0);
+	assert_int_equal(evtchn_domain_create(x.h, &cfg, &x.d), 0);
+	if (via_first) {
+		/* a GSI callback and vCPU 0's upcall pending: the line up */
+		struct xen_hvm_param p = { .domid = DOMID_SELF,
+					   .index = HVM_PARAM_CALLBACK_IRQ,
+					   .value = 9 };
+		struct evtchn_bind_ipi ipi = { .vcpu = 0 };
+		struct evtchn_send s;
+
+		assert_int_equal(cb_call(&x, 0, __HYPERVISOR_hvm_op,
+					 HVMOP_set_param, 2, &p, sizeof(p)), 0);
+		assert_int_equal(cb_call(&x, 0, __HYPERVISOR_event_channel_op,
+					 EVTCHNOP_bind_ipi, 1, &ipi,
+					 sizeof(ipi)), 0);
+		s.port = ipi.port;
+		assert_int_equal(cb_call(&x, 0, __HYPERVISOR_event_channel_op,
+					 EVTCHNOP_send, 1, &s, sizeof(s)), 0);
+	} else {
+		struct xen_hvm_param p = { .domid = DOMID_SELF,
+					   .index = HVM_PARAM_CALLBACK_IRQ,
+					   .value = (2ull << 56) | 0xf3 };
+
+		assert_int_equal(cb_call(&x, 0, __HYPERVISOR_hvm_op,
+					 HVMOP_set_param, 2, &p, sizeof(p)), 0);
+	}
+	x.calls = 0;
+	pthread_mutex_lock(&x.vmm);
+	assert_int_equal(pthread_create(&b.tid, NULL, cb_job_main, &b), 0);
+	for (int i = 0; i < 5000 && !atomic_load(&x.in_cb); i++)
+		usleep(1000); /* bounded: reports a missing callback */
+	assert_true(atomic_load(&x.in_cb));
+	assert_int_equal(pthread_create(&a.tid, NULL, cb_job_main, &a), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += WAIT_MS / 1000;
+	a_done = pthread_timedjoin_np(a.tid, NULL, &ts) == 0;
+	pthread_mutex_unlock(&x.vmm);
+	if (!a_done)
+		pthread_join(a.tid, NULL);
+	pthread_join(b.tid, NULL);
+	assert_true(a_done);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, 0);
+	assert_true(atomic_load(&x.calls) >= 1); /* no upcall lost */
+	assert_int_equal(evtchn_domain_destroy(x.d), 0);
+	assert_int_equal(evtchn_host_destroy(x.h), 0);
+	free(x.mem);
+}
+
+static void callback_outside_locks_bind_interdomain(void **state)
+{
+	(void)state;
+	callback_case(CB_BIND_INTERDOMAIN, CB_BIND_IPI, false);
+	callback_case(CB_BIND_INTERDOMAIN, CB_STATUS, false);
+}
+
+static void callback_outside_locks_set_callback_via(void **state)
+{
+	(void)state;
+	callback_case(CB_SET_VIA, CB_BIND_IPI, true);
+	callback_case(CB_SET_VIA, CB_STATUS, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +676,8 @@ int main(void)
 		FX_TEST(ipi_close_and_rebind_while_sender_stalled),
 		FX_TEST(reset_while_sender_stalled),
 		FX_TEST(route_replaced_while_sender_stalled),
+		cmocka_unit_test(callback_outside_locks_bind_interdomain),
+		cmocka_unit_test(callback_outside_locks_set_callback_via),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

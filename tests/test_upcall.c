@@ -290,6 +290,15 @@ static void pci_intx_callback(void **state)
 	assert_false(u->d.irqs[1].level);
 	assert_int_equal(u->d.irqs[2].method, EVTCHN_UPCALL_GSI);
 	assert_true(u->d.irqs[2].level);
+	/* Xen's hvm_set_callback_via() keeps the asserted state across a
+	 * vector callback: GSI down, and up again when the GSI returns */
+	assert_int_equal(set_via(&u->d, DOMID_SELF, (2ull << 56) | 0xf3), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 4);
+	assert_false(u->d.irqs[3].level);
+	assert_int_equal(set_via(&u->d, DOMID_SELF, 20), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 5);
+	assert_int_equal(u->d.irqs[4].method, EVTCHN_UPCALL_GSI);
+	assert_true(u->d.irqs[4].level);
 }
 
 /* B42: per-vCPU vectors: below 0x10 -EINVAL, missing vCPU -ENOENT, an

@@ -72,9 +72,10 @@ EVTCHN_API void evtchn_guest_mem_flat(struct evtchn_guest_mem *mem, void *base,
  * Upcall callback: vCPU @vcpu of @d must get the event channel upcall (its
  * vcpu_info.evtchn_upcall_pending went from 0 to 1).  Called from whatever
  * thread raised the event (a vCPU thread, a backend, a timer), possibly
- * several at once for different vCPUs.  It must not block and must not call
- * back into a control operation of the library (bind, close, destroy...):
- * it runs inside the library's RCU read-side section.
+ * several at once for different vCPUs, never under a lock of the library,
+ * but inside its RCU read-side section: it may take the VMM's own locks,
+ * but must not wait for a thread inside a library call that waits for a
+ * grace period (close, reset, unbind, destroy), nor make such a call.
  */
 typedef void (*evtchn_upcall_cb)(struct evtchn_domain *d, uint32_t vcpu,
 				 void *opaque);
