@@ -144,11 +144,11 @@ run_install() {
 	fi
 }
 
-# The live comparison with Xen: skipped (never passed) when the packages or
-# QEMU cannot be had.
-run_oracle() {
+# run_qemu SCRIPT: a check that boots something under QEMU; skipped
+# (never passed) when the packages or QEMU cannot be had (exit 77).
+run_qemu() {
 	local rc=0
-	scripts/oracle.sh || rc=$?
+	"$1" || rc=$?
 	case $rc in
 	0) PASSED=$((PASSED + 1)) ;;
 	77) SKIPPED=$((SKIPPED + 1)) ;;
@@ -156,17 +156,10 @@ run_oracle() {
 	esac
 }
 
-# evtchn-vmm on a nested KVM: skipped (never passed) when the packages or
-# QEMU cannot be had.
-run_kvm() {
-	local rc=0
-	scripts/kvm.sh || rc=$?
-	case $rc in
-	0) PASSED=$((PASSED + 1)) ;;
-	77) SKIPPED=$((SKIPPED + 1)) ;;
-	*) FAILED=$((FAILED + 1)) ;;
-	esac
-}
+# The live comparison with Xen.
+run_oracle() { run_qemu scripts/oracle.sh; }
+# evtchn-vmm and its test guest on a nested KVM.
+run_kvm() { run_qemu scripts/kvm.sh; }
 
 summary() {
 	echo "evtchn: $PASSED passed, $FAILED failed, $SKIPPED skipped"

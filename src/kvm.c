@@ -216,10 +216,10 @@ void kvm_resync(struct evtchn_domain *d)
 		entry_sync(d, p);
 }
 
-/* The vCPU attribute that waits for @v's own thread (lock held). */
-static void vcpu_apply(struct evtchn_domain *d, uint32_t v)
+/* @v's upcall vector into KVM, on @v's own thread (or before the vCPUs
+ * run).  Lock held. */
+static void vector_set(struct evtchn_kvm *k, uint32_t v)
 {
-	struct evtchn_kvm *k = d->kvm;
 	struct kvm_xen_vcpu_attr a = {
 		.type = KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR,
 		.u.vector = k->want_vector[v],
@@ -227,6 +227,12 @@ static void vcpu_apply(struct evtchn_domain *d, uint32_t v)
 
 	if (vcpu_set(k, v, &a) == 0)
 		k->kvm_vector[v] = k->want_vector[v];
+}
+
+/* The vCPU attribute that waits for @v's own thread (lock held). */
+static void vcpu_apply(struct evtchn_domain *d, uint32_t v)
+{
+	vector_set(d->kvm, v);
 	kvm_resync(d);
 }
 
@@ -367,15 +373,8 @@ int evtchn_domain_attach_kvm(struct evtchn_domain *d,
 	 * vCPUs run */
 	for (uint32_t v = 0; v < k->nr_vcpus; v++) {
 		k->want_vector[v] = atomic_load(&d->vcpu[v].upcall_vector);
-		if (k->want_vector[v]) {
-			struct kvm_xen_vcpu_attr a = {
-				.type = KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR,
-				.u.vector = k->want_vector[v],
-			};
-
-			if (vcpu_set(k, v, &a) == 0)
-				k->kvm_vector[v] = k->want_vector[v];
-		}
+		if (k->want_vector[v])
+			vector_set(k, v);
 	}
 	kvm_resync(d);
 	domain_unlock(d);

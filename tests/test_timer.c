@@ -22,15 +22,26 @@ static uint64_t test_clock(void *opaque)
 	return atomic_load(&test_now);
 }
 
-static int setup(void **state)
+/* The fixture in @layout on the test's clock, at 1,000 ms. */
+static int setup_clock(void **state, enum evtchn_layout layout)
 {
-	int rc = fx_setup(state);
+	int rc = fx_setup_layout(state, layout);
 	struct fx *f = *state;
 
 	if (!rc)
 		rc = evtchn_host_set_clock(f->h, test_clock, NULL);
 	atomic_store(&test_now, 1000 * MS);
 	return rc;
+}
+
+static int setup(void **state)
+{
+	return setup_clock(state, EVTCHN_LAYOUT_64);
+}
+
+static int setup32(void **state)
+{
+	return setup_clock(state, EVTCHN_LAYOUT_32);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
@@ -181,17 +192,6 @@ static void singleshot_compat_latched(void **state)
 	assert_int_equal(th_hypercall(&f->d1, 0, __HYPERVISOR_vcpu_op,
 				      VCPUOP_set_singleshot_timer, 1,
 				      TH_MEM_SIZE), -XEN_EFAULT);
-}
-
-static int setup32(void **state)
-{
-	int rc = fx_setup32(state);
-	struct fx *f = *state;
-
-	if (!rc)
-		rc = evtchn_host_set_clock(f->h, test_clock, NULL);
-	atomic_store(&test_now, 1000 * MS);
-	return rc;
 }
 
 /* B40: set_timer_op(0) stops; negative or more than 2^50 ns ahead fires
