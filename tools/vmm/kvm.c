@@ -262,6 +262,11 @@ static void handle_io(struct vmm_vcpu *v)
 		if (r->io.direction == KVM_EXIT_IO_IN)
 			memset(data, 0x60, r->io.size * r->io.count);
 		return;
+	case VMM_PORT_LOAD:
+		vmm_count(vm, EXIT_IO_OTHER);
+		if (r->io.direction == KVM_EXIT_IO_OUT)
+			vmm_load_mark(vm, data[0]);
+		return;
 	case VMM_PORT_EXIT:
 		vmm_count(vm, EXIT_IO_OTHER);
 		if (r->io.direction == KVM_EXIT_IO_OUT)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "vmm.h"
+#include "vmm_abi.h"
 
 static const char *const exit_names[EXIT_KINDS] = {
 	[EXIT_IO_SERIAL] = "io serial",
@@ -32,6 +33,20 @@ static const char *const exit_names[EXIT_KINDS] = {
 	[EXIT_XEN_TIMER] = "xen timer",
 	[EXIT_XEN_POLL] = "xen poll",
 	[EXIT_XEN_OTHER] = "xen other",
+	[EXIT_INTR] = "signal",
+	[EXIT_OTHER] = "other",
+};
+
+/* The same kinds, as keys of the "load exits:" line. */
+static const char *const load_names[EXIT_KINDS] = {
+	[EXIT_IO_SERIAL] = "io_serial",
+	[EXIT_IO_CLOCK] = "io_clock",
+	[EXIT_IO_OTHER] = "io_other",
+	[EXIT_XEN_EVTCHN_SEND] = "send",
+	[EXIT_XEN_EVTCHN_OTHER] = "evtchn_other",
+	[EXIT_XEN_TIMER] = "timer",
+	[EXIT_XEN_POLL] = "poll",
+	[EXIT_XEN_OTHER] = "xen_other",
 	[EXIT_INTR] = "signal",
 	[EXIT_OTHER] = "other",
 };
@@ -69,6 +84,32 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The guest's load begins (snapshot) or ends (the exits it made, except
+ * the load port's own two). */
+void vmm_load_mark(struct vmm *vm, int what)
+{
+	unsigned long total = 0;
+
+	if (what == VMM_LOAD_START) {
+		for (int k = 0; k < EXIT_KINDS; k++)
+			vm->load_base[k] = atomic_load(&vm->exits[k]);
+		return;
+	}
+	printf("load exits:");
+	for (int k = 0; k < EXIT_KINDS; k++) {
+		unsigned long n = atomic_load(&vm->exits[k]) - vm->load_base[k];
+
+		if (k == EXIT_IO_OTHER)
+			n -= 1; /* the end mark */
+		if (k == EXIT_IO_CLOCK || k == EXIT_IO_SERIAL)
+			continue; /* the test's own clock reads and output */
+		total += n;
+		printf(" %s=%lu", load_names[k], n);
+	}
+	printf(" total=%lu\n", total);
+	fflush(stdout);
 }
 
 static void report(struct vmm *vm, double secs)

@@ -64,6 +64,7 @@ struct vmm {
 	_Atomic bool stop;
 	_Atomic int status;          /* the guest's verdict, -1 none */
 	_Atomic unsigned long exits[EXIT_KINDS];
+	unsigned long load_base[EXIT_KINDS]; /* at VMM_LOAD_START */
 	bool verbose;
 	bool offload;                /* --kvm-offload: the KVM back end */
 	/* the serial console: a line at a time */
@@ -89,5 +90,7 @@ int vmm_xen_offload(struct vmm *vm);
 void vmm_xen_teardown(struct vmm *vm);
 
 void vmm_count(struct vmm *vm, enum vmm_exit_kind k);
+/* main.c: the exits a measured load made (VMM_PORT_LOAD) */
+void vmm_load_mark(struct vmm *vm, int what);
 
 #endif

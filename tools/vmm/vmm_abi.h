@@ -31,6 +31,9 @@
  *   VMM_PORT_CLOCK   (0x510): inl twice: Xen system time in ns (the value
  *                             the VMM's library uses for timers), low then
  *                             high 32 bits, latched at the low read.
+ *   VMM_PORT_LOAD    (0x511): outb VMM_LOAD_START / VMM_LOAD_END around a
+ *                             measured load: the VMM prints the exits
+ *                             made in between, by kind.
  */
 #ifndef EVTCHN_VMM_ABI_H
 #define EVTCHN_VMM_ABI_H
@@ -47,5 +50,8 @@
 #define VMM_PORT_SERIAL 0x3f8
 #define VMM_PORT_EXIT 0xf4
 #define VMM_PORT_CLOCK 0x510
+#define VMM_PORT_LOAD 0x511
+#define VMM_LOAD_START 1
+#define VMM_LOAD_END 2
 
 #endif

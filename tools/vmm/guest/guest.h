@@ -196,6 +196,7 @@ int arrives_once(struct check *c, uint32_t cpu, uint32_t port,
 		 const uint32_t *before);
 
 int check_setup(struct check *c);
+int check_load(struct check *c);
 int check_ipi(struct check *c);
 int check_singleshot(struct check *c);
 int check_set_timer_op(struct check *c);

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Check 17: back to 2-level (EVTCHNOP_reset), then a measured load: IPIs
+ * to vCPU 1, loopback sends and VIRQ_TIMER ticks, each event waited for
+ * (no coalescing), between two marks on the VMM's load port, so that the
+ * VMM can count the exits the load made in each of its modes.
+ */
+#include "guest.h"
+
+#define LOAD_IPIS 1000u
+#define LOAD_SENDS 1000u
+#define LOAD_TICKS 100u
+
+static void load_mark(uint8_t what)
+{
+	outb(VMM_PORT_LOAD, what);
+}
+
+/* @n sends on @from, each taken on @cpu at @to before the next. */
+static int sends(struct check *c, uint32_t from, uint32_t to, uint32_t cpu,
+		 uint32_t n)
+{
+	uint32_t got = ev_count(cpu, to);
+
+	for (uint32_t i = 0; i < n; i++) {
+		long rc = ev_send(from);
+
+		if (rc)
+			return fail(c, "send %u on port %u: rc %ld", i, from, rc);
+		if (ev_wait(cpu, to, ++got, WAIT_NS))
+			return fail(c, "event %u on port %u lost", i, to);
+	}
+	return 0;
+}
+
+static int ticks(struct check *c, uint32_t port, uint32_t n)
+{
+	uint32_t got = ev_count(0, port);
+
+	for (uint32_t i = 0; i < n; i++) {
+		long rc = hc_singleshot(0, xen_now() + 100000);
+
+		if (rc)
+			return fail(c, "singleshot %u: rc %ld", i, rc);
+		if (ev_wait(0, port, ++got, WAIT_NS))
+			return fail(c, "tick %u lost", i);
+	}
+	return 0;
+}
+
+int check_load(struct check *c)
+{
+	uint32_t ipi, a, b, timer;
+	long rc;
+	int ret;
+
+	if (!helper_ready(c, 1))
+		return -1;
+	rc = ev_reset();
+	if (rc)
+		return fail(c, "reset: rc %ld", rc);
+	ev_set_abi(&abi_2l_ops); /* a reset goes back to 2-level */
+	if (ev_bind_ipi(1, &ipi) || ev_alloc_unbound(&a) ||
+	    ev_bind_interdomain(a, &b) ||
+	    ev_bind_virq(VIRQ_TIMER, 0, &timer))
+		return fail(c, "binds after the reset failed");
+	if (!port_tracked(c, ipi) || !port_tracked(c, b) ||
+	    !port_tracked(c, timer))
+		return -1;
+	/* the event Xen raises on the new interdomain port goes first */
+	if (ev_wait(0, b, 1, WAIT_NS) && !ev_count(0, b))
+		return fail(c, "the event bind_interdomain raised was lost");
+	load_mark(VMM_LOAD_START);
+	ret = sends(c, ipi, ipi, 1, LOAD_IPIS);
+	if (!ret)
+		ret = sends(c, a, b, 0, LOAD_SENDS);
+	if (!ret)
+		ret = ticks(c, timer, LOAD_TICKS);
+	load_mark(VMM_LOAD_END);
+	if (!ret)
+		gprintf("load: %u IPIs, %u loopback sends, %u timer ticks\n",
+			LOAD_IPIS, LOAD_SENDS, LOAD_TICKS);
+	return ret;
+}
