@@ -223,6 +223,8 @@ static long op_bind_virq(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 	 * evtchn_send_virq() */
 	atomic_store_explicit(&v->virq_to_evtchn[b->virq], port,
 			      memory_order_release);
+	/* the VIRQ table changed too (VIRQ_TIMER's port: KVM's timer) */
+	kvm_port_changed(d, port);
 	b->port = port;
 	rc = 0;
 out:

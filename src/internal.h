@@ -488,6 +488,14 @@ void kvm_vector_changed(struct evtchn_domain *d, uint32_t caller,
 /* @vcpu registered a vcpu_info of its own. */
 void kvm_vcpu_info_changed(struct evtchn_domain *d, uint32_t vcpu);
 void kvm_destroy(struct evtchn_domain *d);
+/* A closed port KVM's timer may still fire on: not to be handed out. */
+bool kvm_port_held(struct evtchn_domain *d, uint32_t port);
+
+/* timer.c, for kvm.c: @v's singleshot deadline taken from the library's
+ * timers (0: none), or given to them. */
+uint64_t timer_take_singleshot(struct evtchn_domain *d, uint32_t v);
+void timer_give_singleshot(struct evtchn_domain *d, uint32_t v,
+			   uint64_t deadline);
 
 /* route.c: a sending route replaces @port's delivery (lock held). */
 bool route_sends(struct evtchn_domain *d, uint32_t port);

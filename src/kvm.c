@@ -66,6 +66,12 @@ struct evtchn_kvm {
 	 * the vCPU's own thread) */
 	uint8_t *kvm_vector, *want_vector;
 	bool *vi_known;
+	/* per vCPU: the VIRQ_TIMER port KVM's timer fires on (0: the
+	 * library's timers), and the one it should */
+	uint32_t *kvm_timer, *want_timer;
+	/* ports KVM's timer may still fire on although they closed: not
+	 * handed out until the vCPU's thread took the timer back */
+	uint8_t held[MAX_2L_PORTS];
 	_Atomic bool *sync;        /* a vCPU attribute waits for its thread */
 	uint8_t global_vector;     /* what KVM has */
 	bool long_mode;            /* what KVM has */
@@ -83,13 +89,32 @@ static int vcpu_set(struct evtchn_kvm *k, uint32_t v,
 	return ioctl(k->vcpu_fd[v], KVM_XEN_VCPU_SET_ATTR, a) ? -errno : 0;
 }
 
+/* KVM can deliver to @vcpu as the library would (lock held): 2-level, it
+ * knows the vCPU's vcpu_info, and it injects what the library would --
+ * the vCPU's own vector or the global one; never a GSI or INTx line. */
+static bool kvm_delivers_to(struct evtchn_domain *d, uint32_t vcpu)
+{
+	struct evtchn_kvm *k = d->kvm;
+	uint64_t via;
+
+	if (domain_abi(d) != &evtchn_abi_2l || vcpu >= k->nr_vcpus ||
+	    !k->vi_known[vcpu])
+		return false;
+	via = atomic_load(&d->callback_via);
+	return (k->kvm_vector[vcpu] &&
+		k->kvm_vector[vcpu] ==
+			atomic_load(&d->vcpu[vcpu].upcall_vector)) ||
+	       (via >> 56 == VIA_VECTOR && (uint8_t)via == k->global_vector &&
+		!atomic_load(&d->vcpu[vcpu].upcall_vector));
+}
+
 /* The delivery KVM should make for a send on @port now (lock held):
  * false when none (the send exits to the VMM). */
 static bool entry_wanted(struct evtchn_domain *d, uint32_t port,
 			 struct kvm_entry *e)
 {
 	struct evtchn_kvm *k = d->kvm;
-	uint64_t b, via;
+	uint64_t b;
 	uint32_t target, vcpu;
 
 	if (domain_abi(d) != &evtchn_abi_2l || port >= MAX_2L_PORTS ||
@@ -109,15 +134,7 @@ static bool entry_wanted(struct evtchn_domain *d, uint32_t port,
 	    route_sends(d, port))
 		return false;
 	vcpu = atomic_load(&port_get(d, target)->notify_vcpu);
-	if (vcpu >= k->nr_vcpus || !k->vi_known[vcpu])
-		return false;
-	/* KVM injects what the library would: the vCPU's own vector, or
-	 * the global one; never a GSI or INTx line. */
-	via = atomic_load(&d->callback_via);
-	if (!(k->kvm_vector[vcpu] &&
-	      k->kvm_vector[vcpu] == atomic_load(&d->vcpu[vcpu].upcall_vector)) &&
-	    !(via >> 56 == VIA_VECTOR && (uint8_t)via == k->global_vector &&
-	      !atomic_load(&d->vcpu[vcpu].upcall_vector)))
+	if (!kvm_delivers_to(d, vcpu))
 		return false;
 	e->deliver = target + 1;
 	e->apic = k->apic[vcpu];
@@ -161,6 +178,83 @@ static void entry_sync(struct evtchn_domain *d, uint32_t port)
 		*have = want;
 }
 
+/* The port KVM's timer of @v should fire on (lock held): its VIRQ_TIMER
+ * port, when KVM can deliver to @v; 0: the library's timers. */
+static uint32_t timer_wanted(struct evtchn_domain *d, uint32_t v)
+{
+	uint32_t port = atomic_load(&d->vcpu[v].virq_to_evtchn[VIRQ_TIMER]);
+	uint64_t b;
+
+	if (!(d->kvm->offload & EVTCHN_KVM_TIMER) || !port ||
+	    port >= MAX_2L_PORTS || !port_is_valid(d, port) ||
+	    !kvm_delivers_to(d, v))
+		return 0;
+	b = port_bind(port_get(d, port));
+	return bind_usable(b) && bind_state(b) == ECS_VIRQ &&
+			       bind_virq(b) == VIRQ_TIMER
+		       ? port
+		       : 0;
+}
+
+/* The timers that should move, for their vCPUs' threads (lock held).  A
+ * port KVM's timer still names after it closed is held: not handed out
+ * again before the vCPU's thread took the timer back. */
+static void timers_sync(struct evtchn_domain *d)
+{
+	struct evtchn_kvm *k = d->kvm;
+
+	for (uint32_t v = 0; v < k->nr_vcpus; v++) {
+		uint32_t want = timer_wanted(d, v);
+
+		if (want == k->want_timer[v])
+			continue;
+		k->want_timer[v] = want;
+		if (k->kvm_timer[v] && k->kvm_timer[v] != want)
+			k->held[k->kvm_timer[v]] = 1;
+		atomic_store(&k->sync[v], true);
+	}
+}
+
+bool kvm_port_held(struct evtchn_domain *d, uint32_t port)
+{
+	return d->kvm && port < MAX_2L_PORTS && d->kvm->held[port];
+}
+
+/* Move @v's singleshot timer between the library and KVM, on @v's own
+ * thread (lock held). */
+static void timer_apply(struct evtchn_domain *d, uint32_t v)
+{
+	struct evtchn_kvm *k = d->kvm;
+	struct kvm_xen_vcpu_attr a = { .type = KVM_XEN_VCPU_ATTR_TYPE_TIMER };
+	uint64_t deadline = 0;
+
+	if (k->kvm_timer[v] == k->want_timer[v])
+		return;
+	if (k->kvm_timer[v]) {
+		/* KVM's deadline (0: fired or none), then its timer off */
+		if (ioctl(k->vcpu_fd[v], KVM_XEN_VCPU_GET_ATTR, &a) == 0)
+			deadline = a.u.timer.expires_ns;
+		memset(&a.u, 0, sizeof(a.u));
+		if (vcpu_set(k, v, &a))
+			return; /* KVM keeps it; the port stays held */
+		k->held[k->kvm_timer[v]] = 0;
+		k->kvm_timer[v] = 0;
+	} else {
+		deadline = timer_take_singleshot(d, v);
+	}
+	if (k->want_timer[v]) {
+		a.u.timer.port = k->want_timer[v];
+		a.u.timer.priority = KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
+		a.u.timer.expires_ns = deadline;
+		if (vcpu_set(k, v, &a) == 0) {
+			k->kvm_timer[v] = k->want_timer[v];
+			return;
+		}
+	}
+	if (deadline)
+		timer_give_singleshot(d, v, deadline);
+}
+
 /* A port changed (lock held): its entry, and the entry of the loopback
  * port that delivers to it (its notify vCPU is that entry's target). */
 void kvm_port_changed(struct evtchn_domain *d, uint32_t port)
@@ -170,6 +264,7 @@ void kvm_port_changed(struct evtchn_domain *d, uint32_t port)
 	if (!d->kvm)
 		return;
 	entry_sync(d, port);
+	timers_sync(d);
 	if (port_is_valid(d, port)) {
 		b = port_bind(port_get(d, port));
 		if (bind_state(b) == ECS_INTERDOMAIN && bind_dom(b) == d->domid)
@@ -214,6 +309,7 @@ void kvm_resync(struct evtchn_domain *d)
 	}
 	for (uint32_t p = 1; p < MAX_2L_PORTS; p++)
 		entry_sync(d, p);
+	timers_sync(d);
 }
 
 /* @v's upcall vector into KVM, on @v's own thread (or before the vCPUs
@@ -234,6 +330,7 @@ static void vcpu_apply(struct evtchn_domain *d, uint32_t v)
 {
 	vector_set(d->kvm, v);
 	kvm_resync(d);
+	timer_apply(d, v);
 }
 
 void kvm_vector_changed(struct evtchn_domain *d, uint32_t caller,
@@ -287,6 +384,8 @@ static void kvm_free(struct evtchn_kvm *k)
 	free(k->kvm_vector);
 	free(k->want_vector);
 	free(k->vi_known);
+	free(k->kvm_timer);
+	free(k->want_timer);
 	free((void *)k->sync);
 	free(k);
 }
@@ -352,8 +451,10 @@ int evtchn_domain_attach_kvm(struct evtchn_domain *d,
 	k->want_vector = calloc(k->nr_vcpus, 1);
 	k->vi_known = calloc(k->nr_vcpus, sizeof(*k->vi_known));
 	k->sync = calloc(k->nr_vcpus, sizeof(*k->sync));
+	k->kvm_timer = calloc(k->nr_vcpus, sizeof(*k->kvm_timer));
+	k->want_timer = calloc(k->nr_vcpus, sizeof(*k->want_timer));
 	if (!k->vcpu_fd || !k->apic || !k->kvm_vector || !k->want_vector ||
-	    !k->vi_known || !k->sync) {
+	    !k->vi_known || !k->sync || !k->kvm_timer || !k->want_timer) {
 		kvm_free(k);
 		return -ENOMEM;
 	}
@@ -377,6 +478,11 @@ int evtchn_domain_attach_kvm(struct evtchn_domain *d,
 			vector_set(k, v);
 	}
 	kvm_resync(d);
+	/* the timers too, from this thread while no vCPU runs */
+	for (uint32_t v = 0; v < k->nr_vcpus; v++) {
+		atomic_store(&k->sync[v], false);
+		timer_apply(d, v);
+	}
 	domain_unlock(d);
 	return 0;
 }
@@ -397,9 +503,16 @@ int evtchn_domain_detach_kvm(struct evtchn_domain *d)
 		return -EINVAL;
 	domain_lock(d);
 	k = d->kvm;
-	d->kvm = NULL;
-	if (k)
+	if (k) {
+		/* the timers back to the library (from this thread: the VMM
+		 * detaches while no vCPU runs) */
+		for (uint32_t v = 0; v < k->nr_vcpus; v++) {
+			k->want_timer[v] = 0;
+			timer_apply(d, v);
+		}
 		(void)hvm_set(k, &a);
+	}
+	d->kvm = NULL;
 	domain_unlock(d);
 	kvm_free(k);
 	return k ? 0 : -ENOENT;

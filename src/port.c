@@ -87,7 +87,8 @@ static int port_allocate(struct evtchn_domain *d, uint32_t port)
 	if (port_is_valid(d, port)) {
 		uint64_t b = port_bind(port_get(d, port));
 
-		if (bind_state(b) != ECS_FREE || (b & BIND_ZOMBIE))
+		if (bind_state(b) != ECS_FREE || (b & BIND_ZOMBIE) ||
+		    kvm_port_held(d, port))
 			return -XEN_EBUSY;
 		/* FIFO: still linked on a queue the guest has not drained. */
 		if (abi->is_busy && abi->is_busy(d, port))

@@ -324,6 +324,26 @@ static void set_singleshot(struct evtchn_domain *d, struct evtchn_vcpu *v,
 		evtchn_send_virq(d, v->id, VIRQ_TIMER);
 }
 
+uint64_t timer_take_singleshot(struct evtchn_domain *d, uint32_t v)
+{
+	uint64_t deadline;
+
+	lib_lock(&d->host->timer_lock);
+	deadline = d->vcpu[v].singleshot;
+	d->vcpu[v].singleshot = 0;
+	lib_unlock(&d->host->timer_lock);
+	return deadline;
+}
+
+void timer_give_singleshot(struct evtchn_domain *d, uint32_t v,
+			   uint64_t deadline)
+{
+	lib_lock(&d->host->timer_lock);
+	d->vcpu[v].singleshot = deadline;
+	timer_kick(d->host);
+	lib_unlock(&d->host->timer_lock);
+}
+
 static void stop_singleshot(struct evtchn_domain *d, struct evtchn_vcpu *v)
 {
 	lib_lock(&d->host->timer_lock);

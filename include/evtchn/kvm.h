@@ -22,7 +22,11 @@ extern "C" {
 /* What the back end may hand to KVM. */
 #define EVTCHN_KVM_IPI (1u << 0)      /* IPI ports */
 #define EVTCHN_KVM_LOOPBACK (1u << 1) /* interdomain pairs within the domain */
-#define EVTCHN_KVM_ALL (EVTCHN_KVM_IPI | EVTCHN_KVM_LOOPBACK)
+/* VIRQ_TIMER singleshot timers (KVM's TIMER vCPU attribute): the VMM's
+ * clock for the library (evtchn_host_set_clock()) must then be the guest's
+ * kvmclock (KVM_GET_CLOCK), which KVM's timers count in. */
+#define EVTCHN_KVM_TIMER (1u << 2)
+#define EVTCHN_KVM_ALL (EVTCHN_KVM_IPI | EVTCHN_KVM_LOOPBACK | EVTCHN_KVM_TIMER)
 
 /* KVM_CAP_XEN_HVM bits the back end needs: INTERCEPT_HCALL, SHARED_INFO,
  * EVTCHN_SEND (the EVTCHN attribute) and SHARED_INFO_HVA (Linux 6.9). */

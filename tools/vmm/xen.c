@@ -114,6 +114,16 @@ static int translate(struct evtchn_domain *d, uint32_t vcpu, uint64_t gva,
 	return 0;
 }
 
+/* Xen system time is the guest's kvmclock, which KVM's own Xen timers
+ * count in (the back end's timers, and the library's, agree with it). */
+static uint64_t kvm_now(void *opaque)
+{
+	struct vmm *vm = opaque;
+	struct kvm_clock_data c = { 0 };
+
+	return ioctl(vm->vm_fd, KVM_GET_CLOCK, &c) ? 0 : c.clock;
+}
+
 int vmm_xen_setup(struct vmm *vm)
 {
 	struct kvm_xen_hvm_config cfg = {
@@ -134,6 +144,8 @@ int vmm_xen_setup(struct vmm *vm)
 		return -errno;
 	}
 	rc = evtchn_host_create(&vm->host);
+	if (!rc)
+		rc = evtchn_host_set_clock(vm->host, kvm_now, vm);
 	if (!rc)
 		rc = evtchn_domain_create(vm->host, &dc, &vm->dom);
 	if (!rc)
