@@ -490,6 +490,13 @@ void kvm_vcpu_info_changed(struct evtchn_domain *d, uint32_t vcpu);
 void kvm_destroy(struct evtchn_domain *d);
 /* A closed port KVM's timer may still fire on: not to be handed out. */
 bool kvm_port_held(struct evtchn_domain *d, uint32_t port);
+/* The deadline of @vcpu's singleshot timer when KVM holds it (*deadline
+ * unchanged otherwise).  The vCPU must not be in KVM_RUN. */
+void kvm_timer_read(struct evtchn_domain *d, uint32_t vcpu,
+		    uint64_t *deadline);
+/* Set it there instead: true when KVM holds @vcpu's timer. */
+bool kvm_timer_write(struct evtchn_domain *d, uint32_t vcpu,
+		     uint64_t deadline);
 
 /* timer.c, for kvm.c: @v's singleshot deadline taken from the library's
  * timers (0: none), or given to them. */

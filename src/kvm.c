@@ -215,6 +215,33 @@ static void timers_sync(struct evtchn_domain *d)
 	}
 }
 
+void kvm_timer_read(struct evtchn_domain *d, uint32_t vcpu,
+		    uint64_t *deadline)
+{
+	struct evtchn_kvm *k = d->kvm;
+	struct kvm_xen_vcpu_attr a = { .type = KVM_XEN_VCPU_ATTR_TYPE_TIMER };
+
+	if (!k || vcpu >= k->nr_vcpus || !k->kvm_timer[vcpu])
+		return;
+	/* KVM re-arms the timer at the same deadline after the read */
+	if (ioctl(k->vcpu_fd[vcpu], KVM_XEN_VCPU_GET_ATTR, &a) == 0)
+		*deadline = a.u.timer.expires_ns;
+}
+
+bool kvm_timer_write(struct evtchn_domain *d, uint32_t vcpu,
+		     uint64_t deadline)
+{
+	struct evtchn_kvm *k = d->kvm;
+	struct kvm_xen_vcpu_attr a = { .type = KVM_XEN_VCPU_ATTR_TYPE_TIMER };
+
+	if (!k || vcpu >= k->nr_vcpus || !k->kvm_timer[vcpu])
+		return false;
+	a.u.timer.port = k->kvm_timer[vcpu];
+	a.u.timer.priority = KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
+	a.u.timer.expires_ns = deadline;
+	return vcpu_set(k, vcpu, &a) == 0;
+}
+
 bool kvm_port_held(struct evtchn_domain *d, uint32_t port)
 {
 	return d->kvm && port < MAX_2L_PORTS && d->kvm->held[port];

@@ -602,6 +602,10 @@ int evtchn_vcpu_timer_get(struct evtchn_domain *d, uint32_t vcpu,
 	t->period_ns = v->period;
 	t->periodic_next_ns = v->period ? v->periodic_next : 0;
 	lib_unlock(&d->host->timer_lock);
+	/* A singleshot timer KVM holds (the back end): its deadline */
+	domain_lock(d);
+	kvm_timer_read(d, vcpu, &t->singleshot_ns);
+	domain_unlock(d);
 	return 0;
 }
 
@@ -610,10 +614,18 @@ int evtchn_vcpu_timer_set(struct evtchn_domain *d, uint32_t vcpu,
 {
 	struct evtchn_vcpu *v = domain_vcpu(d, vcpu);
 
+	uint64_t singleshot;
+
 	if (!v || !t || (t->period_ns && !timer_period_valid(t->period_ns)))
 		return -EINVAL;
+	/* A singleshot timer KVM holds (the back end) takes the deadline */
+	singleshot = t->singleshot_ns;
+	domain_lock(d);
+	if (kvm_timer_write(d, vcpu, singleshot))
+		singleshot = 0;
+	domain_unlock(d);
 	lib_lock(&d->host->timer_lock);
-	v->singleshot = t->singleshot_ns;
+	v->singleshot = singleshot;
 	v->period = t->period_ns;
 	v->periodic_next = t->period_ns ? t->periodic_next_ns : 0;
 	/* The last tick a period before the next (0 for a stopped timer:

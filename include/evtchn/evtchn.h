@@ -310,7 +310,9 @@ EVTCHN_API int evtchn_gsi_set(struct evtchn_domain *d, uint32_t gsi,
  * vCPUs) or evtchn_host_timers_run() (the VMM's own loop, or a test that
  * moves its clock) sees them expired; expiry raises VIRQ_TIMER.
  * evtchn_vcpu_timer_get/set read and restore a vCPU's timers (migration:
- * absolute deadlines in system time).  evtchn_vcpu_kick() makes a vCPU
+ * absolute deadlines in system time); with the KVM back end they read and
+ * set the singleshot deadline KVM holds (call them while the vCPU is not
+ * in KVM_RUN).  evtchn_vcpu_kick() makes a vCPU
  * that is blocked in SCHEDOP_poll return (to stop or pause it).
  */
 typedef uint64_t (*evtchn_clock_cb)(void *opaque);
