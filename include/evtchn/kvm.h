@@ -58,8 +58,10 @@ EVTCHN_API int evtchn_domain_attach_kvm(struct evtchn_domain *d,
  * waits.  0, or -EINVAL.
  */
 EVTCHN_API int evtchn_kvm_vcpu_sync(struct evtchn_domain *d, uint32_t vcpu);
-/* Everything back to userspace (every KVM entry removed).  -ENOENT when
- * not attached. */
+/* Everything back to userspace: every KVM entry removed, the timers back
+ * to the library.  Call it while no vCPU is in KVM_RUN or in a call of the
+ * library (as for attach).  -ENOENT when not attached.  Destroying the
+ * domain detaches it. */
 EVTCHN_API int evtchn_domain_detach_kvm(struct evtchn_domain *d);
 
 #ifdef __cplusplus
