@@ -22,13 +22,16 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 # The program counts each probe by its arguments; BEGIN fires once every
 # probe is attached, so the demo starts after "ready".
+# Probes attach to the library file: only the demo's own hits count (a
+# test running at the same time uses the same file).
+only="/comm == \"$(basename "$demo" | cut -c1-15)\"/"
 bpftrace -e "
 BEGIN { printf(\"ready\n\"); }
-usdt:$lib:evtchn:send { @send[arg0, arg1, arg2] = count(); }
-usdt:$lib:evtchn:bind { @bind[arg0, arg1, arg2] = count(); }
-usdt:$lib:evtchn:deliver { @deliver[arg0, arg1, arg2] = count(); }
-usdt:$lib:evtchn:upcall { @upcall[arg0, arg1] = count(); }
-usdt:$lib:evtchn:close { @close[arg0, arg1] = count(); }
+usdt:$lib:evtchn:send $only { @send[arg0, arg1, arg2] = count(); }
+usdt:$lib:evtchn:bind $only { @bind[arg0, arg1, arg2] = count(); }
+usdt:$lib:evtchn:deliver $only { @deliver[arg0, arg1, arg2] = count(); }
+usdt:$lib:evtchn:upcall $only { @upcall[arg0, arg1] = count(); }
+usdt:$lib:evtchn:close $only { @close[arg0, arg1] = count(); }
 " >"$out" 2>&1 &
 bt=$!
 for _ in $(seq 100); do
