@@ -2,8 +2,8 @@
 /*
  * evtchn-vmm: run a guest on KVM with Xen's event channels from libevtchn.
  *
- *   evtchn-vmm --guest IMAGE [--vcpus N] [--timeout SEC] [--kvm-offload]
- *              [--verbose]
+ *   evtchn-vmm --guest IMAGE [--vcpus N] [--timeout SEC]
+ *              [--kvm-offload[=ipi,loopback,timer]] [--verbose]
  *
  * --kvm-offload attaches the domain to KVM (include/evtchn/kvm.h): IPIs and
  * loopback sends are delivered by the kernel without an exit.
@@ -54,7 +54,35 @@ static const char *const load_names[EXIT_KINDS] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: evtchn-vmm --guest IMAGE [--vcpus N] "
-		   "[--timeout SEC] [--kvm-offload] [--verbose]\n");
+		   "[--timeout SEC] [--kvm-offload[=ipi,loopback,timer]] "
+		   "[--verbose]\n");
+}
+
+/* --kvm-offload[=ipi,loopback,timer]: what the KVM back end takes (all by
+ * default). */
+static int parse_offload(const char *s, unsigned *classes)
+{
+	char buf[64], *tok, *save = NULL;
+
+	*classes = EVTCHN_KVM_ALL;
+	if (!s)
+		return 0;
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	*classes = 0;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "ipi"))
+			*classes |= EVTCHN_KVM_IPI;
+		else if (!strcmp(tok, "loopback"))
+			*classes |= EVTCHN_KVM_LOOPBACK;
+		else if (!strcmp(tok, "timer"))
+			*classes |= EVTCHN_KVM_TIMER;
+		else
+			return -1;
+	}
+	return 0;
 }
 
 static void *vcpu_main(void *arg)
@@ -134,7 +162,7 @@ int main(int argc, char **argv)
 		{ "vcpus", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "kvm-offload", no_argument, NULL, 'k' },
+		{ "kvm-offload", optional_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -173,6 +201,10 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			vm.offload = true;
+			if (parse_offload(optarg, &vm.offload_classes)) {
+				usage(stderr);
+				return 64;
+			}
 			break;
 		case 'h':
 			usage(stdout);

@@ -67,6 +67,7 @@ struct vmm {
 	unsigned long load_base[EXIT_KINDS]; /* at VMM_LOAD_START */
 	bool verbose;
 	bool offload;                /* --kvm-offload: the KVM back end */
+	unsigned offload_classes;    /* EVTCHN_KVM_* */
 	/* the serial console: a line at a time */
 	char line[256];
 	unsigned line_len;

@@ -164,7 +164,7 @@ int vmm_xen_offload(struct vmm *vm)
 	struct evtchn_kvm_config cfg = { .vm_fd = vm->vm_fd,
 					 .nr_vcpus = vm->nr_vcpus,
 					 .vcpu_fds = fds,
-					 .offload = EVTCHN_KVM_ALL };
+					 .offload = vm->offload_classes };
 	int rc;
 
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
