@@ -117,8 +117,7 @@ static bool entry_wanted(struct evtchn_domain *d, uint32_t port,
 	uint64_t b;
 	uint32_t target, vcpu;
 
-	if (domain_abi(d) != &evtchn_abi_2l || port >= MAX_2L_PORTS ||
-	    !port_is_valid(d, port))
+	if (port >= MAX_2L_PORTS || !port_is_valid(d, port))
 		return false;
 	b = port_bind(port_get(d, port));
 	if (b & BIND_ZOMBIE)

@@ -59,55 +59,56 @@ static ssize_t fd_read_nowait(int fd, uint64_t *count)
 	return n;
 }
 
+/* The sending entry of @port in @t (sorted by port), or NULL. */
+static const struct evtchn_route *send_entry(const struct route_table *t,
+					     uint32_t port)
+{
+	unsigned lo = 0, hi = t ? t->nsend : 0;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		const struct evtchn_route *r = &t->send[mid];
+
+		if (r->port == port)
+			return r;
+		if (r->port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 /* Whether a sending route takes @port's sends (domain lock held: the
  * table cannot be replaced meanwhile). */
 bool route_sends(struct evtchn_domain *d, uint32_t port)
 {
-	struct route_table *t = table_of(d);
-
-	for (unsigned i = 0; t && i < t->nsend; i++)
-		if (t->send[i].port == port)
-			return true;
-	return false;
+	return send_entry(table_of(d), port) != NULL;
 }
 
 /* --- send path (RCU held) ------------------------------------------- */
 
 bool route_send(struct evtchn_domain *d, uint32_t port)
 {
-	struct route_table *t = table_of(d);
-	unsigned lo = 0, hi;
+	const struct evtchn_route *r = send_entry(table_of(d), port);
 
-	if (!t)
+	if (!r)
 		return false;
-	hi = t->nsend;
-	while (lo < hi) {
-		unsigned mid = (lo + hi) / 2;
-		const struct evtchn_route *r = &t->send[mid];
+	PARK_POINT("route:send", port);
+	if (r->kind == EVTCHN_ROUTE_PORT_TO_FD) {
+		uint64_t one = 1;
 
-		if (r->port == port) {
-			PARK_POINT("route:send", port);
-			if (r->kind == EVTCHN_ROUTE_PORT_TO_FD) {
-				uint64_t one = 1;
+		(void)!write(r->fd, &one, sizeof(one));
+	} else if (port_is_valid(d, r->target_port) &&
+		   bind_usable(port_bind(port_get(d, r->target_port)))) {
+		struct evtchn_port *p = port_get(d, r->target_port);
 
-				(void)!write(r->fd, &one, sizeof(one));
-			} else if (port_is_valid(d, r->target_port) &&
-				   bind_usable(port_bind(port_get(d, r->target_port)))) {
-				struct evtchn_port *p = port_get(d, r->target_port);
-
-				deliver_port(d, atomic_load_explicit(
-							&p->notify_vcpu,
-							memory_order_acquire),
-					     r->target_port);
-			}
-			return true;
-		}
-		if (r->port < port)
-			lo = mid + 1;
-		else
-			hi = mid;
+		deliver_port(d,
+			     atomic_load_explicit(&p->notify_vcpu,
+						  memory_order_acquire),
+			     r->target_port);
 	}
-	return false;
+	return true;
 }
 
 /* --- validation ------------------------------------------------------ */

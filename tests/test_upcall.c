@@ -103,6 +103,15 @@ static void *poller_main(void *arg)
 	return NULL;
 }
 
+/* Start @p's poll on a thread of its own, the poll:blocking point armed
+ * (counted, never parked) so that the test can wait for it to block. */
+static void poller_start(struct poller *p)
+{
+	evtchn_park_reset();
+	evtchn_park_arm("poll:blocking", 1, 0);
+	assert_int_equal(pthread_create(&p->tid, NULL, poller_main, p), 0);
+}
+
 /*
  * Whether an upcall ends a SCHEDOP_poll on another port (Xen 4.17.7
  * hvm_assert_evtchn_irq(): vcpu_kick() through a per-vCPU vector, or for a
@@ -118,9 +127,7 @@ static bool upcall_ends_poll(struct ufx *u, long w, long e)
 
 	guest_ack(&u->d, 1);
 	memset(u->d.g.shared_info + 2048, 0, 512); /* the events taken */
-	evtchn_park_reset();
-	evtchn_park_arm("poll:blocking", 1, 0);
-	assert_int_equal(pthread_create(&p.tid, NULL, poller_main, &p), 0);
+	poller_start(&p);
 	assert_true(evtchn_park_wait("poll:blocking", 1, 5000));
 	assert_int_equal(th_send(&u->d, 0, e), 0);
 	/* a kick clears the poll word in the sender, before it returns */
@@ -170,9 +177,7 @@ static void pending_upcall_without_callback_blocks(void **state)
 	struct poller p = { .td = &u->d, .vcpu = 1, .port = (uint32_t)w };
 
 	assert_int_equal(th_send(&u->d, 0, e), 0); /* upcall pending */
-	evtchn_park_reset();
-	evtchn_park_arm("poll:blocking", 1, 0);
-	assert_int_equal(pthread_create(&p.tid, NULL, poller_main, &p), 0);
+	poller_start(&p);
 	assert_true(evtchn_park_wait("poll:blocking", 1, 5000));
 	assert_false(atomic_load(&p.done));
 	assert_int_equal(th_send(&u->d, 0, w), 0);
@@ -180,21 +185,17 @@ static void pending_upcall_without_callback_blocks(void **state)
 	assert_int_equal(p.rc, 0);
 	/* with a per-vCPU vector it returns at once */
 	assert_int_equal(set_vector(&u->d, 1, 0x41), 0);
-	evtchn_park_reset();
-	evtchn_park_arm("poll:blocking", 1, 0);
 	p = (struct poller){ .td = &u->d, .vcpu = 1, .port = (uint32_t)w };
 	th_mask(&u->d, w);
-	assert_int_equal(pthread_create(&p.tid, NULL, poller_main, &p), 0);
+	poller_start(&p);
 	pthread_join(p.tid, NULL);
 	assert_int_equal(evtchn_park_hits("poll:blocking"), 0);
 	/* ... unless the VMM says the vCPU's interrupts are off: then it
 	 * blocks (EVTCHN_MODE_IRQS_OFF) until the port's event */
 	memset(u->d.g.shared_info + 2048, 0, 512); /* w taken */
-	evtchn_park_reset();
-	evtchn_park_arm("poll:blocking", 1, 0);
 	p = (struct poller){ .td = &u->d, .vcpu = 1, .port = (uint32_t)w,
 			     .irqs_off = true };
-	assert_int_equal(pthread_create(&p.tid, NULL, poller_main, &p), 0);
+	poller_start(&p);
 	assert_true(evtchn_park_wait("poll:blocking", 1, 5000));
 	assert_false(atomic_load(&p.done));
 	assert_int_equal(th_send(&u->d, 0, w), 0);
