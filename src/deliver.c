@@ -3,7 +3,8 @@
  * The send path: from a port to the ABI producer and the upcall.
  *
  * Contract (DESIGN invariant 2): no mutex, no allocation, no system call
- * except the VMM's upcall callback.  Callers hold the RCU read lock, which
+ * except the VMM's upcall callback and, with the KVM back end, the
+ * KVM_XEN_HVM_EVTCHN_SEND ioctl that replaces it.  Callers hold the RCU read lock, which
  * keeps every domain and port they can reach alive and every port they read
  * unreusable (see the freeing protocol in port.c).
  */
@@ -52,6 +53,10 @@ void deliver_port(struct evtchn_domain *d, uint32_t vcpu, uint32_t port)
 	PARK_POINT("deliver:port", port);
 	/* A port a backend handle owns: its queue, not shared_info. */
 	if (backend_deliver(d, port))
+		return;
+	/* With the KVM back end, KVM delivers what it can, so that a vCPU
+	 * blocked in KVM's SCHEDOP_poll wakes. */
+	if (kvm_deliver(d, vcpu, port))
 		return;
 	if (v)
 		domain_abi(d)->set_pending(d, v, port);

@@ -216,6 +216,9 @@ struct evtchn_domain {
 	pthread_mutex_t route_mutex;      /* serialises route replacements */
 
 	struct evtchn_kvm *kvm;           /* kvm.c: under lock; NULL: none */
+	/* the same for senders (RCU): freed a grace period after it is
+	 * cleared */
+	_Atomic(struct evtchn_kvm *) kvm_send;
 	unsigned char *shared_info;       /* page owned by the library */
 	struct evtchn_vcpu *vcpu;         /* [nr_vcpus] */
 };
@@ -486,8 +489,12 @@ void kvm_resync(struct evtchn_domain *d);
 void kvm_vector_changed(struct evtchn_domain *d, uint32_t caller,
 			uint32_t vcpu);
 /* @vcpu registered a vcpu_info of its own. */
-void kvm_vcpu_info_changed(struct evtchn_domain *d, uint32_t vcpu);
+void kvm_vcpu_info_changed(struct evtchn_domain *d, uint32_t caller,
+			   uint32_t vcpu, unsigned char *vi);
 void kvm_destroy(struct evtchn_domain *d);
+/* Send path (RCU held): let KVM deliver @port to @vcpu, as it would a
+ * send of its own (its pollers wake); false: deliver in userspace. */
+bool kvm_deliver(struct evtchn_domain *d, uint32_t vcpu, uint32_t port);
 /* A closed port KVM's timer may still fire on: not to be handed out. */
 bool kvm_port_held(struct evtchn_domain *d, uint32_t port);
 /* The deadline of @vcpu's singleshot timer when KVM holds it (*deadline
@@ -506,6 +513,14 @@ void timer_give_singleshot(struct evtchn_domain *d, uint32_t v,
 
 /* route.c: a sending route replaces @port's delivery (lock held). */
 bool route_sends(struct evtchn_domain *d, uint32_t port);
+/* The sending route of @port, or NULL (lock held). */
+struct evtchn_route;
+const struct evtchn_route *route_send_entry(struct evtchn_domain *d,
+					    uint32_t port);
+/* @fn on every port whose PORT_TO_PORT route targets @target (lock
+ * held). */
+void route_targets(struct evtchn_domain *d, uint32_t target,
+		   void (*fn)(struct evtchn_domain *d, uint32_t port));
 
 /* vcpu_op.c */
 long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,

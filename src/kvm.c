@@ -34,7 +34,9 @@
 #include <linux/kvm.h>
 
 #include "evtchn/kvm.h"
+#include "evtchn/route.h"
 #include "internal.h"
+#include "rcu.h"
 
 #define MAX_2L_PORTS 4096u
 #define VIA_VECTOR 2
@@ -48,12 +50,18 @@
 #define KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA 0x9
 #endif
 
-/* What KVM holds for a sending port: 0 none, else deliver_port + 1 and
- * the target APIC ID. */
+/* What KVM holds for a sending port: nothing, a port to deliver to on
+ * an APIC, or an eventfd to signal. */
 struct kvm_entry {
-	uint32_t deliver;  /* deliver port + 1; 0: no entry */
+	uint32_t deliver;  /* deliver port + 1; 0: none */
 	uint32_t apic;
+	int efd;           /* eventfd + 1 (a PORT_TO_FD route's); 0: none */
 };
+
+static bool entry_on(const struct kvm_entry *e)
+{
+	return e->deliver || e->efd;
+}
 
 struct evtchn_kvm {
 	int vm_fd;
@@ -66,6 +74,9 @@ struct evtchn_kvm {
 	 * the vCPU's own thread) */
 	uint8_t *kvm_vector, *want_vector;
 	bool *vi_known;
+	/* per vCPU: the vcpu_info KVM should use (its slot in shared_info,
+	 * or the page the guest registered); vi_known says KVM has it */
+	unsigned char **want_vi;
 	/* per vCPU: the VIRQ_TIMER port KVM's timer fires on (0: the
 	 * library's timers), and the one it should */
 	uint32_t *kvm_timer, *want_timer;
@@ -73,6 +84,9 @@ struct evtchn_kvm {
 	 * handed out until the vCPU's thread took the timer back */
 	uint8_t held[MAX_2L_PORTS];
 	_Atomic bool *sync;        /* a vCPU attribute waits for its thread */
+	/* per vCPU, for senders: its APIC ID + 1 while KVM delivers to it
+	 * as the library would (kvm_delivers_to()), else 0 */
+	_Atomic uint32_t *send_apic;
 	uint8_t global_vector;     /* what KVM has */
 	bool long_mode;            /* what KVM has */
 	struct kvm_entry entry[MAX_2L_PORTS];
@@ -109,28 +123,42 @@ static bool kvm_delivers_to(struct evtchn_domain *d, uint32_t vcpu)
 }
 
 /* The delivery KVM should make for a send on @port now (lock held):
- * false when none (the send exits to the VMM). */
+ * false when none (the send exits to the VMM).  A sending route replaces
+ * Xen's delivery on an IPI or interdomain port, as route_send() does. */
 static bool entry_wanted(struct evtchn_domain *d, uint32_t port,
 			 struct kvm_entry *e)
 {
 	struct evtchn_kvm *k = d->kvm;
+	const struct evtchn_route *r;
 	uint64_t b;
 	uint32_t target, vcpu;
 
 	if (port >= MAX_2L_PORTS || !port_is_valid(d, port))
 		return false;
 	b = port_bind(port_get(d, port));
-	if (b & BIND_ZOMBIE)
+	if ((b & BIND_ZOMBIE) ||
+	    (bind_state(b) != ECS_IPI && bind_state(b) != ECS_INTERDOMAIN))
 		return false;
-	if (bind_state(b) == ECS_IPI && (k->offload & EVTCHN_KVM_IPI))
+	r = route_send_entry(d, port);
+	if (r && r->kind == EVTCHN_ROUTE_PORT_TO_FD) {
+		if (!(k->offload & EVTCHN_KVM_ROUTES))
+			return false;
+		e->efd = r->fd + 1;
+		return true;
+	}
+	if (r) /* PORT_TO_PORT */
+		target = (k->offload & EVTCHN_KVM_ROUTES) ? r->target_port : 0;
+	else if (bind_state(b) == ECS_IPI && (k->offload & EVTCHN_KVM_IPI))
 		target = port;
 	else if (bind_state(b) == ECS_INTERDOMAIN && bind_dom(b) == d->domid &&
 		 (k->offload & EVTCHN_KVM_LOOPBACK))
 		target = bind_port(b);
 	else
 		return false;
-	if (target >= MAX_2L_PORTS || !port_is_valid(d, target) ||
-	    route_sends(d, port))
+	/* KVM delivers to whatever the entry names: only to a usable port
+	 * (route_send() and send_rcu() check it on every send) */
+	if (!target || target >= MAX_2L_PORTS || !port_is_valid(d, target) ||
+	    !bind_usable(port_bind(port_get(d, target))))
 		return false;
 	vcpu = atomic_load(&port_get(d, target)->notify_vcpu);
 	if (!kvm_delivers_to(d, vcpu))
@@ -148,31 +176,40 @@ static void entry_sync(struct evtchn_domain *d, uint32_t port)
 	struct kvm_xen_hvm_attr a = { .type = KVM_XEN_ATTR_TYPE_EVTCHN };
 	uint64_t b;
 
-	if (port >= MAX_2L_PORTS)
+	if (port == 0 || port >= MAX_2L_PORTS)
 		return;
 	have = &k->entry[port];
 	if (!entry_wanted(d, port, &want))
-		want.deliver = 0;
-	if (want.deliver == have->deliver && want.apic == have->apic)
+		memset(&want, 0, sizeof(want));
+	if (!memcmp(&want, have, sizeof(want)))
 		return;
 	a.u.evtchn.send_port = port;
 	if (have->deliver && want.deliver == have->deliver) {
 		/* Only the target vCPU moved. */
 		a.u.evtchn.flags = KVM_XEN_EVTCHN_UPDATE;
-	} else if (have->deliver) {
+	} else if (entry_on(have)) {
 		a.u.evtchn.flags = KVM_XEN_EVTCHN_DEASSIGN;
 		(void)hvm_set(k, &a);
-		have->deliver = 0;
-		if (!want.deliver)
+		memset(have, 0, sizeof(*have));
+		if (!entry_on(&want))
 			return;
 		a.u.evtchn.flags = 0;
 	}
 	b = port_bind(port_get(d, port));
-	a.u.evtchn.type = bind_state(b) == ECS_IPI ? EVTCHNSTAT_ipi
-						   : EVTCHNSTAT_interdomain;
-	a.u.evtchn.deliver.port.port = want.deliver - 1;
-	a.u.evtchn.deliver.port.vcpu = want.apic;
-	a.u.evtchn.deliver.port.priority = KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
+	/* KVM wants an IPI entry to deliver to itself; anything else
+	 * (a route, a loopback end) is an interdomain entry */
+	a.u.evtchn.type = bind_state(b) == ECS_IPI && want.deliver == port + 1
+				  ? EVTCHNSTAT_ipi
+				  : EVTCHNSTAT_interdomain;
+	if (want.efd) {
+		a.u.evtchn.deliver.eventfd.port = 0;
+		a.u.evtchn.deliver.eventfd.fd = want.efd - 1;
+	} else {
+		a.u.evtchn.deliver.port.port = want.deliver - 1;
+		a.u.evtchn.deliver.port.vcpu = want.apic;
+		a.u.evtchn.deliver.port.priority =
+			KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
+	}
 	if (hvm_set(k, &a) == 0)
 		*have = want;
 }
@@ -281,8 +318,29 @@ static void timer_apply(struct evtchn_domain *d, uint32_t v)
 		timer_give_singleshot(d, v, deadline);
 }
 
-/* A port changed (lock held): its entry, and the entry of the loopback
- * port that delivers to it (its notify vCPU is that entry's target). */
+bool kvm_deliver(struct evtchn_domain *d, uint32_t vcpu, uint32_t port)
+{
+	struct evtchn_kvm *k =
+		atomic_load_explicit(&d->kvm_send, memory_order_acquire);
+	struct kvm_irq_routing_xen_evtchn e = {
+		.port = port,
+		.priority = KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL,
+	};
+	uint32_t apic;
+
+	if (!k || port == 0 || port >= MAX_2L_PORTS || vcpu >= k->nr_vcpus)
+		return false;
+	apic = atomic_load_explicit(&k->send_apic[vcpu], memory_order_relaxed);
+	if (!apic)
+		return false;
+	e.vcpu = apic - 1;
+	/* 0 also when the port is masked or pending already */
+	return ioctl(k->vm_fd, KVM_XEN_HVM_EVTCHN_SEND, &e) == 0;
+}
+
+/* A port changed (lock held): its entry, and the entries that deliver to
+ * it (its state and notify vCPU are their target's): the other end of a
+ * loopback pair, the ports whose PORT_TO_PORT route names it. */
 void kvm_port_changed(struct evtchn_domain *d, uint32_t port)
 {
 	uint64_t b;
@@ -296,6 +354,7 @@ void kvm_port_changed(struct evtchn_domain *d, uint32_t port)
 		if (bind_state(b) == ECS_INTERDOMAIN && bind_dom(b) == d->domid)
 			entry_sync(d, bind_port(b));
 	}
+	route_targets(d, port, entry_sync);
 }
 
 /* Everything again (lock held): the ABI, the callback, a vector or a
@@ -328,6 +387,8 @@ void kvm_resync(struct evtchn_domain *d)
 	for (uint32_t v = 0; v < k->nr_vcpus; v++) {
 		uint8_t want = atomic_load(&d->vcpu[v].upcall_vector);
 
+		atomic_store(&k->send_apic[v],
+			     kvm_delivers_to(d, v) ? k->apic[v] + 1 : 0);
 		if (want != k->kvm_vector[v]) {
 			k->want_vector[v] = want;
 			atomic_store(&k->sync[v], true);
@@ -351,10 +412,28 @@ static void vector_set(struct evtchn_kvm *k, uint32_t v)
 		k->kvm_vector[v] = k->want_vector[v];
 }
 
-/* The vCPU attribute that waits for @v's own thread (lock held). */
+/* @v's vcpu_info into KVM, on @v's own thread (or before the vCPUs run).
+ * Lock held. */
+static int vcpu_info_set(struct evtchn_kvm *k, uint32_t v)
+{
+	struct kvm_xen_vcpu_attr a = { .type =
+					       KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA };
+	int rc;
+
+	if (k->vi_known[v] || !k->want_vi[v])
+		return 0;
+	/* u.hva shares gpa's place (6.9 uapi) */
+	a.u.gpa = (uintptr_t)k->want_vi[v];
+	rc = vcpu_set(k, v, &a);
+	k->vi_known[v] = rc == 0;
+	return rc;
+}
+
+/* The vCPU attributes that wait for @v's own thread (lock held). */
 static void vcpu_apply(struct evtchn_domain *d, uint32_t v)
 {
 	vector_set(d->kvm, v);
+	(void)vcpu_info_set(d->kvm, v);
 	kvm_resync(d);
 	timer_apply(d, v);
 }
@@ -389,16 +468,23 @@ int evtchn_kvm_vcpu_sync(struct evtchn_domain *d, uint32_t vcpu)
 	return 0;
 }
 
-void kvm_vcpu_info_changed(struct evtchn_domain *d, uint32_t vcpu)
+void kvm_vcpu_info_changed(struct evtchn_domain *d, uint32_t caller,
+			   uint32_t vcpu, unsigned char *vi)
 {
 	struct evtchn_kvm *k = d->kvm;
 
-	/* KVM still writes the old slot: no entry targets the vCPU any
-	 * more (its own vcpu_info registration with KVM is not done yet). */
+	/* KVM still writes the old place: nothing KVM delivers targets the
+	 * vCPU until it has the new one, which is set on the vCPU's own
+	 * thread (a guest registers a secondary vCPU's from vCPU 0). */
 	if (!k || vcpu >= k->nr_vcpus)
 		return;
 	k->vi_known[vcpu] = false;
+	k->want_vi[vcpu] = vi;
 	kvm_resync(d);
+	if (caller == vcpu)
+		vcpu_apply(d, vcpu);
+	else
+		atomic_store(&k->sync[vcpu], true);
 }
 
 static void kvm_free(struct evtchn_kvm *k)
@@ -410,9 +496,11 @@ static void kvm_free(struct evtchn_kvm *k)
 	free(k->kvm_vector);
 	free(k->want_vector);
 	free(k->vi_known);
+	free(k->want_vi);
 	free(k->kvm_timer);
 	free(k->want_timer);
 	free((void *)k->sync);
+	free((void *)k->send_apic);
 	free(k);
 }
 
@@ -434,19 +522,17 @@ static int kvm_setup(struct evtchn_domain *d, struct evtchn_kvm *k)
 	for (uint32_t v = 0; !rc && v < k->nr_vcpus; v++) {
 		struct kvm_xen_vcpu_attr id = { .type = KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID,
 						.u.vcpu_id = v };
-		struct kvm_xen_vcpu_attr vi = { .type =
-							KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA };
 
 		rc = vcpu_set(k, v, &id);
-		/* vCPUs from 32 have no slot in shared_info until they
-		 * register one: not offloaded (vi_known false). */
-		if (rc || v >= XEN_LEGACY_MAX_VCPUS_X86_64 ||
-		    d->vcpu[v].registered)
-			continue;
-		/* u.hva shares gpa's place (6.9 uapi) */
-		vi.u.gpa = (uintptr_t)(d->shared_info + v * 64);
-		rc = vcpu_set(k, v, &vi);
-		k->vi_known[v] = rc == 0;
+		/* the vcpu_info the guest registered, else its slot in
+		 * shared_info; vCPUs from 32 have none until they register
+		 * one: not offloaded (vi_known false) */
+		if (d->vcpu[v].registered)
+			k->want_vi[v] = atomic_load(&d->vcpu[v].vcpu_info);
+		else if (v < XEN_LEGACY_MAX_VCPUS_X86_64)
+			k->want_vi[v] = d->shared_info + v * 64;
+		if (!rc)
+			rc = vcpu_info_set(k, v);
 	}
 	return rc;
 }
@@ -476,11 +562,13 @@ int evtchn_domain_attach_kvm(struct evtchn_domain *d,
 	k->kvm_vector = calloc(k->nr_vcpus, 1);
 	k->want_vector = calloc(k->nr_vcpus, 1);
 	k->vi_known = calloc(k->nr_vcpus, sizeof(*k->vi_known));
+	k->want_vi = calloc(k->nr_vcpus, sizeof(*k->want_vi));
 	k->sync = calloc(k->nr_vcpus, sizeof(*k->sync));
+	k->send_apic = calloc(k->nr_vcpus, sizeof(*k->send_apic));
 	k->kvm_timer = calloc(k->nr_vcpus, sizeof(*k->kvm_timer));
 	k->want_timer = calloc(k->nr_vcpus, sizeof(*k->want_timer));
 	if (!k->vcpu_fd || !k->apic || !k->kvm_vector || !k->want_vector ||
-	    !k->vi_known || !k->sync || !k->kvm_timer || !k->want_timer) {
+	    !k->vi_known || !k->want_vi || !k->sync || !k->send_apic || !k->kvm_timer || !k->want_timer) {
 		kvm_free(k);
 		return -ENOMEM;
 	}
@@ -509,6 +597,7 @@ int evtchn_domain_attach_kvm(struct evtchn_domain *d,
 		atomic_store(&k->sync[v], false);
 		timer_apply(d, v);
 	}
+	atomic_store_explicit(&d->kvm_send, k, memory_order_release);
 	domain_unlock(d);
 	return 0;
 }
@@ -539,7 +628,10 @@ int evtchn_domain_detach_kvm(struct evtchn_domain *d)
 		(void)hvm_set(k, &a);
 	}
 	d->kvm = NULL;
+	atomic_store(&d->kvm_send, NULL);
 	domain_unlock(d);
+	/* no sender uses it any more */
+	evtchn_synchronize_rcu();
 	kvm_free(k);
 	return k ? 0 : -ENOENT;
 }

@@ -86,6 +86,23 @@ bool route_sends(struct evtchn_domain *d, uint32_t port)
 	return send_entry(table_of(d), port) != NULL;
 }
 
+const struct evtchn_route *route_send_entry(struct evtchn_domain *d,
+					    uint32_t port)
+{
+	return send_entry(table_of(d), port);
+}
+
+void route_targets(struct evtchn_domain *d, uint32_t target,
+		   void (*fn)(struct evtchn_domain *d, uint32_t port))
+{
+	const struct route_table *t = table_of(d);
+
+	for (unsigned i = 0; t && i < t->nsend; i++)
+		if (t->send[i].kind == EVTCHN_ROUTE_PORT_TO_PORT &&
+		    t->send[i].target_port == target)
+			fn(d, t->send[i].port);
+}
+
 /* --- send path (RCU held) ------------------------------------------- */
 
 bool route_send(struct evtchn_domain *d, uint32_t port)

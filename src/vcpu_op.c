@@ -63,7 +63,7 @@ static long map_vcpu_info(struct evtchn_domain *d, uint32_t caller,
 	v->registered = true;
 	v->vi_gfn = gfn;
 	v->vi_page = page;
-	kvm_vcpu_info_changed(d, v->id);
+	kvm_vcpu_info_changed(d, caller, v->id, vi);
 	/* The new vcpu_info before the pending flags.  pairs with the acquire
 	 * loads in abi_2l.c and deliver.c */
 	atomic_store_explicit(&v->vcpu_info, vi, memory_order_release);

@@ -26,7 +26,12 @@ extern "C" {
  * clock for the library (evtchn_host_set_clock()) must then be the guest's
  * kvmclock (KVM_GET_CLOCK), which KVM's timers count in. */
 #define EVTCHN_KVM_TIMER (1u << 2)
-#define EVTCHN_KVM_ALL (EVTCHN_KVM_IPI | EVTCHN_KVM_LOOPBACK | EVTCHN_KVM_TIMER)
+/* Sending routes (<evtchn/route.h>): PORT_TO_FD as an eventfd entry (the
+ * guest's send signals the eventfd from the kernel), PORT_TO_PORT as a
+ * port entry. */
+#define EVTCHN_KVM_ROUTES (1u << 3)
+#define EVTCHN_KVM_ALL (EVTCHN_KVM_IPI | EVTCHN_KVM_LOOPBACK | \
+			EVTCHN_KVM_TIMER | EVTCHN_KVM_ROUTES)
 
 /* KVM_CAP_XEN_HVM bits the back end needs: INTERCEPT_HCALL, SHARED_INFO,
  * EVTCHN_SEND (the EVTCHN attribute) and SHARED_INFO_HVA (Linux 6.9). */

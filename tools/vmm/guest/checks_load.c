@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Check 17: back to 2-level (EVTCHNOP_reset), then a measured load: IPIs
+ * Check 17: back to 2-level (EVTCHNOP_reset), every vCPU's vcpu_info
+ * moved out of shared_info (VCPUOP_register_vcpu_info, as Linux does), then
+ * a measured load: IPIs
  * to vCPU 1, loopback sends and VIRQ_TIMER ticks, each event waited for
  * (no coalescing), between two marks on the VMM's load port, so that the
  * VMM can count the exits the load made in each of its modes.
@@ -27,8 +29,19 @@ static int sends(struct check *c, uint32_t from, uint32_t to, uint32_t cpu,
 
 		if (rc)
 			return fail(c, "send %u on port %u: rc %ld", i, from, rc);
-		if (ev_wait(cpu, to, ++got, WAIT_NS))
-			return fail(c, "event %u on port %u lost", i, to);
+		if (ev_wait(cpu, to, ++got, WAIT_NS)) {
+			struct vcpu_info *vi = ev_vcpu_info(cpu);
+
+			return fail(c, "event %u on port %u lost (pending %d "
+				       "masked %d, vCPU %u: upcall_pending %u "
+				       "sel %#lx, upcalls %u; counts %u %u)",
+				    i, to, ev_test(to, EV_PENDING),
+				    ev_test(to, EV_MASKED), cpu,
+				    vi->evtchn_upcall_pending,
+				    (unsigned long)vi->evtchn_pending_sel,
+				    ev_upcalls(cpu), ev_count(0, to),
+				    ev_count(1, to));
+		}
 	}
 	return 0;
 }
@@ -60,6 +73,13 @@ int check_load(struct check *c)
 	if (rc)
 		return fail(c, "reset: rc %ld", rc);
 	ev_set_abi(&abi_2l_ops); /* a reset goes back to 2-level */
+	rc = ev_register_vcpu_info(0);
+	if (rc)
+		return fail(c, "register_vcpu_info on vCPU 0: rc %ld", rc);
+	for (uint32_t v = 1; v < setup.nr_vcpus && v < GUEST_MAX_VCPUS; v++)
+		if (smp_call(v, CMD_REGISTER_VCPU_INFO, 0, 0, &rc, NULL) || rc)
+			return fail(c, "register_vcpu_info on vCPU %u: rc %ld",
+				    v, rc);
 	if (ev_bind_ipi(1, &ipi) || ev_alloc_unbound(&a) ||
 	    ev_bind_interdomain(a, &b) ||
 	    ev_bind_virq(VIRQ_TIMER, 0, &timer))

@@ -31,6 +31,42 @@ void ev_set_abi(const struct abi_ops *ops)
 	__atomic_store_n(&abi, ops, __ATOMIC_RELEASE);
 }
 
+/* Each vCPU's vcpu_info: its slot in shared_info until it registers one
+ * of its own in this page (VCPUOP_register_vcpu_info). */
+static struct vcpu_info own_vcpu_info[GUEST_MAX_VCPUS] PAGE_ALIGNED;
+static struct vcpu_info *vcpu_info_at[GUEST_MAX_VCPUS];
+
+_Static_assert(sizeof(own_vcpu_info) <= GUEST_PAGE_SIZE,
+	       "every vCPU's vcpu_info in one page");
+
+struct vcpu_info *ev_vcpu_info(uint32_t cpu)
+{
+	struct vcpu_info *vi = __atomic_load_n(&vcpu_info_at[cpu],
+					       __ATOMIC_ACQUIRE);
+
+	return vi ? vi : &shinfo->vcpu_info[cpu];
+}
+
+/* On vCPU @cpu itself (Xen: a running vCPU registers only its own), with
+ * interrupts off so that no upcall reads the old place meanwhile.  The
+ * hypervisor copies the old contents and marks every selector bit. */
+long ev_register_vcpu_info(uint32_t cpu)
+{
+	uint64_t gpa = (uint64_t)(uintptr_t)&own_vcpu_info[cpu];
+	struct vcpu_register_vcpu_info r = {
+		.mfn = gpa / GUEST_PAGE_SIZE,
+		.offset = (uint32_t)(gpa % GUEST_PAGE_SIZE),
+	};
+	uint64_t flags = irq_save();
+	long rc = hc_vcpu_op(VCPUOP_register_vcpu_info, cpu, &r);
+
+	if (rc == 0)
+		__atomic_store_n(&vcpu_info_at[cpu], &own_vcpu_info[cpu],
+				 __ATOMIC_RELEASE);
+	irq_restore(flags);
+	return rc;
+}
+
 /* UPCALL_VECTOR, from vectors.S with interrupts off. */
 void upcall_interrupt(void)
 {

@@ -55,7 +55,7 @@ static void scan_word(uint32_t cpu, uint32_t w)
 
 static void upcall_2l(uint32_t cpu)
 {
-	struct vcpu_info *vi = &shinfo->vcpu_info[cpu];
+	struct vcpu_info *vi = ev_vcpu_info(cpu);
 
 	for (unsigned int round = 0; round < MAX_UPCALL_ROUNDS; round++) {
 		xen_ulong_t sel;

@@ -96,7 +96,7 @@ static void upcall_fifo(uint32_t cpu)
 {
 	struct evtchn_fifo_control_block *cb =
 		__atomic_load_n(&control[cpu], __ATOMIC_ACQUIRE);
-	struct vcpu_info *vi = &shinfo->vcpu_info[cpu];
+	struct vcpu_info *vi = ev_vcpu_info(cpu);
 
 	for (unsigned int round = 0; round < MAX_UPCALL_ROUNDS; round++) {
 		/* Cleared before READY is read: an event linked after this

@@ -138,6 +138,8 @@ long ev_unmask(uint32_t port);
 long ev_status(uint32_t port, struct evtchn_status *st);
 long ev_reset(void);
 void upcall_interrupt(void);
+struct vcpu_info *ev_vcpu_info(uint32_t cpu);
+long ev_register_vcpu_info(uint32_t cpu);
 
 /* evt_fifo.c */
 long fifo_init_vcpu(uint32_t cpu, uint8_t *link_bits);
@@ -149,6 +151,7 @@ enum smp_cmd {
 	CMD_BIND_TIMER, /* bind VIRQ_TIMER to itself: out = the port */
 	CMD_SINGLESHOT, /* its singleshot timer @arg ns from now: out =
 			   the deadline */
+	CMD_REGISTER_VCPU_INFO, /* VCPUOP_register_vcpu_info for itself */
 };
 
 void helper_main(uint32_t cpu) __attribute__((noreturn));

@@ -56,7 +56,8 @@ static const struct check_def checks[] = {
 	  check_loopback_fifo },
 	{ "masked port: pending, no upcall; EVTCHNOP_unmask delivers (fifo)",
 	  check_mask_fifo },
-	{ "reset back to 2-level; a load of IPIs, loopback sends and ticks",
+	{ "reset back to 2-level, vcpu_info registered; a load of IPIs, "
+	  "loopback sends and ticks",
 	  check_load },
 };
 

@@ -36,6 +36,8 @@ static long run(uint32_t cpu, struct mailbox *mb)
 		/* VCPUOP_set_singleshot_timer works on the caller only. */
 		mb->out = xen_now() + mb->arg;
 		return hc_singleshot(cpu, mb->out);
+	case CMD_REGISTER_VCPU_INFO:
+		return ev_register_vcpu_info(cpu);
 	default:
 		return -GUEST_ENOSYS;
 	}
