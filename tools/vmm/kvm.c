@@ -267,6 +267,15 @@ static void handle_io(struct vmm_vcpu *v)
 		if (r->io.direction == KVM_EXIT_IO_OUT)
 			vmm_load_mark(vm, data[0]);
 		return;
+	case VMM_PORT_DEVICE:
+		vmm_count(vm, EXIT_IO_OTHER);
+		if (r->io.direction == KVM_EXIT_IO_OUT && r->io.size == 4) {
+			uint32_t gpa;
+
+			memcpy(&gpa, data, 4);
+			vmm_device_request(vm, gpa);
+		}
+		return;
 	case VMM_PORT_EXIT:
 		vmm_count(vm, EXIT_IO_OTHER);
 		if (r->io.direction == KVM_EXIT_IO_OUT)

@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc == -ENOENT || rc == -ENOTSUP ? 77 : 65;
 	if (vmm_load_elf(&vm, guest) || vmm_xen_setup(&vm) ||
-	    vmm_kvm_create_vcpus(&vm))
+	    vmm_kvm_create_vcpus(&vm) || vmm_device_start(&vm))
 		return 65;
 	if (vm.offload) {
 		rc = vmm_xen_offload(&vm);
@@ -240,6 +240,7 @@ int main(int argc, char **argv)
 	atomic_store(&vm.stop, true);
 	pthread_join(wd, NULL);
 	report(&vm, now_s() - t0);
+	vmm_device_stop(&vm);
 	vmm_xen_teardown(&vm);
 	rc = atomic_load(&vm.status);
 	return rc < 0 ? 67 : rc;

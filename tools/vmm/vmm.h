@@ -36,6 +36,7 @@ enum vmm_exit_kind {
 };
 
 struct vmm;
+struct vmm_device;
 
 struct vmm_vcpu {
 	struct vmm *vm;
@@ -65,6 +66,7 @@ struct vmm {
 	_Atomic int status;          /* the guest's verdict, -1 none */
 	_Atomic unsigned long exits[EXIT_KINDS];
 	unsigned long load_base[EXIT_KINDS]; /* at VMM_LOAD_START */
+	struct vmm_device *dev;      /* device.c */
 	bool verbose;
 	bool offload;                /* --kvm-offload: the KVM back end */
 	unsigned offload_classes;    /* EVTCHN_KVM_* */
@@ -89,6 +91,12 @@ void vmm_xen_cpuid(struct vmm *vm, uint32_t vcpu, struct kvm_cpuid2 *cpuid);
 void vmm_xen_hypercall(struct vmm_vcpu *v, struct kvm_xen_exit *x);
 int vmm_xen_offload(struct vmm *vm);
 void vmm_xen_teardown(struct vmm *vm);
+
+/* device.c: the echo device (vmm_abi.h) */
+int vmm_device_start(struct vmm *vm);
+void vmm_device_stop(struct vmm *vm);
+void vmm_device_request(struct vmm *vm, uint64_t gpa);
+unsigned long vmm_device_echoes(struct vmm *vm);
 
 void vmm_count(struct vmm *vm, enum vmm_exit_kind k);
 /* main.c: the exits a measured load made (VMM_PORT_LOAD) */

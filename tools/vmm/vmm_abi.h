@@ -34,6 +34,23 @@
  *   VMM_PORT_LOAD    (0x511): outb VMM_LOAD_START / VMM_LOAD_END around a
  *                             measured load: the VMM prints the exits
  *                             made in between, by kind.
+ *   VMM_PORT_DEVICE  (0x512): outl the GPA (8-byte aligned) of a struct
+ *                             vmm_dev_req: a request to the echo device
+ *                             (tools/vmm/device.c), done when the OUT
+ *                             returns, its result in the struct.
+ *
+ * The echo device, outside the guest (a thread of the VMM, domain 0):
+ *   VMM_DEV_BACKEND     a port of domain 0, unbound for the guest, bound
+ *                       by a backend handle that answers every
+ *                       notification with one (result: the port);
+ *   VMM_DEV_ROUTE_ECHO  the guest's sends on @port signal an eventfd
+ *                       (route PORT_TO_FD); each signal is answered on an
+ *                       eventfd routed to @port2 on vCPU @vcpu
+ *                       (FD_TO_PORT);
+ *   VMM_DEV_MSI_ECHO    the same, the answer an MSI to PIRQ @pirq
+ *                       (FD_TO_PIRQ);
+ *   VMM_DEV_CLEAR       every route of the device removed.
+ * result: 0 or a port, or a negative errno.
  */
 #ifndef EVTCHN_VMM_ABI_H
 #define EVTCHN_VMM_ABI_H
@@ -53,5 +70,22 @@
 #define VMM_PORT_LOAD 0x511
 #define VMM_LOAD_START 1
 #define VMM_LOAD_END 2
+#define VMM_PORT_DEVICE 0x512
+
+#define VMM_DEV_BACKEND 1
+#define VMM_DEV_ROUTE_ECHO 2
+#define VMM_DEV_MSI_ECHO 3
+#define VMM_DEV_CLEAR 4
+
+#ifndef __ASSEMBLER__
+struct vmm_dev_req {
+	unsigned int op;
+	unsigned int port;
+	unsigned int port2;
+	unsigned int vcpu;
+	unsigned int pirq;
+	int result;
+};
+#endif
 
 #endif

@@ -13,6 +13,11 @@ static inline void outb(uint16_t port, uint8_t val)
 	asm volatile("outb %0, %1" : : "a"(val), "Nd"(port) : "memory");
 }
 
+static inline void outl(uint16_t port, uint32_t val)
+{
+	asm volatile("outl %0, %1" : : "a"(val), "Nd"(port) : "memory");
+}
+
 static inline uint32_t inl(uint16_t port)
 {
 	uint32_t val;

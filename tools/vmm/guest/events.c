@@ -219,7 +219,25 @@ long ev_alloc_unbound(uint32_t *port)
 
 long ev_bind_interdomain(uint32_t remote_port, uint32_t *port)
 {
-	struct evtchn_bind_interdomain op = { .remote_dom = DOMID_SELF,
+	return ev_bind_interdomain_dom(DOMID_SELF, remote_port, port);
+}
+
+long ev_bind_pirq(uint32_t pirq, uint32_t *port)
+{
+	struct evtchn_bind_pirq op = { .pirq = pirq };
+	long rc = hc_evtchn_op(EVTCHNOP_bind_pirq, &op);
+
+	if (rc == 0) {
+		*port = op.port;
+		bound(op.port, 0);
+	}
+	return rc;
+}
+
+long ev_bind_interdomain_dom(uint16_t dom, uint32_t remote_port,
+			     uint32_t *port)
+{
+	struct evtchn_bind_interdomain op = { .remote_dom = dom,
 					      .remote_port = remote_port };
 	long rc = hc_evtchn_op(EVTCHNOP_bind_interdomain, &op);
 

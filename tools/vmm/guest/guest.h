@@ -92,6 +92,7 @@ long hypercall(unsigned int nr, uint64_t a1, uint64_t a2, uint64_t a3,
 long hc_evtchn_op(int cmd, void *arg);
 long hc_memory_op(int cmd, void *arg);
 long hc_hvm_op(unsigned long op, void *arg);
+long hc_physdev_op(int cmd, void *arg);
 long hc_vcpu_op(int cmd, uint32_t vcpu, void *arg);
 long hc_sched_op(int cmd, void *arg);
 long hc_set_timer_op(uint64_t deadline);
@@ -131,6 +132,9 @@ long ev_bind_ipi(uint32_t vcpu, uint32_t *port);
 long ev_bind_virq(uint32_t virq, uint32_t vcpu, uint32_t *port);
 long ev_alloc_unbound(uint32_t *port);
 long ev_bind_interdomain(uint32_t remote_port, uint32_t *port);
+long ev_bind_interdomain_dom(uint16_t dom, uint32_t remote_port,
+			     uint32_t *port);
+long ev_bind_pirq(uint32_t pirq, uint32_t *port);
 long ev_bind_vcpu(uint32_t port, uint32_t vcpu);
 long ev_send(uint32_t port);
 long ev_close(uint32_t port);
@@ -215,6 +219,20 @@ int check_ipi_fifo(struct check *c);
 int check_singleshot_fifo(struct check *c);
 int check_loopback_fifo(struct check *c);
 int check_mask_fifo(struct check *c);
+int check_backend(struct check *c);
+int check_route_echo(struct check *c);
+int check_msi_echo(struct check *c);
+int check_load_devices(struct check *c);
+
+/* checks_dev.c: a request to the VMM's echo device; its result */
+int dev_request(uint32_t op, uint32_t port, uint32_t port2, uint32_t vcpu,
+		uint32_t pirq);
+/* checks_load.c: @n round trips, each a send on @from and its answer on
+ * @to at vCPU @cpu */
+int round_trips(struct check *c, uint32_t from, uint32_t to, uint32_t cpu,
+		uint32_t n);
+void load_begin(void);
+void load_end(struct check *c, const char *what, uint32_t n, int ret);
 
 /* The vCPU this code runs on (GS base points at its entry). */
 struct percpu {

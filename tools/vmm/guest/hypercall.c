@@ -64,6 +64,12 @@ long hc_memory_op(int cmd, void *arg)
 			 0, 0, 0);
 }
 
+long hc_physdev_op(int cmd, void *arg)
+{
+	return hypercall(__HYPERVISOR_physdev_op, (uint64_t)cmd, (uint64_t)arg,
+			 0, 0, 0);
+}
+
 long hc_hvm_op(unsigned long op, void *arg)
 {
 	return hypercall(__HYPERVISOR_hvm_op, op, (uint64_t)arg, 0, 0, 0);

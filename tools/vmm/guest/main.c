@@ -59,6 +59,13 @@ static const struct check_def checks[] = {
 	{ "reset back to 2-level, vcpu_info registered; a load of IPIs, "
 	  "loopback sends and ticks",
 	  check_load },
+	{ "backend in domain 0: notify both ways through its eventfd",
+	  check_backend },
+	{ "routes: PORT_TO_FD doorbell answered by FD_TO_PORT, eventfds",
+	  check_route_echo },
+	{ "MSI to a PIRQ: FD_TO_PIRQ answers a doorbell", check_msi_echo },
+	{ "a load of backend notifications, routed doorbells and MSIs",
+	  check_load_devices },
 };
 
 static void stage_set(uint32_t s)
