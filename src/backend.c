@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -41,10 +42,18 @@ struct be_port {
 	struct be_port *_Atomic next;  /* on the shared stack */
 	struct be_port *qnext;          /* on the consumer's list */
 	struct be_port *lnext;          /* on the handle's list of ports */
+	/* An eventfd KVM signals for a guest's send to this port (the KVM
+	 * back end, backend_kernel_fd()); -1 none.  Set once (CAS), closed
+	 * when the record goes. */
+	_Atomic int kfd;
 };
 
 struct evtchn_backend {
 	struct evtchn_domain *d;
+	/* The handle's descriptor: an epoll set of efd (the library's
+	 * wake-ups) and each port's kfd (KVM's). */
+	int epfd;
+	_Atomic unsigned nr_kfds;
 	int efd;
 	pthread_mutex_t lock;           /* consumer side */
 	uint16_t restrict_domid;        /* under lock */
@@ -192,12 +201,19 @@ int evtchn_backend_open(struct evtchn_domain *d, unsigned flags,
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	b->efd = eventfd(0, EFD_NONBLOCK |
-				    (flags & EVTCHN_BACKEND_NO_CLOEXEC ? 0
-								       : EFD_CLOEXEC));
-	if (b->efd < 0) {
+	b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	b->epfd = epoll_create1(flags & EVTCHN_BACKEND_NO_CLOEXEC
+					? 0
+					: EPOLL_CLOEXEC);
+	if (b->efd < 0 || b->epfd < 0 ||
+	    epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->efd,
+		      &(struct epoll_event){ .events = EPOLLIN })) {
 		int rc = -errno;
 
+		if (b->efd >= 0)
+			close(b->efd);
+		if (b->epfd >= 0)
+			close(b->epfd);
 		free(b);
 		return rc;
 	}
@@ -213,7 +229,60 @@ int evtchn_backend_open(struct evtchn_domain *d, unsigned flags,
 
 int evtchn_backend_fd(struct evtchn_backend *b)
 {
-	return b ? b->efd : -EINVAL;
+	return b ? b->epfd : -EINVAL;
+}
+
+int backend_kernel_fd(struct evtchn_domain *d, uint32_t port)
+{
+	_Atomic(struct be_port *) *slot;
+	struct be_port *bp;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd, none = -1;
+
+	if (port / PORTS_PER_GROUP >= NR_GROUPS)
+		return -1;
+	slot = owner_slot(d, port);
+	bp = slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;
+	if (!bp)
+		return -1;
+	fd = atomic_load(&bp->kfd);
+	if (fd >= 0)
+		return fd;
+	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ev.data.ptr = bp;
+	if (!atomic_compare_exchange_strong(&bp->kfd, &none, fd)) {
+		close(fd);
+		return none; /* another thread's */
+	}
+	/* The record is freed a grace period after its port is disowned:
+	 * not before this, which runs in a read-side section. */
+	if (epoll_ctl(bp->b->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		atomic_fetch_add(&bp->b->nr_kfds, 1);
+	return fd;
+}
+
+/* Signals KVM left on the ports' kfds, raised as a library send would
+ * (lock held). */
+static void be_harvest(struct evtchn_backend *b)
+{
+	struct epoll_event ev[16];
+	int n;
+
+	if (!atomic_load(&b->nr_kfds))
+		return;
+	do {
+		n = epoll_wait(b->epfd, ev, 16, 0);
+		for (int i = 0; i < n; i++) {
+			struct be_port *bp = ev[i].data.ptr;
+			uint64_t count;
+
+			if (bp && read(atomic_load(&bp->kfd), &count,
+				       sizeof(count)) == sizeof(count))
+				be_raise(bp);
+		}
+	} while (n == 16);
 }
 
 struct evtchn_domain *evtchn_backend_domain(struct evtchn_backend *b)
@@ -291,6 +360,7 @@ static int be_bind(struct evtchn_backend *b, int cmd, void *arg)
 	if (!bp)
 		return -ENOMEM;
 	bp->b = b;
+	atomic_init(&bp->kfd, -1);
 	be_claim_rec = bp;
 	rc = evtchn_op_local(b->d, cmd, arg);
 	if (be_claim_rec) {
@@ -372,6 +442,14 @@ static int be_unbind(struct evtchn_backend *b, struct be_port *bp)
 	for (pp = &b->ports; *pp != bp; pp = &(*pp)->lnext)
 		;
 	*pp = bp->lnext;
+	if (atomic_load(&bp->kfd) >= 0) {
+		/* KVM's entry went when the port closed; it keeps its own
+		 * reference to the eventfd until then */
+		(void)epoll_ctl(b->epfd, EPOLL_CTL_DEL, atomic_load(&bp->kfd),
+				NULL);
+		close(atomic_load(&bp->kfd));
+		atomic_fetch_sub(&b->nr_kfds, 1);
+	}
 	free(bp);
 	return 0;
 }
@@ -418,6 +496,7 @@ int evtchn_backend_pending(struct evtchn_backend *b)
 
 	lib_lock(&b->lock);
 	(void)!read(b->efd, &count, sizeof(count)); /* level from the list */
+	be_harvest(b);
 	be_drain(b);
 	while ((bp = b->qhead)) {
 		b->qhead = bp->qnext;
@@ -494,6 +573,7 @@ int evtchn_backend_close(struct evtchn_backend *b)
 	b->d->nr_handles--;
 	domain_unlock(b->d);
 	close(b->efd);
+	close(b->epfd);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 	return 0;

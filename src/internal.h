@@ -379,6 +379,10 @@ void backend_disown(struct evtchn_domain *d, uint32_t port);
 bool backend_owns(struct evtchn_domain *d, uint32_t port,
 		  const struct be_port *bp);
 void backend_table_destroy(struct evtchn_domain *d);
+/* The KVM back end (RCU held): an eventfd that raises @port of backend
+ * domain @d at its handle when signalled, made on first use; -1 when no
+ * handle owns the port or none can be made. */
+int backend_kernel_fd(struct evtchn_domain *d, uint32_t port);
 
 /* upcall.c */
 /* Raise @v's upcall; true when Xen would kick the vCPU (see upcall.c). */

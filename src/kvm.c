@@ -122,6 +122,29 @@ static bool kvm_delivers_to(struct evtchn_domain *d, uint32_t vcpu)
 		!atomic_load(&d->vcpu[vcpu].upcall_vector));
 }
 
+/* An interdomain port whose other end a backend handle owns: KVM
+ * signals the handle's eventfd for that port (lock held). */
+static bool backend_entry(struct evtchn_domain *d, uint64_t b,
+			  struct kvm_entry *e)
+{
+	struct evtchn_domain *rd;
+	int fd = -1;
+
+	if (!(d->kvm->offload & EVTCHN_KVM_BACKEND))
+		return false;
+	/* The peer lives while the channel does (its close unbinds this
+	 * end under both locks); RCU for the lookup. */
+	evtchn_rcu_read_lock();
+	rd = host_domain_rcu(d->host, bind_dom(b));
+	if (rd)
+		fd = backend_kernel_fd(rd, bind_port(b));
+	evtchn_rcu_read_unlock();
+	if (fd < 0)
+		return false;
+	e->efd = fd + 1;
+	return true;
+}
+
 /* The delivery KVM should make for a send on @port now (lock held):
  * false when none (the send exits to the VMM).  A sending route replaces
  * Xen's delivery on an IPI or interdomain port, as route_send() does. */
@@ -146,6 +169,8 @@ static bool entry_wanted(struct evtchn_domain *d, uint32_t port,
 		e->efd = r->fd + 1;
 		return true;
 	}
+	if (!r && bind_state(b) == ECS_INTERDOMAIN && bind_dom(b) != d->domid)
+		return backend_entry(d, b, e);
 	if (r) /* PORT_TO_PORT */
 		target = (k->offload & EVTCHN_KVM_ROUTES) ? r->target_port : 0;
 	else if (bind_state(b) == ECS_IPI && (k->offload & EVTCHN_KVM_IPI))

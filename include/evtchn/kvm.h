@@ -30,8 +30,13 @@ extern "C" {
  * guest's send signals the eventfd from the kernel), PORT_TO_PORT as a
  * port entry. */
 #define EVTCHN_KVM_ROUTES (1u << 3)
+/* Interdomain ports whose other end a backend handle (<evtchn/backend.h>)
+ * owns: the guest's send signals an eventfd of the handle from the
+ * kernel, which the handle's descriptor reports. */
+#define EVTCHN_KVM_BACKEND (1u << 4)
 #define EVTCHN_KVM_ALL (EVTCHN_KVM_IPI | EVTCHN_KVM_LOOPBACK | \
-			EVTCHN_KVM_TIMER | EVTCHN_KVM_ROUTES)
+			EVTCHN_KVM_TIMER | EVTCHN_KVM_ROUTES | \
+			EVTCHN_KVM_BACKEND)
 
 /* KVM_CAP_XEN_HVM bits the back end needs: INTERCEPT_HCALL, SHARED_INFO,
  * EVTCHN_SEND (the EVTCHN attribute) and SHARED_INFO_HVA (Linux 6.9). */

@@ -3,10 +3,12 @@
  * evtchn-vmm: run a guest on KVM with Xen's event channels from libevtchn.
  *
  *   evtchn-vmm --guest IMAGE [--vcpus N] [--timeout SEC]
- *              [--kvm-offload[=ipi,loopback,timer]] [--verbose]
+ *              [--kvm-offload[=CLASS,...]] [--verbose]
  *
- * --kvm-offload attaches the domain to KVM (include/evtchn/kvm.h): IPIs and
- * loopback sends are delivered by the kernel without an exit.
+ * --kvm-offload attaches the domain to KVM (include/evtchn/kvm.h): IPIs,
+ * loopback sends, VIRQ_TIMER, routed sends and sends to backend handles
+ * are handled by the kernel without an exit.  CLASS: ipi, loopback,
+ * timer, routes, backend (all by default).
  *
  * The guest's serial console goes to standard output; at the end the VMM
  * prints how many exits of each kind reached it, and exits with the
@@ -54,11 +56,12 @@ static const char *const load_names[EXIT_KINDS] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: evtchn-vmm --guest IMAGE [--vcpus N] "
-		   "[--timeout SEC] [--kvm-offload[=ipi,loopback,timer]] "
-		   "[--verbose]\n");
+		   "[--timeout SEC]\n"
+		   "                  [--kvm-offload[=ipi,loopback,timer,"
+		   "routes,backend]] [--verbose]\n");
 }
 
-/* --kvm-offload[=ipi,loopback,timer]: what the KVM back end takes (all by
+/* --kvm-offload[=CLASS,...]: what the KVM back end takes (all by
  * default). */
 static int parse_offload(const char *s, unsigned *classes)
 {
@@ -79,6 +82,10 @@ static int parse_offload(const char *s, unsigned *classes)
 			*classes |= EVTCHN_KVM_LOOPBACK;
 		else if (!strcmp(tok, "timer"))
 			*classes |= EVTCHN_KVM_TIMER;
+		else if (!strcmp(tok, "routes"))
+			*classes |= EVTCHN_KVM_ROUTES;
+		else if (!strcmp(tok, "backend"))
+			*classes |= EVTCHN_KVM_BACKEND;
 		else
 			return -1;
 	}
