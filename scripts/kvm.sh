@@ -5,11 +5,13 @@
 # freestanding test guest on it.  The kernel and busybox are downloaded
 # and unpacked (apt-get download, dpkg-deb -x), never installed.
 #
-#   scripts/kvm.sh          run the test guest twice, with every event
-#                           channel hypercall in userspace and with the KVM
-#                           back end (--kvm-offload); print its checks and
-#                           the VMM's exit counts; the check lines of both
-#                           runs must be the same
+#   scripts/kvm.sh          run the test guest three times: with every
+#                           event channel hypercall in userspace, with the
+#                           KVM back end (--kvm-offload), and with the back
+#                           end saved at the guest's checkpoint (--save) and
+#                           carried on by a new process (--restore); print
+#                           its checks and the VMM's exit counts; the check
+#                           lines of the three runs must be the same
 #
 # Exit status: 0 every check passed, 1 a failure, 77 skipped (packages or
 # QEMU unavailable).
@@ -91,13 +93,28 @@ bb=/bin/busybox
 \$bb mount -t sysfs sys /sys
 \$bb mount -t devtmpfs dev /dev
 for m in \$(\$bb cat /mod/order); do \$bb insmod /mod/\$m.ko || echo "insmod \$m failed"; done
+vmm="/bin/evtchn-vmm --vcpus $SMP --timeout 60 ${VMM_ARGS:-}"
 for mode in userspace offload; do
 	args=
 	[ \$mode = offload ] && args=--kvm-offload
 	echo "@@EVTCHN-KVM-BEGIN \$mode@@"
-	/bin/evtchn-vmm --guest /bin/evtchn-testguest --vcpus $SMP --timeout 60 \$args ${VMM_ARGS:-}
+	\$vmm --guest /bin/evtchn-testguest \$args
 	echo "@@EVTCHN-KVM-END \$mode rc=\$?@@"
 done
+# the same with the back end, stopped at the guest's checkpoint, written
+# to a file and carried on by a new process
+echo "@@EVTCHN-KVM-BEGIN migrate@@"
+\$vmm --guest /bin/evtchn-testguest --kvm-offload --save /snap
+rc=\$?
+if [ \$rc = 75 ]; then
+	\$vmm --restore /snap --kvm-offload
+	rc=\$?
+else
+	echo "kvm: --save ended with status \$rc"
+	rc=1
+fi
+\$bb rm -f /snap
+echo "@@EVTCHN-KVM-END migrate rc=\$rc@@"
 \$bb poweroff -f
 INIT
 chmod +x "$INITRD/init"
@@ -128,7 +145,8 @@ if ! grep -q '@@EVTCHN-KVM-BEGIN' "$LOG"; then
 	exit 1
 fi
 rc=0
-for mode in userspace offload; do
+MODES="userspace offload migrate"
+for mode in $MODES; do
 	echo "== $mode"
 	sed -n "/@@EVTCHN-KVM-BEGIN $mode@@/,/@@EVTCHN-KVM-END $mode/p" "$LOG" |
 		sed '1d;$d' | tee "$WORK/$mode.out"
@@ -141,8 +159,8 @@ done
 # Exits that reached the VMM during each measured load of the guest
 # (checks 17 and 21: IPIs, loopback sends, timer ticks, backend
 # notifications, routed doorbells, MSIs to a PIRQ), per 1,000 events.
-echo "== exits reaching userspace per 1,000 events (the loads of checks 17 and 21)"
-for mode in userspace offload; do
+echo "== exits reaching userspace per 1,000 events (the loads of checks 17, 21, 22)"
+for mode in $MODES; do
 	awk -v mode="$mode" '
 		/^load exits:/ { split($NF, kv, "="); total = kv[2]; next }
 		/^load: / { cls[++n] = $2; per[n] = 1000 * total / $3 }
@@ -159,11 +177,14 @@ for mode in userspace offload; do
 		}
 	' "$WORK/$mode.out"
 done
-# The guest sees the same with the back end on: the same check lines.
-if ! cmp -s "$WORK/userspace.checks" "$WORK/offload.checks"; then
-	echo "kvm: the check lines differ between the two modes:"
-	diff "$WORK/userspace.checks" "$WORK/offload.checks" || true
-	rc=1
-fi
+# The guest sees the same with the back end on, and across a save and
+# restore: the same check lines.
+for mode in offload migrate; do
+	if ! cmp -s "$WORK/userspace.checks" "$WORK/$mode.checks"; then
+		echo "kvm: the check lines of $mode differ from userspace:"
+		diff "$WORK/userspace.checks" "$WORK/$mode.checks" || true
+		rc=1
+	fi
+done
 [ -s "$WORK/userspace.checks" ] || rc=1
 exit $rc

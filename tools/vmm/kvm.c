@@ -240,6 +240,52 @@ static void serial_out(struct vmm *vm, char c)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+/* The exit KVM reported last is finished (its I/O done, RIP past it)
+ * when KVM_RUN is entered again: do that without running the guest. */
+static void complete_exit(struct vmm_vcpu *v)
+{
+	v->run->immediate_exit = 1;
+	(void)ioctl(v->fd, KVM_RUN, 0);
+	v->run->immediate_exit = 0;
+}
+
+/* A vCPU told to stop for a save: its exit completed, it waits. */
+static void park(struct vmm_vcpu *v)
+{
+	struct vmm *vm = v->vm;
+
+	complete_exit(v);
+	atomic_fetch_add(&vm->parked, 1);
+	while (!atomic_load(&vm->stop))
+		usleep(1000);
+}
+
+/* VMM_PORT_CHECKPOINT with --save: every other vCPU parked, then the
+ * machine to the file; the VMM ends with VMM_EXIT_SAVED. */
+static void checkpoint(struct vmm_vcpu *v)
+{
+	struct vmm *vm = v->vm;
+	int rc;
+
+	atomic_store(&vm->pause, true);
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+		if (i != v->id && atomic_load(&vm->vcpu[i].running))
+			pthread_kill(vm->vcpu[i].tid, SIGUSR1);
+	while (atomic_load(&vm->parked) < vm->nr_vcpus - 1)
+		usleep(1000);
+	complete_exit(v);
+	rc = vmm_snapshot_save(vm, vm->save_path);
+	if (rc) {
+		fprintf(stderr, "evtchn-vmm: --save %s: %s\n", vm->save_path,
+			strerror(-rc));
+		vmm_stop(vm, 6);
+		return;
+	}
+	printf("evtchn-vmm: saved to %s\n", vm->save_path);
+	fflush(stdout);
+	vmm_stop(vm, VMM_EXIT_SAVED);
+}
+
 static void handle_io(struct vmm_vcpu *v)
 {
 	struct vmm *vm = v->vm;
@@ -266,6 +312,11 @@ static void handle_io(struct vmm_vcpu *v)
 		vmm_count(vm, EXIT_IO_OTHER);
 		if (r->io.direction == KVM_EXIT_IO_OUT)
 			vmm_load_mark(vm, data[0]);
+		return;
+	case VMM_PORT_CHECKPOINT:
+		vmm_count(vm, EXIT_IO_OTHER);
+		if (r->io.direction == KVM_EXIT_IO_OUT && vm->save_path)
+			checkpoint(v);
 		return;
 	case VMM_PORT_DEVICE:
 		vmm_count(vm, EXIT_IO_OTHER);
@@ -324,6 +375,10 @@ int vmm_vcpu_run(struct vmm_vcpu *v)
 	v->tid = pthread_self();
 	atomic_store(&v->running, true);
 	while (!atomic_load(&vm->stop)) {
+		if (atomic_load(&vm->pause)) {
+			park(v);
+			break;
+		}
 		/* vCPU attributes of the KVM back end wait for this thread */
 		if (vm->offload)
 			evtchn_kvm_vcpu_sync(vm->dom, v->id);

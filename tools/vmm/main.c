@@ -3,12 +3,18 @@
  * evtchn-vmm: run a guest on KVM with Xen's event channels from libevtchn.
  *
  *   evtchn-vmm --guest IMAGE [--vcpus N] [--timeout SEC]
+ *              [--kvm-offload[=CLASS,...]] [--save FILE] [--verbose]
+ *   evtchn-vmm --restore FILE [--vcpus N] [--timeout SEC]
  *              [--kvm-offload[=CLASS,...]] [--verbose]
  *
  * --kvm-offload attaches the domain to KVM (include/evtchn/kvm.h): IPIs,
  * loopback sends, VIRQ_TIMER, routed sends and sends to backend handles
  * are handled by the kernel without an exit.  CLASS: ipi, loopback,
  * timer, routes, backend (all by default).
+ *
+ * --save FILE: when the guest writes the checkpoint port (vmm_abi.h), stop
+ * it, write the machine and libevtchn's image to FILE and exit with 75;
+ * --restore FILE goes on from there in a new process (the same --vcpus).
  *
  * The guest's serial console goes to standard output; at the end the VMM
  * prints how many exits of each kind reached it, and exits with the
@@ -55,10 +61,10 @@ static const char *const load_names[EXIT_KINDS] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: evtchn-vmm --guest IMAGE [--vcpus N] "
-		   "[--timeout SEC]\n"
+	fprintf(f, "usage: evtchn-vmm --guest IMAGE | --restore FILE "
+		   "[--vcpus N] [--timeout SEC]\n"
 		   "                  [--kvm-offload[=ipi,loopback,timer,"
-		   "routes,backend]] [--verbose]\n");
+		   "routes,backend]] [--save FILE] [--verbose]\n");
 }
 
 /* --kvm-offload[=CLASS,...]: what the KVM back end takes (all by
@@ -170,17 +176,20 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "kvm-offload", optional_argument, NULL, 'k' },
+		{ "save", required_argument, NULL, 's' },
+		{ "restore", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	static struct vmm vm = { .nr_vcpus = 2, .status = -1 };
-	const char *guest = NULL;
+	const char *guest = NULL, *restore = NULL;
 	unsigned long timeout = 60;
 	pthread_t wd, vcpus[VMM_MAX_VCPUS];
 	double t0;
 	int o, rc;
 
-	while ((o = getopt_long(argc, argv, "g:c:t:vkh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "g:c:t:vks:r:h", opts, NULL)) !=
+	       -1) {
 		char *end;
 
 		switch (o) {
@@ -213,6 +222,12 @@ int main(int argc, char **argv)
 				return 64;
 			}
 			break;
+		case 's':
+			vm.save_path = optarg;
+			break;
+		case 'r':
+			restore = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -221,7 +236,7 @@ int main(int argc, char **argv)
 			return 64;
 		}
 	}
-	if (!guest || optind != argc) {
+	if (!guest == !restore || optind != argc) {
 		usage(stderr);
 		return 64;
 	}
@@ -229,9 +244,17 @@ int main(int argc, char **argv)
 	rc = vmm_kvm_open(&vm);
 	if (rc)
 		return rc == -ENOENT || rc == -ENOTSUP ? 77 : 65;
-	if (vmm_load_elf(&vm, guest) || vmm_xen_setup(&vm) ||
+	if ((guest && vmm_load_elf(&vm, guest)) || vmm_xen_setup(&vm) ||
 	    vmm_kvm_create_vcpus(&vm) || vmm_device_start(&vm))
 		return 65;
+	if (restore) {
+		rc = vmm_snapshot_restore(&vm, restore);
+		if (rc) {
+			fprintf(stderr, "evtchn-vmm: --restore %s: %s\n",
+				restore, strerror(-rc));
+			return 65;
+		}
+	}
 	if (vm.offload) {
 		rc = vmm_xen_offload(&vm);
 		if (rc)

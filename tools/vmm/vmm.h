@@ -67,6 +67,10 @@ struct vmm {
 	_Atomic unsigned long exits[EXIT_KINDS];
 	unsigned long load_base[EXIT_KINDS]; /* at VMM_LOAD_START */
 	struct vmm_device *dev;      /* device.c */
+	const char *save_path;       /* --save: at VMM_PORT_CHECKPOINT */
+	/* stopping every vCPU for a save: how many have parked */
+	_Atomic bool pause;
+	_Atomic unsigned parked;
 	bool verbose;
 	bool offload;                /* --kvm-offload: the KVM back end */
 	unsigned offload_classes;    /* EVTCHN_KVM_* */
@@ -91,6 +95,10 @@ void vmm_xen_cpuid(struct vmm *vm, uint32_t vcpu, struct kvm_cpuid2 *cpuid);
 void vmm_xen_hypercall(struct vmm_vcpu *v, struct kvm_xen_exit *x);
 int vmm_xen_offload(struct vmm *vm);
 void vmm_xen_teardown(struct vmm *vm);
+
+/* snapshot.c: the machine to a file and back (--save, --restore) */
+int vmm_snapshot_save(struct vmm *vm, const char *path);
+int vmm_snapshot_restore(struct vmm *vm, const char *path);
 
 /* device.c: the echo device (vmm_abi.h) */
 int vmm_device_start(struct vmm *vm);

@@ -34,6 +34,11 @@
  *   VMM_PORT_LOAD    (0x511): outb VMM_LOAD_START / VMM_LOAD_END around a
  *                             measured load: the VMM prints the exits
  *                             made in between, by kind.
+ *   VMM_PORT_CHECKPOINT (0x513): outb anything: with --save FILE the VMM
+ *                             stops every vCPU here, writes the machine
+ *                             to FILE and exits (status 75); --restore
+ *                             FILE carries on after the OUT.  Without
+ *                             --save nothing happens.
  *   VMM_PORT_DEVICE  (0x512): outl the GPA (8-byte aligned) of a struct
  *                             vmm_dev_req: a request to the echo device
  *                             (tools/vmm/device.c), done when the OUT
@@ -71,6 +76,8 @@
 #define VMM_LOAD_START 1
 #define VMM_LOAD_END 2
 #define VMM_PORT_DEVICE 0x512
+#define VMM_PORT_CHECKPOINT 0x513
+#define VMM_EXIT_SAVED 75 /* the VMM's status after --save */
 
 #define VMM_DEV_BACKEND 1
 #define VMM_DEV_ROUTE_ECHO 2

@@ -66,6 +66,8 @@ static const struct check_def checks[] = {
 	{ "MSI to a PIRQ: FD_TO_PIRQ answers a doorbell", check_msi_echo },
 	{ "a load of backend notifications, routed doorbells and MSIs",
 	  check_load_devices },
+	{ "checkpoint (--save/--restore): the timer, time, IPIs, loopback go on",
+	  check_migrate },
 };
 
 static void stage_set(uint32_t s)
