@@ -162,7 +162,10 @@ done
 echo "== exits reaching userspace per 1,000 events (the loads of checks 17, 21, 22)"
 for mode in $MODES; do
 	awk -v mode="$mode" '
-		/^load exits:/ { split($NF, kv, "="); total = kv[2]; next }
+		/^load exits:/ {
+			for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "total") total = kv[2] }
+			next
+		}
 		/^load: / { cls[++n] = $2; per[n] = 1000 * total / $3 }
 		END {
 			if (!n) exit

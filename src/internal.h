@@ -499,6 +499,13 @@ void kvm_destroy(struct evtchn_domain *d);
 /* Send path (RCU held): let KVM deliver @port to @vcpu, as it would a
  * send of its own (its pollers wake); false: deliver in userspace. */
 bool kvm_deliver(struct evtchn_domain *d, uint32_t vcpu, uint32_t port);
+/* KVM reads eventfd @fd of a route itself (an irqfd; lock held). */
+bool kvm_irqfd_holds(struct evtchn_domain *d, int fd);
+/* pirq.c: an MSI to @pirq goes straight to its port now, mapping
+ * nothing (lock held). */
+bool pirq_msi_direct(struct evtchn_domain *d, uint32_t pirq);
+/* A PIRQ's mapping changed (lock held). */
+void kvm_pirq_changed(struct evtchn_domain *d);
 /* A closed port KVM's timer may still fire on: not to be handed out. */
 bool kvm_port_held(struct evtchn_domain *d, uint32_t port);
 /* The deadline of @vcpu's singleshot timer when KVM holds it (*deadline
@@ -521,6 +528,10 @@ bool route_sends(struct evtchn_domain *d, uint32_t port);
 struct evtchn_route;
 const struct evtchn_route *route_send_entry(struct evtchn_domain *d,
 					    uint32_t port);
+/* The FD_TO_PORT and FD_TO_PIRQ entries (lock held). */
+unsigned route_irqs(struct evtchn_domain *d, const struct evtchn_route **out);
+/* The library's route epoll set watches @fd, or stops (lock held). */
+void route_irq_watch(struct evtchn_domain *d, int fd, bool watch);
 /* @fn on every port whose PORT_TO_PORT route targets @target (lock
  * held). */
 void route_targets(struct evtchn_domain *d, uint32_t target,

@@ -40,6 +40,7 @@
 
 #define MAX_2L_PORTS 4096u
 #define VIA_VECTOR 2
+#define MAX_GSIS 4096u /* KVM's routing table (KVM_MAX_IRQ_ROUTES) */
 
 /* Linux 6.9 uapi (include/uapi/linux/kvm.h): shared_info and vcpu_info by
  * host address.  Older headers lack the names; the values are fixed. */
@@ -56,6 +57,13 @@ struct kvm_entry {
 	uint32_t deliver;  /* deliver port + 1; 0: none */
 	uint32_t apic;
 	int efd;           /* eventfd + 1 (a PORT_TO_FD route's); 0: none */
+};
+
+/* An irqfd KVM reads: a route's eventfd (the library's duplicate) raising
+ * a port through GSI gsi_base + its index. */
+struct irqfd_slot {
+	int fd;            /* -1: free */
+	uint32_t port, apic;
 };
 
 static bool entry_on(const struct kvm_entry *e)
@@ -87,6 +95,12 @@ struct evtchn_kvm {
 	/* per vCPU, for senders: its APIC ID + 1 while KVM delivers to it
 	 * as the library would (kvm_delivers_to()), else 0 */
 	_Atomic uint32_t *send_apic;
+	/* irqfds: GSIs gsi_base .. + nr_gsis for FD_TO_PORT and FD_TO_PIRQ
+	 * routes, in a routing table after the VMM's own entries */
+	uint32_t gsi_base, nr_gsis;
+	struct kvm_irq_routing_entry *base;
+	uint32_t nr_base;
+	struct irqfd_slot *irqfd;  /* [nr_gsis] */
 	uint8_t global_vector;     /* what KVM has */
 	bool long_mode;            /* what KVM has */
 	struct kvm_entry entry[MAX_2L_PORTS];
@@ -363,6 +377,185 @@ bool kvm_deliver(struct evtchn_domain *d, uint32_t vcpu, uint32_t port)
 	return ioctl(k->vm_fd, KVM_XEN_HVM_EVTCHN_SEND, &e) == 0;
 }
 
+/* The port @r raises when its eventfd is signalled, if KVM can raise it
+ * as the library would (lock held): FD_TO_PORT its port on its vCPU, an
+ * FD_TO_PIRQ the PIRQ's port when an MSI goes straight to it (one that
+ * would map the PIRQ first stays the library's). */
+static bool irqfd_wanted(struct evtchn_domain *d, const struct evtchn_route *r,
+			 struct irqfd_slot *want)
+{
+	uint32_t port, vcpu;
+	uint64_t b;
+
+	if (r->kind == EVTCHN_ROUTE_FD_TO_PORT) {
+		port = r->port;
+		vcpu = r->vcpu;
+	} else if (pirq_msi_direct(d, r->pirq)) {
+		port = atomic_load(&d->pirq[r->pirq].port);
+		if (!port || !port_is_valid(d, port))
+			return false;
+		b = port_bind(port_get(d, port));
+		if (bind_state(b) != ECS_PIRQ || bind_port(b) != r->pirq)
+			return false;
+		vcpu = atomic_load(&port_get(d, port)->notify_vcpu);
+	} else {
+		return false;
+	}
+	if (!port || port >= MAX_2L_PORTS || !port_is_valid(d, port) ||
+	    !bind_usable(port_bind(port_get(d, port))) ||
+	    !kvm_delivers_to(d, vcpu))
+		return false;
+	want->fd = r->fd;
+	want->port = port;
+	want->apic = d->kvm->apic[vcpu];
+	return true;
+}
+
+/* KVM's GSI routing: the VMM's entries, then one per irqfd in use. */
+static int irqfd_routing(struct evtchn_kvm *k)
+{
+	struct kvm_irq_routing *t;
+	uint32_t n = k->nr_base;
+	int rc;
+
+	t = calloc(1, sizeof(*t) + (k->nr_base + k->nr_gsis) *
+					   sizeof(t->entries[0]));
+	if (!t)
+		return -ENOMEM;
+	if (k->nr_base)
+		memcpy(t->entries, k->base, k->nr_base * sizeof(t->entries[0]));
+	for (uint32_t i = 0; i < k->nr_gsis; i++) {
+		struct kvm_irq_routing_entry *e = &t->entries[n];
+
+		if (k->irqfd[i].fd < 0)
+			continue;
+		e->gsi = k->gsi_base + i;
+		e->type = KVM_IRQ_ROUTING_XEN_EVTCHN;
+		e->u.xen_evtchn.port = k->irqfd[i].port;
+		e->u.xen_evtchn.vcpu = k->irqfd[i].apic;
+		e->u.xen_evtchn.priority = KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
+		n++;
+	}
+	t->nr = n;
+	rc = ioctl(k->vm_fd, KVM_SET_GSI_ROUTING, t) ? -errno : 0;
+	free(t);
+	return rc;
+}
+
+static void irqfd_detach(struct evtchn_domain *d, struct irqfd_slot *s,
+			 uint32_t i)
+{
+	struct evtchn_kvm *k = d->kvm;
+	struct kvm_irqfd f = { .fd = (uint32_t)s->fd, .gsi = k->gsi_base + i,
+			       .flags = KVM_IRQFD_FLAG_DEASSIGN };
+
+	const struct evtchn_route *irq;
+	unsigned n = route_irqs(d, &irq);
+
+	(void)ioctl(k->vm_fd, KVM_IRQFD, &f);
+	/* the library reads it again (what KVM left in it, too), if it is
+	 * still in the table: a replaced table's descriptors are closed
+	 * after a grace period and must not be watched again */
+	for (unsigned i = 0; i < n; i++)
+		if (irq[i].fd == s->fd)
+			route_irq_watch(d, s->fd, true);
+	s->fd = -1;
+}
+
+/* Bring KVM's irqfds in line with the route table (lock held).  An
+ * eventfd moves between the library's epoll set and KVM with nothing
+ * lost or doubled: whoever reads the count takes those signals. */
+static void irqfd_sync(struct evtchn_domain *d)
+{
+	struct evtchn_kvm *k = d->kvm;
+	const struct evtchn_route *irq;
+	unsigned nirq = route_irqs(d, &irq);
+	struct irqfd_slot want[64];
+	bool keep[64] = { false }, routing = false;
+	unsigned nwant = 0;
+
+	if (!k->nr_gsis || !(k->offload & EVTCHN_KVM_IRQFD))
+		return;
+	for (unsigned i = 0; i < nirq && nwant < 64 && nwant < k->nr_gsis; i++)
+		if (irqfd_wanted(d, &irq[i], &want[nwant]))
+			nwant++;
+	/* slots no longer wanted go; a kept one may change its target */
+	for (uint32_t i = 0; i < k->nr_gsis; i++) {
+		struct irqfd_slot *s = &k->irqfd[i];
+		unsigned w;
+
+		if (s->fd < 0)
+			continue;
+		for (w = 0; w < nwant && want[w].fd != s->fd; w++)
+			;
+		if (w == nwant) {
+			irqfd_detach(d, s, i);
+			routing = true;
+			continue;
+		}
+		keep[w] = true;
+		if (s->port != want[w].port || s->apic != want[w].apic) {
+			s->port = want[w].port;
+			s->apic = want[w].apic;
+			routing = true;
+		}
+	}
+	for (unsigned w = 0; w < nwant; w++) {
+		if (keep[w])
+			continue;
+		for (uint32_t i = 0; i < k->nr_gsis; i++) {
+			if (k->irqfd[i].fd >= 0)
+				continue;
+			k->irqfd[i] = want[w];
+			routing = true;
+			break;
+		}
+	}
+	if (!routing)
+		return;
+	/* the routes first, then the irqfds that use them */
+	if (irqfd_routing(k)) {
+		for (uint32_t i = 0; i < k->nr_gsis; i++)
+			if (k->irqfd[i].fd >= 0)
+				irqfd_detach(d, &k->irqfd[i], i);
+		(void)irqfd_routing(k);
+		return;
+	}
+	for (unsigned w = 0; w < nwant; w++) {
+		if (keep[w])
+			continue;
+		for (uint32_t i = 0; i < k->nr_gsis; i++) {
+			struct kvm_irqfd f = { .fd = (uint32_t)want[w].fd,
+					       .gsi = k->gsi_base + i };
+
+			if (k->irqfd[i].fd != want[w].fd)
+				continue;
+			route_irq_watch(d, want[w].fd, false);
+			if (ioctl(k->vm_fd, KVM_IRQFD, &f)) {
+				route_irq_watch(d, want[w].fd, true);
+				k->irqfd[i].fd = -1;
+			}
+			break;
+		}
+	}
+}
+
+bool kvm_irqfd_holds(struct evtchn_domain *d, int fd)
+{
+	struct evtchn_kvm *k = d->kvm;
+
+	for (uint32_t i = 0; k && i < k->nr_gsis; i++)
+		if (k->irqfd[i].fd == fd)
+			return true;
+	return false;
+}
+
+void kvm_pirq_changed(struct evtchn_domain *d)
+{
+	if (d->kvm)
+		irqfd_sync(d);
+}
+
 /* A port changed (lock held): its entry, and the entries that deliver to
  * it (its state and notify vCPU are their target's): the other end of a
  * loopback pair, the ports whose PORT_TO_PORT route names it. */
@@ -380,6 +573,7 @@ void kvm_port_changed(struct evtchn_domain *d, uint32_t port)
 			entry_sync(d, bind_port(b));
 	}
 	route_targets(d, port, entry_sync);
+	irqfd_sync(d);
 }
 
 /* Everything again (lock held): the ABI, the callback, a vector or a
@@ -422,6 +616,7 @@ void kvm_resync(struct evtchn_domain *d)
 	for (uint32_t p = 1; p < MAX_2L_PORTS; p++)
 		entry_sync(d, p);
 	timers_sync(d);
+	irqfd_sync(d);
 }
 
 /* @v's upcall vector into KVM, on @v's own thread (or before the vCPUs
@@ -526,6 +721,8 @@ static void kvm_free(struct evtchn_kvm *k)
 	free(k->want_timer);
 	free((void *)k->sync);
 	free((void *)k->send_apic);
+	free(k->base);
+	free(k->irqfd);
 	free(k);
 }
 
@@ -569,7 +766,10 @@ int evtchn_domain_attach_kvm(struct evtchn_domain *d,
 	int caps, rc;
 
 	if (!d || !cfg || cfg->nr_vcpus != d->nr_vcpus || !cfg->vcpu_fds ||
-	    (cfg->offload & ~EVTCHN_KVM_ALL))
+	    (cfg->offload & ~EVTCHN_KVM_ALL) ||
+	    (cfg->nr_base_routes && !cfg->base_routes) ||
+	    cfg->nr_gsis > EVTCHN_KVM_MAX_IRQFDS ||
+	    (uint64_t)cfg->gsi_base + cfg->nr_gsis > MAX_GSIS)
 		return -EINVAL;
 	caps = ioctl(cfg->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XEN_HVM);
 	if (caps < 0)
@@ -601,6 +801,19 @@ int evtchn_domain_attach_kvm(struct evtchn_domain *d,
 		k->vcpu_fd[v] = cfg->vcpu_fds[v];
 		k->apic[v] = cfg->apic_ids ? cfg->apic_ids[v] : v;
 	}
+	k->gsi_base = cfg->gsi_base;
+	k->nr_gsis = cfg->nr_gsis;
+	k->nr_base = cfg->nr_base_routes;
+	k->irqfd = calloc(k->nr_gsis ? k->nr_gsis : 1, sizeof(*k->irqfd));
+	k->base = calloc(k->nr_base ? k->nr_base : 1, sizeof(*k->base));
+	if (!k->irqfd || !k->base) {
+		kvm_free(k);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < k->nr_gsis; i++)
+		k->irqfd[i].fd = -1;
+	if (k->nr_base)
+		memcpy(k->base, cfg->base_routes, k->nr_base * sizeof(*k->base));
 	domain_lock(d);
 	rc = d->kvm ? -EBUSY : kvm_setup(d, k);
 	if (rc) {
@@ -623,6 +836,31 @@ int evtchn_domain_attach_kvm(struct evtchn_domain *d,
 		timer_apply(d, v);
 	}
 	atomic_store_explicit(&d->kvm_send, k, memory_order_release);
+	domain_unlock(d);
+	return 0;
+}
+
+int evtchn_kvm_stats(struct evtchn_domain *d, struct evtchn_kvm_stats *st)
+{
+	struct evtchn_kvm *k;
+
+	if (!d || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	domain_lock(d);
+	k = d->kvm;
+	if (!k) {
+		domain_unlock(d);
+		return -ENOENT;
+	}
+	for (uint32_t p = 1; p < MAX_2L_PORTS; p++)
+		st->entries += entry_on(&k->entry[p]);
+	for (uint32_t i = 0; i < k->nr_gsis; i++)
+		st->irqfds += k->irqfd[i].fd >= 0;
+	for (uint32_t v = 0; v < k->nr_vcpus; v++) {
+		st->timers += k->kvm_timer[v] != 0;
+		st->vcpus += atomic_load(&k->send_apic[v]) != 0;
+	}
 	domain_unlock(d);
 	return 0;
 }
@@ -651,6 +889,12 @@ int evtchn_domain_detach_kvm(struct evtchn_domain *d)
 			timer_apply(d, v);
 		}
 		(void)hvm_set(k, &a);
+		/* the irqfds back to the library, the VMM's routing alone */
+		for (uint32_t i = 0; i < k->nr_gsis; i++)
+			if (k->irqfd[i].fd >= 0)
+				irqfd_detach(d, &k->irqfd[i], i);
+		if (k->nr_gsis)
+			(void)irqfd_routing(k);
 	}
 	d->kvm = NULL;
 	atomic_store(&d->kvm_send, NULL);

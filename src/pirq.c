@@ -77,6 +77,21 @@ static bool pirq_has_entry(struct evtchn_domain *d, uint32_t pirq)
 	       atomic_load(&p->emuirq) != EMUIRQ_UNBOUND;
 }
 
+bool pirq_msi_direct(struct evtchn_domain *d, uint32_t pirq)
+{
+	int32_t emuirq, key;
+
+	domain_assert_locked(d);
+	if (pirq == 0 || pirq >= d->nr_pirqs)
+		return false;
+	emuirq = pirq_emuirq(d, pirq);
+	key = atomic_load(&d->msi_emu_pirq);
+	/* the two cases of pirq_inject_msi() that send_guest_pirq() at once */
+	return emuirq == EMUIRQ_MSI_EMU ||
+	       (emuirq == EMUIRQ_UNBOUND && key >= 0 && key != (int32_t)pirq &&
+		pirq_has_entry(d, pirq));
+}
+
 /* Xen's is_free_pirq(): no machine IRQ (nor PIRQ_ALLOCATED) and no emulated
  * one.  Being bound to a port does not count. */
 static bool pirq_is_free(struct evtchn_domain *d, uint32_t pirq)
@@ -142,6 +157,7 @@ static int map_emuirq(struct evtchn_domain *d, int32_t pirq, int32_t emuirq)
 	/* pairs with the acquire load in pirq_emuirq() */
 	atomic_store_explicit(&d->pirq[pirq].emuirq, emuirq,
 			      memory_order_release);
+	kvm_pirq_changed(d);
 	return 0;
 }
 
@@ -164,6 +180,7 @@ static int unmap_emuirq(struct evtchn_domain *d, int32_t pirq)
 	 * PIRQ (Xen does the same). */
 	if (old != EMUIRQ_PT)
 		reverse_set(d, old, -1);
+	kvm_pirq_changed(d);
 	return 0;
 }
 
@@ -205,6 +222,7 @@ void pirq_set_port(struct evtchn_domain *d, uint32_t pirq, uint32_t port)
 	atomic_store_explicit(&d->pirq[pirq].port, port, memory_order_release);
 	if (!port)
 		d->pirq[pirq].entry = false; /* Xen's pirq_cleanup_check() */
+	kvm_pirq_changed(d);
 }
 
 /* Xen's is_hvm_pv_evtchn_domain() (4.17): a vector callback, or a per-vCPU

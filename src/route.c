@@ -92,6 +92,24 @@ const struct evtchn_route *route_send_entry(struct evtchn_domain *d,
 	return send_entry(table_of(d), port);
 }
 
+unsigned route_irqs(struct evtchn_domain *d, const struct evtchn_route **out)
+{
+	const struct route_table *t = table_of(d);
+
+	*out = t ? t->irq : NULL;
+	return t ? t->nirq : 0;
+}
+
+void route_irq_watch(struct evtchn_domain *d, int fd, bool watch)
+{
+	struct route_state *rs = atomic_load(&d->routes);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (rs && rs->epfd >= 0)
+		(void)epoll_ctl(rs->epfd, watch ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+				fd, &ev);
+}
+
 void route_targets(struct evtchn_domain *d, uint32_t target,
 		   void (*fn)(struct evtchn_domain *d, uint32_t port))
 {
@@ -426,6 +444,9 @@ int evtchn_routes_fd(struct evtchn_domain *d)
 					.data.fd = t->irq[i].fd
 				};
 
+				/* one KVM reads itself (an irqfd) */
+				if (kvm_irqfd_holds(d, t->irq[i].fd))
+					continue;
 				(void)epoll_ctl(rs->epfd, EPOLL_CTL_ADD,
 						t->irq[i].fd, &ev);
 			}
@@ -583,6 +604,7 @@ void routes_destroy(struct evtchn_domain *d)
 	lib_lock(&d->route_mutex);
 	domain_lock(d);
 	old = routes_publish(d, rs, NULL);
+	kvm_resync(d); /* KVM's irqfds go while their descriptors are open */
 	atomic_store_explicit(&d->routes, NULL, memory_order_release);
 	domain_unlock(d);
 	lib_unlock(&d->route_mutex);

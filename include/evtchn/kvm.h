@@ -34,13 +34,20 @@ extern "C" {
  * owns: the guest's send signals an eventfd of the handle from the
  * kernel, which the handle's descriptor reports. */
 #define EVTCHN_KVM_BACKEND (1u << 4)
+/* FD_TO_PORT and FD_TO_PIRQ routes as irqfds (KVM_IRQFD on a GSI routed
+ * with KVM_IRQ_ROUTING_XEN_EVTCHN): a write to the eventfd raises the port
+ * from the kernel.  Needs gsi_base and nr_gsis (below). */
+#define EVTCHN_KVM_IRQFD (1u << 5)
 #define EVTCHN_KVM_ALL (EVTCHN_KVM_IPI | EVTCHN_KVM_LOOPBACK | \
 			EVTCHN_KVM_TIMER | EVTCHN_KVM_ROUTES | \
-			EVTCHN_KVM_BACKEND)
+			EVTCHN_KVM_BACKEND | EVTCHN_KVM_IRQFD)
+#define EVTCHN_KVM_MAX_IRQFDS 64
 
 /* KVM_CAP_XEN_HVM bits the back end needs: INTERCEPT_HCALL, SHARED_INFO,
  * EVTCHN_SEND (the EVTCHN attribute) and SHARED_INFO_HVA (Linux 6.9). */
 #define EVTCHN_KVM_CAPS_NEEDED ((1u << 1) | (1u << 2) | (1u << 5) | (1u << 8))
+
+struct kvm_irq_routing_entry;
 
 struct evtchn_kvm_config {
 	int vm_fd;                 /* the VM (KVM_CREATE_VM) */
@@ -48,6 +55,17 @@ struct evtchn_kvm_config {
 	const int *vcpu_fds;       /* [nr_vcpus] (KVM_CREATE_VCPU) */
 	const uint32_t *apic_ids;  /* [nr_vcpus] or NULL: APIC ID = vCPU id */
 	unsigned offload;          /* EVTCHN_KVM_* */
+	/*
+	 * EVTCHN_KVM_IRQFD: KVM_SET_GSI_ROUTING replaces a VM's whole table,
+	 * so the library sets it: the VMM's own entries (@base_routes, e.g.
+	 * its IOAPIC and PIC pins; copied) and one XEN_EVTCHN entry per
+	 * irqfd, on GSIs @gsi_base .. @gsi_base + @nr_gsis - 1 (at most
+	 * EVTCHN_KVM_MAX_IRQFDS), which the VMM leaves to it.  nr_gsis 0:
+	 * no irqfds, the routing table untouched.
+	 */
+	uint32_t gsi_base, nr_gsis;
+	const struct kvm_irq_routing_entry *base_routes;
+	uint32_t nr_base_routes;
 };
 
 /*
@@ -68,6 +86,16 @@ EVTCHN_API int evtchn_domain_attach_kvm(struct evtchn_domain *d,
  * waits.  0, or -EINVAL.
  */
 EVTCHN_API int evtchn_kvm_vcpu_sync(struct evtchn_domain *d, uint32_t vcpu);
+/* What KVM holds for @d now (for a VMM's report or an operator). */
+struct evtchn_kvm_stats {
+	uint32_t entries;   /* EVTCHN entries (sending ports) */
+	uint32_t irqfds;    /* route eventfds KVM reads */
+	uint32_t timers;    /* vCPUs whose VIRQ_TIMER KVM fires */
+	uint32_t vcpus;     /* vCPUs KVM delivers to */
+};
+EVTCHN_API int evtchn_kvm_stats(struct evtchn_domain *d,
+				struct evtchn_kvm_stats *st);
+
 /* Everything back to userspace: every KVM entry removed, the timers back
  * to the library.  Call it while no vCPU is in KVM_RUN or in a call of the
  * library (as for attach).  -ENOENT when not attached.  Destroying the

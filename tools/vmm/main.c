@@ -9,8 +9,9 @@
  *
  * --kvm-offload attaches the domain to KVM (include/evtchn/kvm.h): IPIs,
  * loopback sends, VIRQ_TIMER, routed sends and sends to backend handles
- * are handled by the kernel without an exit.  CLASS: ipi, loopback,
- * timer, routes, backend (all by default).
+ * are handled by the kernel without an exit, FD_TO_PORT and FD_TO_PIRQ
+ * routes are KVM irqfds.  CLASS: ipi, loopback, timer, routes, backend,
+ * irqfd (all by default).
  *
  * --save FILE: when the guest writes the checkpoint port (vmm_abi.h), stop
  * it, write the machine and libevtchn's image to FILE and exit with 75;
@@ -64,7 +65,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: evtchn-vmm --guest IMAGE | --restore FILE "
 		   "[--vcpus N] [--timeout SEC]\n"
 		   "                  [--kvm-offload[=ipi,loopback,timer,"
-		   "routes,backend]] [--save FILE] [--verbose]\n");
+		   "routes,backend,irqfd]] [--save FILE] [--verbose]\n");
 }
 
 /* --kvm-offload[=CLASS,...]: what the KVM back end takes (all by
@@ -92,6 +93,8 @@ static int parse_offload(const char *s, unsigned *classes)
 			*classes |= EVTCHN_KVM_ROUTES;
 		else if (!strcmp(tok, "backend"))
 			*classes |= EVTCHN_KVM_BACKEND;
+		else if (!strcmp(tok, "irqfd"))
+			*classes |= EVTCHN_KVM_IRQFD;
 		else
 			return -1;
 	}
@@ -149,7 +152,16 @@ void vmm_load_mark(struct vmm *vm, int what)
 		total += n;
 		printf(" %s=%lu", load_names[k], n);
 	}
-	printf(" total=%lu\n", total);
+	printf(" total=%lu", total);
+	if (vm->offload) {
+		struct evtchn_kvm_stats st;
+
+		/* what KVM held at the end of the load */
+		if (evtchn_kvm_stats(vm->dom, &st) == 0)
+			printf(" kvm_entries=%u kvm_irqfds=%u kvm_timers=%u",
+			       st.entries, st.irqfds, st.timers);
+	}
+	printf("\n");
 	fflush(stdout);
 }
 

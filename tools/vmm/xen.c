@@ -156,17 +156,48 @@ int vmm_xen_setup(struct vmm *vm)
 	return rc;
 }
 
-/* The KVM back end (--kvm-offload): IPIs and loopback sends in the
- * kernel.  After the vCPUs exist, before they run. */
+#define VMM_GSIS 24       /* the IOAPIC's pins */
+#define VMM_IRQFD_GSIS 16 /* the library's irqfds: GSIs 24-39 */
+
+/* KVM's default routing of the in-kernel irqchip, which the library keeps
+ * in every table it sets: GSIs 0-15 on the PICs and the IOAPIC, 16-23 on
+ * the IOAPIC. */
+static unsigned irqchip_routes(struct kvm_irq_routing_entry *e)
+{
+	unsigned n = 0;
+
+	for (uint32_t gsi = 0; gsi < VMM_GSIS; gsi++) {
+		e[n++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi } };
+		if (gsi < 16)
+			e[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { .irqchip = gsi < 8
+							? KVM_IRQCHIP_PIC_MASTER
+							: KVM_IRQCHIP_PIC_SLAVE,
+					       .pin = gsi % 8 } };
+	}
+	return n;
+}
+
+/* The KVM back end (--kvm-offload): IPIs, loopback and routed sends,
+ * backend notifications, timers and irqfds in the kernel.  After the vCPUs
+ * exist, before they run. */
 int vmm_xen_offload(struct vmm *vm)
 {
 	int fds[VMM_MAX_VCPUS];
+	struct kvm_irq_routing_entry base[VMM_GSIS + 16];
 	struct evtchn_kvm_config cfg = { .vm_fd = vm->vm_fd,
 					 .nr_vcpus = vm->nr_vcpus,
 					 .vcpu_fds = fds,
-					 .offload = vm->offload_classes };
+					 .offload = vm->offload_classes,
+					 .gsi_base = VMM_GSIS,
+					 .nr_gsis = VMM_IRQFD_GSIS,
+					 .base_routes = base };
 	int rc;
 
+	cfg.nr_base_routes = irqchip_routes(base);
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 		fds[i] = vm->vcpu[i].fd;
 	rc = evtchn_domain_attach_kvm(vm->dom, &cfg);
