@@ -126,9 +126,14 @@ int ev_wait(uint32_t cpu, uint32_t port, uint32_t want, uint64_t ns)
 
 	bound_start(&b, ns);
 	while (ev_count(cpu, port) < want) {
+		/* the clock is an exit to the VMM: look at it now and then */
+		for (unsigned i = 0; i < 256; i++) {
+			if (ev_count(cpu, port) >= want)
+				return 0;
+			cpu_relax();
+		}
 		if (bound_passed(&b))
 			return -1;
-		cpu_relax();
 	}
 	return 0;
 }

@@ -228,6 +228,7 @@ int check_route_echo(struct check *c);
 int check_msi_echo(struct check *c);
 int check_load_devices(struct check *c);
 int check_migrate(struct check *c);
+int check_load_fifo(struct check *c);
 
 /* checks_dev.c: a request to the VMM's echo device; its result */
 int dev_request(uint32_t op, uint32_t port, uint32_t port2, uint32_t vcpu,

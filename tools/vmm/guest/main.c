@@ -68,6 +68,8 @@ static const struct check_def checks[] = {
 	  check_load_devices },
 	{ "checkpoint (--save/--restore): the timer, time, IPIs, loopback go on",
 	  check_migrate },
+	{ "FIFO again: a load of IPIs, loopback sends and ticks",
+	  check_load_fifo },
 };
 
 static void stage_set(uint32_t s)
