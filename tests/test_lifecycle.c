@@ -163,7 +163,24 @@ static void attach_kvm_refused_without_kvm(void **state)
 	cfg.offload = 1u << 7;
 	assert_int_equal(evtchn_domain_attach_kvm(f->d1.d, &cfg), -EINVAL);
 	assert_int_equal(evtchn_domain_attach_kvm(NULL, &cfg), -EINVAL);
+	/* irqfd GSIs: at most EVTCHN_KVM_MAX_IRQFDS, inside KVM's table;
+	 * base routes need a table */
+	cfg.offload = EVTCHN_KVM_ALL;
+	cfg.nr_gsis = EVTCHN_KVM_MAX_IRQFDS + 1;
+	assert_int_equal(evtchn_domain_attach_kvm(f->d1.d, &cfg), -EINVAL);
+	cfg.nr_gsis = 16;
+	cfg.gsi_base = 4090;
+	assert_int_equal(evtchn_domain_attach_kvm(f->d1.d, &cfg), -EINVAL);
+	cfg.gsi_base = 24;
+	cfg.nr_base_routes = 3;
+	assert_int_equal(evtchn_domain_attach_kvm(f->d1.d, &cfg), -EINVAL);
 	assert_int_equal(evtchn_domain_detach_kvm(f->d1.d), -ENOENT);
+	{
+		struct evtchn_kvm_stats st;
+
+		assert_int_equal(evtchn_kvm_stats(f->d1.d, &st), -ENOENT);
+		assert_int_equal(evtchn_kvm_stats(f->d1.d, NULL), -EINVAL);
+	}
 	assert_int_equal(evtchn_kvm_vcpu_sync(f->d1.d, 0), 0);
 	assert_int_equal(evtchn_kvm_vcpu_sync(f->d1.d, 4), -EINVAL);
 	p = th_bind_ipi(&f->d1, 1);
