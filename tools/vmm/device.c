@@ -242,7 +242,7 @@ void vmm_device_request(struct vmm *vm, uint64_t gpa)
 	struct vmm_device *dev = vm->dev;
 	int rc;
 
-	if (!dev || gpa > VMM_RAM_SIZE - sizeof(*rq) || gpa % 8)
+	if (!dev || gpa > vm->ram_size - sizeof(*rq) || gpa % 8)
 		return;
 	rq = (struct vmm_dev_req *)(vm->ram + gpa);
 	pthread_mutex_lock(&dev->lock);

@@ -53,6 +53,26 @@ int vmm_kvm_map(struct vmm *vm, uint64_t gpa, void *hva, uint64_t size)
 	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) ? -errno : 0;
 }
 
+int vmm_kvm_overlay(struct vmm *vm, uint64_t gpa, void *hva)
+{
+	struct kvm_userspace_memory_region r = { .slot = 0 };
+	uint64_t after = gpa + EVTCHN_PAGE_SIZE;
+	int rc;
+
+	/* RAM's slot 0 goes, then comes back as two around the page */
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r))
+		return -errno;
+	r.memory_size = gpa;
+	r.userspace_addr = (uintptr_t)vm->ram;
+	if (gpa && ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r))
+		return -errno;
+	rc = vmm_kvm_map(vm, gpa, hva, EVTCHN_PAGE_SIZE);
+	if (!rc && after < vm->ram_size)
+		rc = vmm_kvm_map(vm, after, vm->ram + after,
+				 vm->ram_size - after);
+	return rc;
+}
+
 /* GDT and identity page tables for the first 4 GiB (2 MiB pages). */
 static void build_tables(struct vmm *vm)
 {
@@ -64,6 +84,11 @@ static void build_tables(struct vmm *vm)
 	gdt[0] = 0;
 	gdt[1] = 0x00af9b000000ffffull; /* 0x08: 64-bit code, DPL 0 */
 	gdt[2] = 0x00cf93000000ffffull; /* 0x10: data */
+	if (vm->is_linux) {
+		/* the boot protocol's __BOOT_CS and __BOOT_DS */
+		gdt[2] = 0x00af9b000000ffffull;
+		gdt[3] = 0x00cf93000000ffffull;
+	}
 	pml4[0] = (VMM_PAGE_TABLES + 0x1000) | PTE_P | PTE_W;
 	for (uint64_t i = 0; i < 4; i++)
 		pdpt[i] = (VMM_PAGE_TABLES + 0x2000 + i * 0x1000) | PTE_P |
@@ -103,35 +128,48 @@ int vmm_kvm_open(struct vmm *vm)
 		fprintf(stderr, "evtchn-vmm: VM: %s\n", strerror(errno));
 		return -errno;
 	}
-	vm->ram = mmap(NULL, VMM_RAM_SIZE, PROT_READ | PROT_WRITE,
+	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm->ram == MAP_FAILED)
 		return -ENOMEM;
-	build_tables(vm);
-	rc = vmm_kvm_map(vm, 0, vm->ram, VMM_RAM_SIZE);
+	/* a PC's timer (Linux checks that IRQ 0 ticks), and the TSS KVM
+	 * needs for real mode on Intel (APs start there) */
+	struct kvm_pit_config pit = { .flags = 0 };
+
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) ||
+	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit)) {
+		fprintf(stderr, "evtchn-vmm: PIT/TSS: %s\n", strerror(errno));
+		return -errno;
+	}
+	rc = vmm_kvm_map(vm, 0, vm->ram, vm->ram_size);
 	if (rc)
 		fprintf(stderr, "evtchn-vmm: RAM: %s\n", strerror(-rc));
 	return rc;
 }
 
-/* The registers vmm_abi.h promises at the entry point. */
+/* The registers vmm_abi.h promises at the entry point; for Linux, those
+ * of the 64-bit boot protocol on vCPU 0 (CS 0x10, DS 0x18, RSI the zero
+ * page), the others left to wait for INIT and SIPI. */
 static int vcpu_boot_state(struct vmm *vm, struct vmm_vcpu *v)
 {
+	uint16_t cs = vm->is_linux ? 0x10 : 0x08, ds = vm->is_linux ? 0x18 : 0x10;
 	struct kvm_segment code = { .base = 0, .limit = 0xffffffff,
-				    .selector = 0x08, .type = 11, .present = 1,
+				    .selector = cs, .type = 11, .present = 1,
 				    .dpl = 0, .s = 1, .l = 1, .g = 1 };
 	struct kvm_segment data = { .base = 0, .limit = 0xffffffff,
-				    .selector = 0x10, .type = 3, .present = 1,
+				    .selector = ds, .type = 3, .present = 1,
 				    .dpl = 0, .s = 1, .db = 1, .g = 1 };
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { 0 };
 
+	if (vm->is_linux && v->id != 0)
+		return 0;
 	if (ioctl(v->fd, KVM_GET_SREGS, &sregs))
 		return -errno;
 	sregs.cs = code;
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
 	sregs.gdt.base = VMM_GDT;
-	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.gdt.limit = 4 * 8 - 1;
 	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	sregs.cr3 = VMM_PAGE_TABLES;
 	sregs.cr4 = CR4_PAE;
@@ -147,7 +185,7 @@ static int vcpu_boot_state(struct vmm *vm, struct vmm_vcpu *v)
 	regs.rflags = 0x2;
 	regs.rip = vm->entry;
 	regs.rdi = v->id;
-	regs.rsi = vm->nr_vcpus;
+	regs.rsi = vm->is_linux ? vm->boot_params : vm->nr_vcpus;
 	regs.rsp = VMM_STACKS_TOP - v->id * VMM_STACK_SIZE;
 	return ioctl(v->fd, KVM_SET_REGS, &regs) ? -errno : 0;
 }
@@ -167,9 +205,18 @@ static int vcpu_cpuid(struct vmm *vm, struct vmm_vcpu *v)
 		rc = -errno;
 		goto out;
 	}
-	for (uint32_t i = 0; i < c->nent; i++)
-		if ((c->entries[i].function & 0xffffff00) != 0x40000000)
-			c->entries[n++] = c->entries[i];
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if ((e->function & 0xffffff00) == 0x40000000)
+			continue;
+		/* the initial APIC ID (= vCPU id) where CPUID reports it */
+		if (e->function == 1)
+			e->ebx = (e->ebx & 0x00ffffff) | v->id << 24;
+		if (e->function == 0xb || e->function == 0x1f)
+			e->edx = v->id;
+		c->entries[n++] = *e;
+	}
 	c->nent = n;
 	vmm_xen_cpuid(vm, v->id, c);
 	rc = ioctl(v->fd, KVM_SET_CPUID2, c) ? -errno : 0;
@@ -183,6 +230,7 @@ int vmm_kvm_create_vcpus(struct vmm *vm)
 	struct sigaction sa = { .sa_handler = on_kick };
 	int rc;
 
+	build_tables(vm);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
@@ -223,21 +271,6 @@ void vmm_stop(struct vmm *vm, int status)
 		    !pthread_equal(vm->vcpu[i].tid, pthread_self()))
 			pthread_kill(vm->vcpu[i].tid, SIGUSR1);
 	}
-}
-
-/* The serial console: whole lines, prefixed on request. */
-static void serial_out(struct vmm *vm, char c)
-{
-	pthread_mutex_lock(&vm->lock);
-	if (c != '\n' && c != '\r' && vm->line_len < sizeof(vm->line) - 1)
-		vm->line[vm->line_len++] = c;
-	if (c == '\n') {
-		vm->line[vm->line_len] = 0;
-		printf("%s\n", vm->line);
-		fflush(stdout);
-		vm->line_len = 0;
-	}
-	pthread_mutex_unlock(&vm->lock);
 }
 
 /* The exit KVM reported last is finished (its I/O done, RIP past it)
@@ -295,23 +328,22 @@ static void handle_io(struct vmm_vcpu *v)
 	static _Thread_local bool latched;
 
 	switch (r->io.port) {
-	case VMM_PORT_SERIAL:
+	case VMM_PORT_SERIAL ... VMM_PORT_SERIAL + 7:
 		vmm_count(vm, EXIT_IO_SERIAL);
-		if (r->io.direction == KVM_EXIT_IO_OUT)
-			for (uint32_t i = 0; i < r->io.count; i++)
-				serial_out(vm, (char)data[i * r->io.size]);
-		else
-			memset(data, 0, r->io.size * r->io.count);
-		return;
-	case VMM_PORT_SERIAL + 5: /* line status: transmitter empty */
-		vmm_count(vm, EXIT_IO_SERIAL);
-		if (r->io.direction == KVM_EXIT_IO_IN)
-			memset(data, 0x60, r->io.size * r->io.count);
+		for (uint32_t i = 0; i < r->io.count; i++)
+			vmm_serial_io(vm, r->io.port,
+				      r->io.direction == KVM_EXIT_IO_OUT,
+				      data + i * r->io.size);
 		return;
 	case VMM_PORT_LOAD:
 		vmm_count(vm, EXIT_IO_OTHER);
 		if (r->io.direction == KVM_EXIT_IO_OUT)
 			vmm_load_mark(vm, data[0]);
+		return;
+	case VMM_PORT_VIRQ:
+		vmm_count(vm, EXIT_IO_OTHER);
+		if (r->io.direction == KVM_EXIT_IO_OUT)
+			(void)evtchn_send_virq(vm->dom, 0, data[0]);
 		return;
 	case VMM_PORT_CHECKPOINT:
 		vmm_count(vm, EXIT_IO_OTHER);

@@ -44,7 +44,7 @@ int vmm_load_elf(struct vmm *vm, const char *path)
 		if (ph.p_type != PT_LOAD)
 			continue;
 		if (ph.p_paddr < VMM_GUEST_BASE || ph.p_filesz > ph.p_memsz ||
-		    ph.p_memsz > VMM_RAM_SIZE ||
+		    ph.p_memsz > vm->ram_size ||
 		    ph.p_paddr > VMM_STACKS_TOP - VMM_STACK_SIZE * VMM_MAX_VCPUS -
 					 ph.p_memsz) {
 			rc = bad(path, "a segment outside the guest's RAM");

@@ -29,7 +29,7 @@
 enum snap_tag {
 	SNAP_END,
 	SNAP_MACHINE,   /* struct snap_machine */
-	SNAP_RAM,       /* VMM_RAM_SIZE bytes */
+	SNAP_RAM,       /* the guest's RAM (--memory) */
 	SNAP_CLOCK,     /* struct kvm_clock_data */
 	SNAP_IRQCHIP,   /* struct kvm_irqchip, one per chip */
 	SNAP_LIBEVTCHN, /* evtchn_domain_save() */
@@ -57,6 +57,7 @@ struct snap_record {
 
 struct snap_machine {
 	uint64_t shinfo_gpa;
+	uint64_t ram_size;
 };
 
 /* The MSRs a vCPU carries that KVM_SET_SREGS and the LAPIC do not (those
@@ -159,7 +160,8 @@ int vmm_snapshot_save(struct vmm *vm, const char *path)
 {
 	struct snap_header h = { .magic = SNAP_MAGIC, .version = SNAP_VERSION,
 				 .nr_vcpus = vm->nr_vcpus };
-	struct snap_machine m = { .shinfo_gpa = vm->shinfo_gpa };
+	struct snap_machine m = { .shinfo_gpa = vm->shinfo_gpa,
+				  .ram_size = vm->ram_size };
 	struct kvm_clock_data clock = { 0 };
 	void *img = NULL;
 	size_t img_len = 0;
@@ -190,7 +192,7 @@ int vmm_snapshot_save(struct vmm *vm, const char *path)
 	if (!rc)
 		rc = put(f, SNAP_LIBEVTCHN, 0, img, img_len);
 	if (!rc)
-		rc = put(f, SNAP_RAM, 0, vm->ram, VMM_RAM_SIZE);
+		rc = put(f, SNAP_RAM, 0, vm->ram, vm->ram_size);
 	if (!rc)
 		rc = put(f, SNAP_END, 0, NULL, 0);
 	free(img);
@@ -208,14 +210,15 @@ static int restore_record(struct vmm *vm, const struct snap_record *r,
 
 	switch (r->tag) {
 	case SNAP_MACHINE:
-		if (r->len != sizeof(struct snap_machine))
+		if (r->len != sizeof(struct snap_machine) ||
+		    ((struct snap_machine *)p)->ram_size != vm->ram_size)
 			return -EINVAL;
 		vm->shinfo_gpa = ((struct snap_machine *)p)->shinfo_gpa;
 		return 0;
 	case SNAP_RAM:
-		if (r->len != VMM_RAM_SIZE)
+		if (r->len != vm->ram_size)
 			return -EINVAL;
-		memcpy(vm->ram, p, VMM_RAM_SIZE);
+		memcpy(vm->ram, p, vm->ram_size);
 		return 0;
 	case SNAP_CLOCK:
 		if (r->len != sizeof(struct kvm_clock_data))
@@ -269,7 +272,7 @@ int vmm_snapshot_restore(struct vmm *vm, const char *path)
 	while (!rc && fread(&r, sizeof(r), 1, f) == 1 && r.tag != SNAP_END) {
 		void *p = r.len ? malloc(r.len) : NULL;
 
-		if (r.len > VMM_RAM_SIZE || (r.len && !p) ||
+		if (r.len > vm->ram_size || (r.len && !p) ||
 		    (r.len && fread(p, r.len, 1, f) != 1)) {
 			free(p);
 			rc = -EINVAL;
@@ -289,9 +292,12 @@ int vmm_snapshot_restore(struct vmm *vm, const char *path)
 	/* shared_info where the guest had it, then the library's state
 	 * (the guest's memory is in place) */
 	if (!rc && vm->shinfo_gpa)
-		rc = vmm_kvm_map(vm, vm->shinfo_gpa,
-				 evtchn_domain_shared_info(vm->dom),
-				 EVTCHN_PAGE_SIZE);
+		rc = vm->shinfo_gpa < vm->ram_size
+			     ? vmm_kvm_overlay(vm, vm->shinfo_gpa,
+					       evtchn_domain_shared_info(vm->dom))
+			     : vmm_kvm_map(vm, vm->shinfo_gpa,
+					   evtchn_domain_shared_info(vm->dom),
+					   EVTCHN_PAGE_SIZE);
 	if (!rc)
 		rc = evtchn_domain_restore(vm->dom, img, img_len);
 	free(img);

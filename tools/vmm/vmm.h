@@ -50,8 +50,12 @@ struct vmm_vcpu {
 struct vmm {
 	int kvm_fd, vm_fd;
 	size_t run_size;
-	unsigned char *ram;          /* VMM_RAM_SIZE bytes at GPA 0 */
+	unsigned char *ram;          /* ram_size bytes at GPA 0 */
+	uint64_t ram_size;           /* VMM_RAM_SIZE, or --memory */
 	uint64_t entry;              /* the guest's entry point */
+	bool is_linux;                /* --kernel: a bzImage (linux.c) */
+	uint64_t boot_params;        /* its zero page */
+	struct vmm_serial *serial;   /* serial.c: COM1 */
 	uint32_t nr_vcpus;
 	struct vmm_vcpu vcpu[VMM_MAX_VCPUS];
 	uint32_t next_slot;          /* KVM memory slots in use */
@@ -83,11 +87,20 @@ struct vmm {
 int vmm_kvm_open(struct vmm *vm);
 int vmm_kvm_create_vcpus(struct vmm *vm);
 int vmm_kvm_map(struct vmm *vm, uint64_t gpa, void *hva, uint64_t size);
+/* @hva's page at RAM's @gpa instead of the RAM page */
+int vmm_kvm_overlay(struct vmm *vm, uint64_t gpa, void *hva);
 int vmm_vcpu_run(struct vmm_vcpu *v);
 void vmm_stop(struct vmm *vm, int status);
 
 /* loader.c: the guest's ELF64 image into RAM; its entry point */
 int vmm_load_elf(struct vmm *vm, const char *path);
+/* linux.c: a bzImage, its initrd and command line, for a 64-bit entry */
+int vmm_load_linux(struct vmm *vm, const char *kernel, const char *initrd,
+		   const char *cmdline);
+
+/* serial.c: an 8250 UART at COM1 (IRQ 4) that writes lines to stdout */
+int vmm_serial_init(struct vmm *vm);
+void vmm_serial_io(struct vmm *vm, uint16_t port, bool out, uint8_t *data);
 
 /* xen.c */
 int vmm_xen_setup(struct vmm *vm);

@@ -39,6 +39,8 @@
  *                             to FILE and exits (status 75); --restore
  *                             FILE carries on after the OUT.  Without
  *                             --save nothing happens.
+ *   VMM_PORT_VIRQ    (0x514): outb a VIRQ number: the VMM raises that
+ *                             global VIRQ (evtchn_send_virq()).
  *   VMM_PORT_DEVICE  (0x512): outl the GPA (8-byte aligned) of a struct
  *                             vmm_dev_req: a request to the echo device
  *                             (tools/vmm/device.c), done when the OUT
@@ -77,6 +79,7 @@
 #define VMM_LOAD_END 2
 #define VMM_PORT_DEVICE 0x512
 #define VMM_PORT_CHECKPOINT 0x513
+#define VMM_PORT_VIRQ 0x514 /* outb V: the VMM sends global VIRQ V */
 #define VMM_EXIT_SAVED 75 /* the VMM's status after --save */
 
 #define VMM_DEV_BACKEND 1

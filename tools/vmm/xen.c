@@ -19,6 +19,8 @@
 #include <xen/sched.h>
 #include <xen/vcpu.h>
 #include <xen/version.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
 #include <xen/arch-x86/cpuid.h>
 
 #include "vmm.h"
@@ -51,7 +53,7 @@ void vmm_xen_cpuid(struct vmm *vm, uint32_t vcpu, struct kvm_cpuid2 *c)
 	e[2].ebx = VMM_XEN_MSR; /* the MSR that fills one */
 	e[3].function = XEN_CPUID_FIRST_LEAF + 3;
 	e[4].function = XEN_CPUID_FIRST_LEAF + 4;
-	e[4].eax = XEN_HVM_CPUID_VCPU_ID_PRESENT;
+	e[4].eax = XEN_HVM_CPUID_VCPU_ID_PRESENT | XEN_HVM_CPUID_UPCALL_VECTOR;
 	e[4].ebx = vcpu;
 	c->nent += 5;
 }
@@ -91,9 +93,11 @@ static void *map_gfn(struct evtchn_domain *d, uint64_t gfn, bool writable,
 {
 	struct vmm *vm = opaque;
 
-	(void)d;
 	(void)writable;
-	return gfn < VMM_RAM_SIZE / EVTCHN_PAGE_SIZE
+	/* shared_info over a RAM page: what the guest sees there */
+	if (vm->shinfo_gpa && gfn == vm->shinfo_gpa / EVTCHN_PAGE_SIZE)
+		return evtchn_domain_shared_info(d);
+	return gfn < vm->ram_size / EVTCHN_PAGE_SIZE
 		       ? vm->ram + gfn * EVTCHN_PAGE_SIZE
 		       : NULL;
 }
@@ -169,7 +173,9 @@ static unsigned irqchip_routes(struct kvm_irq_routing_entry *e)
 	for (uint32_t gsi = 0; gsi < VMM_GSIS; gsi++) {
 		e[n++] = (struct kvm_irq_routing_entry){
 			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi } };
+			/* as KVM's default: GSI 0 (the PIT) on pin 2 */
+			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC,
+				       .pin = gsi == 0 ? 2 : gsi } };
 		if (gsi < 16)
 			e[n++] = (struct kvm_irq_routing_entry){
 				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
@@ -221,14 +227,16 @@ static void *guest_ptr(struct vmm_vcpu *v, uint64_t gva, size_t len)
 	uint64_t gpa;
 
 	if (translate(NULL, v->id, gva, &gpa, v->vm) ||
-	    gpa + len > VMM_RAM_SIZE ||
+	    gpa + len > v->vm->ram_size ||
 	    (gpa & (EVTCHN_PAGE_SIZE - 1)) + len > EVTCHN_PAGE_SIZE)
 		return NULL;
 	return v->vm->ram + gpa;
 }
 
 /* XENMEM_add_to_physmap of shared_info: the library's page appears at the
- * GPA the guest names, outside RAM (a KVM slot cannot overlap RAM). */
+ * GPA the guest names: outside RAM a memory slot of its own, inside RAM
+ * (where Linux puts it) over the RAM page, which RAM's slots then leave
+ * out (a KVM slot cannot overlap another). */
 static long add_to_physmap(struct vmm_vcpu *v, uint64_t arg)
 {
 	struct vmm *vm = v->vm;
@@ -242,36 +250,116 @@ static long add_to_physmap(struct vmm_vcpu *v, uint64_t arg)
 	    xatp->idx != 0)
 		return -XEN_EINVAL;
 	gpa = (uint64_t)xatp->gpfn * EVTCHN_PAGE_SIZE;
-	if (gpa < VMM_RAM_SIZE || gpa >= VMM_APIC_BASE)
+	if (gpa >= VMM_APIC_BASE || (gpa >= 0xa0000 && gpa < 0x100000))
 		return -XEN_EINVAL;
 	pthread_mutex_lock(&vm->lock);
 	if (vm->shinfo_gpa == 0)
-		rc = vmm_kvm_map(vm, gpa, evtchn_domain_shared_info(vm->dom),
-				 EVTCHN_PAGE_SIZE);
+		rc = gpa < vm->ram_size
+			     ? vmm_kvm_overlay(vm, gpa,
+					       evtchn_domain_shared_info(vm->dom))
+			     : vmm_kvm_map(vm, gpa,
+					   evtchn_domain_shared_info(vm->dom),
+					   EVTCHN_PAGE_SIZE);
 	else if (vm->shinfo_gpa != gpa)
 		rc = -XEN_EBUSY; /* moving it is not supported here */
 	if (rc == 0)
 		vm->shinfo_gpa = gpa;
 	pthread_mutex_unlock(&vm->lock);
-	return rc;
+	return rc ? -XEN_EINVAL : 0;
 }
 
+/* Copy @len bytes of @src to the guest at @arg. */
+static long to_guest(struct vmm_vcpu *v, uint64_t arg, const void *src,
+		     size_t len)
+{
+	void *p = guest_ptr(v, arg, len);
+
+	if (!p)
+		return -XEN_EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+/* xen_version: what an HVM guest of Xen 4.17 reads (Linux: features at
+ * boot, the rest through /sys/hypervisor). */
 static long xen_version(struct vmm_vcpu *v, int cmd, uint64_t arg)
 {
 	switch (cmd) {
 	case XENVER_version:
 		return XEN_VERSION_4_17;
+	case XENVER_extraversion: {
+		xen_extraversion_t x = ".7";
+
+		return to_guest(v, arg, x, sizeof(x));
+	}
+	case XENVER_capabilities: {
+		xen_capabilities_info_t c = "hvm-3.0-x86_32 hvm-3.0-x86_32p "
+					    "hvm-3.0-x86_64";
+
+		return to_guest(v, arg, c, sizeof(c));
+	}
+	case XENVER_changeset: {
+		xen_changeset_info_t c = "evtchn-vmm";
+
+		return to_guest(v, arg, c, sizeof(c));
+	}
+	case XENVER_compile_info: {
+		xen_compile_info_t ci = { .compiler = "evtchn-vmm" };
+
+		return to_guest(v, arg, &ci, sizeof(ci));
+	}
+	case XENVER_platform_parameters: {
+		xen_platform_parameters_t pp = { .virt_start = 0 };
+
+		return to_guest(v, arg, &pp, sizeof(pp));
+	}
+	case XENVER_pagesize:
+		return EVTCHN_PAGE_SIZE;
+	case XENVER_guest_handle: {
+		xen_domain_handle_t h = { 0 };
+
+		return to_guest(v, arg, h, sizeof(h));
+	}
 	case XENVER_get_features: {
 		struct xen_feature_info *fi = guest_ptr(v, arg, sizeof(*fi));
 
 		if (!fi)
 			return -XEN_EFAULT;
 		fi->submap = fi->submap_idx == 0
-				     ? (1u << XENFEAT_hvm_callback_vector) |
+				     ? (1u << XENFEAT_auto_translated_physmap) |
+					       (1u << XENFEAT_hvm_callback_vector) |
 					       (1u << XENFEAT_hvm_safe_pvclock)
 				     : 0;
 		return 0;
 	}
+	default:
+		return -XEN_ENOSYS;
+	}
+}
+
+/* HVM parameters the library leaves to the VMM: none is set here (no
+ * xenstore, no console ring), and Xen reads an unset one as 0. */
+static long hvm_param(struct vmm_vcpu *v, int op, uint64_t arg)
+{
+	struct xen_hvm_param *p = guest_ptr(v, arg, sizeof(*p));
+
+	if (!p)
+		return -XEN_EFAULT;
+	if (p->domid != DOMID_SELF || p->index >= HVM_NR_PARAMS)
+		return -XEN_EINVAL;
+	if (op == HVMOP_get_param)
+		p->value = 0;
+	return 0;
+}
+
+/* VCPUOPs the library leaves to the VMM. */
+static long vcpu_op(int cmd)
+{
+	switch (cmd) {
+	case VCPUOP_register_runstate_memory_area:
+		/* accepted; the area stays as the guest left it (all
+		 * zero: running, no steal time) */
+		return 0;
 	default:
 		return -XEN_ENOSYS;
 	}
@@ -340,6 +428,15 @@ void vmm_xen_hypercall(struct vmm_vcpu *v, struct kvm_xen_exit *x)
 			rc = (int)a[0] == XENMEM_add_to_physmap
 				     ? add_to_physmap(v, a[1])
 				     : -XEN_ENOSYS;
+			break;
+		case __HYPERVISOR_hvm_op:
+			rc = (int)a[0] == HVMOP_get_param ||
+					     (int)a[0] == HVMOP_set_param
+				     ? hvm_param(v, (int)a[0], a[1])
+				     : -XEN_ENOSYS;
+			break;
+		case __HYPERVISOR_vcpu_op:
+			rc = vcpu_op((int)a[0]);
 			break;
 		case __HYPERVISOR_sched_op:
 			if ((int)a[0] == SCHEDOP_yield) {

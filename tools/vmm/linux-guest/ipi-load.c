@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A load that makes a guest's CPUs wake each other, and the proof in
+ * /proc/interrupts that Xen's event channels carried it: one thread per
+ * CPU, pinned, passing a token round the ring with futex waits and wakes
+ * (a wake of a sleeping CPU is a reschedule IPI), and now and then a page
+ * all of them touched is unmapped (a TLB shootdown: a call-function IPI to
+ * the others).  Afterwards each CPU's timerN, reschedN, callfuncN and
+ * callfuncsingleN rows must have grown.
+ *
+ *   ipi-load [SECONDS]
+ *
+ * Prints "ok"/"FAIL" lines per row and CPU; exit status: the failures.
+ */
+#define _GNU_SOURCE
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CPUS 64
+
+static const char *const rows[] = { "timer", "resched", "callfunc",
+				    "callfuncsingle" };
+#define NR_ROWS (sizeof(rows) / sizeof(rows[0]))
+
+static int ncpu;
+static _Atomic int token;        /* whose turn */
+static _Atomic bool stop;
+static _Atomic unsigned long passes;
+static volatile char *shared_page;
+
+static long futex(_Atomic int *addr, int op, int val)
+{
+	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+static void *ring(void *arg)
+{
+	int me = (int)(long)arg;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(me, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	while (!atomic_load(&stop)) {
+		int t = atomic_load(&token);
+
+		if (t % ncpu != me) {
+			futex(&token, FUTEX_WAIT, t);
+			continue;
+		}
+		if (shared_page)
+			shared_page[me * 64] = 1;
+		atomic_fetch_add(&passes, 1);
+		atomic_store(&token, t + 1);
+		futex(&token, FUTEX_WAKE, ncpu);
+	}
+	futex(&token, FUTEX_WAKE, ncpu);
+	return NULL;
+}
+
+/* Each row's count on each CPU ("<name><cpu>" rows of Xen's per-CPU
+ * IRQs: the count in that CPU's column). */
+static void read_counts(unsigned long c[NR_ROWS][MAX_CPUS])
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	char line[4096];
+
+	memset(c, 0, sizeof(unsigned long) * NR_ROWS * MAX_CPUS);
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *name = strrchr(line, ' ');
+		unsigned long col[MAX_CPUS] = { 0 };
+		char *p = strchr(line, ':');
+		int n = 0;
+
+		if (!p || !name)
+			continue;
+		name++;
+		name[strcspn(name, "\n")] = 0;
+		for (p++; n < ncpu; n++) {
+			char *end;
+
+			col[n] = strtoul(p, &end, 10);
+			if (end == p)
+				break;
+			p = end;
+		}
+		for (unsigned r = 0; r < NR_ROWS; r++) {
+			size_t l = strlen(rows[r]);
+			int cpu;
+
+			if (strncmp(name, rows[r], l) || !name[l] ||
+			    strspn(name + l, "0123456789") != strlen(name + l))
+				continue;
+			cpu = atoi(name + l);
+			if (cpu < ncpu)
+				c[r][cpu] = col[cpu];
+		}
+	}
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	static unsigned long before[NR_ROWS][MAX_CPUS], after[NR_ROWS][MAX_CPUS];
+	pthread_t t[MAX_CPUS];
+	int secs = argc > 1 ? atoi(argv[1]) : 3, failed = 0;
+	struct timespec end, now;
+
+	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu > MAX_CPUS)
+		ncpu = MAX_CPUS;
+	read_counts(before);
+	for (int i = 0; i < ncpu; i++)
+		pthread_create(&t[i], NULL, ring, (void *)(long)i);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += secs;
+	do {
+		/* a page every thread wrote, unmapped: its TLB entries on
+		 * the other CPUs are shot down */
+		char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		shared_page = p;
+		usleep(2000);
+		shared_page = NULL;
+		munmap(p, 4096);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec ||
+		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+	atomic_store(&stop, true);
+	atomic_fetch_add(&token, 1);
+	futex(&token, FUTEX_WAKE, ncpu);
+	for (int i = 0; i < ncpu; i++)
+		pthread_join(t[i], NULL);
+	read_counts(after);
+	printf("ipi-load: %d CPUs, %lu token passes in %d s\n", ncpu,
+	       atomic_load(&passes), secs);
+	for (unsigned r = 0; r < NR_ROWS; r++)
+		for (int c = 0; c < ncpu; c++) {
+			unsigned long d = after[r][c] - before[r][c];
+
+			if (d)
+				printf("ok - /proc/interrupts %s%d grew by %lu\n",
+				       rows[r], c, d);
+			else
+				printf("FAIL - /proc/interrupts %s%d did not grow\n",
+				       rows[r], c), failed++;
+		}
+	return failed > 255 ? 255 : failed;
+}
