@@ -688,6 +688,16 @@ int evtchn_kvm_vcpu_sync(struct evtchn_domain *d, uint32_t vcpu)
 	return 0;
 }
 
+int evtchn_kvm_vcpu_sync_pending(struct evtchn_domain *d, uint32_t vcpu)
+{
+	struct evtchn_kvm *k;
+
+	if (!d || vcpu >= d->nr_vcpus)
+		return -EINVAL;
+	k = d->kvm;
+	return k && atomic_load_explicit(&k->sync[vcpu], memory_order_acquire);
+}
+
 void kvm_vcpu_info_changed(struct evtchn_domain *d, uint32_t caller,
 			   uint32_t vcpu, unsigned char *vi)
 {

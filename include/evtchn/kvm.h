@@ -86,6 +86,14 @@ EVTCHN_API int evtchn_domain_attach_kvm(struct evtchn_domain *d,
  * waits.  0, or -EINVAL.
  */
 EVTCHN_API int evtchn_kvm_vcpu_sync(struct evtchn_domain *d, uint32_t vcpu);
+/*
+ * 1 when an attribute of vCPU @vcpu waits for its thread (another vCPU
+ * registered its vcpu_info or set its upcall vector), else 0: a VMM whose
+ * vCPU may sit in KVM_RUN for long (halted, or waiting for SIPI) kicks its
+ * thread out so that it calls evtchn_kvm_vcpu_sync().  -EINVAL.
+ */
+EVTCHN_API int evtchn_kvm_vcpu_sync_pending(struct evtchn_domain *d,
+					    uint32_t vcpu);
 /* What KVM holds for @d now (for a VMM's report or an operator). */
 struct evtchn_kvm_stats {
 	uint32_t entries;   /* EVTCHN entries (sending ports) */

@@ -116,8 +116,9 @@ static uint8_t checksum(const unsigned char *p, size_t n)
  * The MP table (Intel MultiProcessor Specification 1.4): a floating
  * pointer and a configuration table with one processor entry per vCPU
  * (APIC ID = vCPU id, vCPU 0 the bootstrap processor), an ISA bus, the
- * IOAPIC at 0xfec00000 with ISA IRQs 0-15 on its pins 0-15 (IRQ 0 on pin
- * 2, as on a PC), and the local interrupts (ExtINT on LINT0, NMI on
+ * IOAPIC at 0xfec00000 with ISA IRQs 0-15 on its pins 0-15 (as KVM's
+ * default routing has them: its PIT raises GSI 0 on pin 0), and the local
+ * interrupts (ExtINT on LINT0, NMI on
  * LINT1).
  */
 static void mptable(struct vmm *vm)
@@ -168,7 +169,7 @@ static void mptable(struct vmm *vm)
 		e[4] = 0;       /* bus */
 		e[5] = irq;
 		e[6] = ioapic_id;
-		e[7] = irq == 0 ? 2 : irq;
+		e[7] = irq;
 		e += 8;
 	}
 	e[0] = 4;               /* local interrupt: ExtINT on LINT0 */

@@ -6,6 +6,7 @@
  * interrupts injected into the local APICs.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdint.h>
@@ -173,9 +174,8 @@ static unsigned irqchip_routes(struct kvm_irq_routing_entry *e)
 	for (uint32_t gsi = 0; gsi < VMM_GSIS; gsi++) {
 		e[n++] = (struct kvm_irq_routing_entry){
 			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			/* as KVM's default: GSI 0 (the PIT) on pin 2 */
 			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC,
-				       .pin = gsi == 0 ? 2 : gsi } };
+				       .pin = gsi } };
 		if (gsi < 16)
 			e[n++] = (struct kvm_irq_routing_entry){
 				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
@@ -453,6 +453,12 @@ void vmm_xen_hypercall(struct vmm_vcpu *v, struct kvm_xen_exit *x)
 			break;
 		}
 	}
+	/* what this call set for another vCPU waits for that vCPU's thread,
+	 * which may sit in KVM_RUN (halted, or waiting for SIPI) */
+	for (uint32_t i = 0; vm->offload && i < vm->nr_vcpus; i++)
+		if (i != v->id && evtchn_kvm_vcpu_sync_pending(vm->dom, i) == 1 &&
+		    atomic_load(&vm->vcpu[i].running))
+			pthread_kill(vm->vcpu[i].tid, SIGUSR1);
 	if (vm->verbose)
 		fprintf(stderr, "evtchn-vmm: vCPU %u: hypercall %llu(%#llx, "
 				"%#llx) = %ld\n", v->id,

@@ -46,14 +46,13 @@ static void result(int ok, const char *what, const char *fmt, ...)
 	fflush(stdout);
 }
 
-/* The next port the device reports within WAIT_MS, or -1 (none). */
+/* The next port the device reports within @ms, or -1 (none).  The
+ * descriptor blocks: xenevtchn_pending() is called once poll() says a
+ * port is there. */
 static int next_port(xenevtchn_handle *xce, int ms)
 {
 	struct pollfd p = { .fd = xenevtchn_fd(xce), .events = POLLIN };
-	int port = xenevtchn_pending(xce);
 
-	if (port >= 0)
-		return port;
 	if (poll(&p, 1, ms) <= 0)
 		return -1;
 	return xenevtchn_pending(xce);

@@ -4,15 +4,17 @@
  * /proc/interrupts that Xen's event channels carried it: one thread per
  * CPU, pinned, passing a token round the ring with futex waits and wakes
  * (a wake of a sleeping CPU is a reschedule IPI), and now and then a page
- * all of them touched is unmapped (a TLB shootdown: a call-function IPI to
- * the others).  Afterwards each CPU's timerN, reschedN, callfuncN and
+ * all of them write is taken away (MADV_DONTNEED: a TLB shootdown, a
+ * call-function IPI to the others).  Afterwards each CPU's timerN, reschedN, callfuncN and
  * callfuncsingleN rows must have grown.
  *
  *   ipi-load [SECONDS]
  *
  * Prints "ok"/"FAIL" lines per row and CPU; exit status: the failures.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -126,16 +128,17 @@ int main(int argc, char **argv)
 		pthread_create(&t[i], NULL, ring, (void *)(long)i);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += secs;
-	do {
-		/* a page every thread wrote, unmapped: its TLB entries on
-		 * the other CPUs are shot down */
-		char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		shared_page = p;
-		usleep(2000);
+	shared_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (shared_page == MAP_FAILED)
 		shared_page = NULL;
-		munmap(p, 4096);
+	do {
+		/* the page every thread writes, taken away: its TLB
+		 * entries on the other CPUs are shot down (they fault a
+		 * fresh page in again) */
+		usleep(2000);
+		if (shared_page)
+			madvise((void *)shared_page, 4096, MADV_DONTNEED);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	} while (now.tv_sec < end.tv_sec ||
 		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
