@@ -215,6 +215,14 @@ static int vcpu_cpuid(struct vmm *vm, struct vmm_vcpu *v)
 			e->ebx = (e->ebx & 0x00ffffff) | v->id << 24;
 		if (e->function == 0xb || e->function == 0x1f)
 			e->edx = v->id;
+		/* Linux: no XSAVE (FXSAVE instead).  A KVM nested under
+		 * QEMU's TCG lists XSAVE components in leaf 0xd that the
+		 * features of leaves 1 and 7 do not back, and Linux warns
+		 * of an inconsistent XSAVE size at boot. */
+		if (vm->is_linux && e->function == 0xd)
+			continue;
+		if (vm->is_linux && e->function == 1)
+			e->ecx &= ~((1u << 26) | (1u << 27) | (1u << 28));
 		c->entries[n++] = *e;
 	}
 	c->nent = n;
