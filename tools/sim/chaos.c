@@ -247,7 +247,7 @@ struct sim_chaos {
 	bool leaked, injected_late;
 	uint64_t n_act[A_NR], n_close[CK_NR], n_other_handle, n_tables,
 		n_reset_fifo, n_reset_2l, n_reset_by_d0, n_d0_close,
-		n_bindings, n_probes;
+		n_bindings, n_probes, n_updates;
 	struct ctot tot[NROWS];
 	uint64_t no_tick;
 	int fd_start, fd_setup, fd_end, fd_after;
@@ -780,6 +780,38 @@ static void routes_apply(struct sim_chaos *c)
 	free(r);
 }
 
+/* The routes of @sl in (@in) or out of the table: one entry at a time
+ * (evtchn_route_update()), or a whole new table, at random. */
+static void route_slot(struct sim_chaos *c, struct cslot *sl, bool in)
+{
+	uint32_t p = atomic_load(&sl->sport), g = sl->cgen & 1;
+	struct evtchn_route r[2];
+	unsigned n = 0;
+
+	sl->routed = in;
+	if (rnd(&c->rng) & 1) {
+		routes_apply(c);
+		return;
+	}
+	if (sl->kind == CK_LOOP) {
+		r[n++] = (struct evtchn_route){
+			.kind = EVTCHN_ROUTE_PORT_TO_PORT, .port = p,
+			.target_port = in ? sl->tport : 0 };
+	} else {
+		r[n++] = (struct evtchn_route){
+			.kind = EVTCHN_ROUTE_PORT_TO_FD, .port = p,
+			.fd = in ? atomic_load(&sl->kick[g]) : -1 };
+		r[n++] = (struct evtchn_route){
+			.kind = EVTCHN_ROUTE_FD_TO_PORT, .port = p,
+			.fd = in ? atomic_load(&sl->ans[g]) : -1,
+			.vcpu = sl->vcpu };
+	}
+	for (unsigned i = 0; i < n; i++)
+		must(c, "evtchn_route_update",
+		     evtchn_route_update(c->s->d, &r[i]));
+	c->n_updates += n;
+}
+
 /* ---- binding ---- */
 
 /* A guest port just bound must not be pending: nothing was sent to it
@@ -985,6 +1017,10 @@ static void maybe_unroute(struct sim_chaos *c, struct cslot **v, unsigned n)
 
 	if (rnd(&c->rng) & 1)
 		return;
+	if (n == 1 && v[0]->routed) {
+		route_slot(c, v[0], false);
+		return;
+	}
 	for (unsigned i = 0; i < n; i++)
 		if (v[i]->routed) {
 			v[i]->routed = false;
@@ -1038,6 +1074,8 @@ static void change_settle(struct sim_chaos *c, struct cslot **v, unsigned n,
 {
 	bool unroute = false;
 
+	if (n == 1 && v[0]->routed)
+		route_slot(c, v[0], false);
 	for (unsigned i = 0; i < n; i++)
 		if (v[i]->routed) {
 			v[i]->routed = false;
@@ -1105,7 +1143,9 @@ static void change_finish(struct sim_chaos *c, struct cslot **v, unsigned n)
 			bind_dom0_end(c, v[i]);
 		route |= v[i]->routed;
 	}
-	if (route)
+	if (route && n == 1)
+		route_slot(c, v[0], true);
+	else if (route)
 		routes_apply(c);
 	nap_us(rndn(&c->rng, 50));
 	for (unsigned i = 0; i < n; i++) {
@@ -1229,7 +1269,7 @@ static void act_move(struct sim_chaos *c)
 	     gop(c, EVTCHNOP_bind_vcpu, &bv, sizeof(bv)));
 	sl->vcpu = to;
 	if (sl->kind == CK_ROUTE)
-		routes_apply(c); /* FD_TO_PORT names the vCPU */
+		route_slot(c, sl, true); /* FD_TO_PORT names the vCPU */
 	evtchn_guest_bind_port(&c->s->g, p, to);
 	evtchn_guest_unmask(&c->s->g, c->ctl, p);
 }
@@ -1815,9 +1855,11 @@ static void summary(struct sim_chaos *c, bool ok)
 	printf("  rebinds through another handle: %llu\n",
 	       (unsigned long long)c->n_other_handle);
 	printf("  vCPU moves: %llu\n", (unsigned long long)c->n_act[A_MOVE]);
-	printf("  route table swaps: %llu (%llu tables installed in all)\n",
+	printf("  route table swaps: %llu (%llu whole tables installed in "
+	       "all, %llu single entries updated)\n",
 	       (unsigned long long)c->n_act[A_SWAP],
-	       (unsigned long long)c->n_tables);
+	       (unsigned long long)c->n_tables,
+	       (unsigned long long)c->n_updates);
 	printf("  guest resets: %llu (by domain 0, the guest paused: %llu; "
 	       "back on FIFO %llu, on 2-level %llu)\n",
 	       (unsigned long long)c->n_act[A_GRESET],
