@@ -1806,9 +1806,10 @@ static void summary(struct sim_chaos *c, bool ok)
 	for (unsigned k = 0; k < CK_NR; k++)
 		closes += c->n_close[k];
 	printf("\nevtchn-sim --chaos: %u vCPU%s and a control vCPU, %u "
-	       "channels of each kind, seed %llu: ran %.2f s, drained in "
+	       "channel%s of each kind, seed %llu: ran %.2f s, drained in "
 	       "%.2f s\n",
 	       c->nt, c->nt == 1 ? "" : "s", s->o.rings,
+	       s->o.rings == 1 ? "" : "s",
 	       (unsigned long long)s->o.seed, ran,
 	       (double)(s->t_end - s->t_drain) / 1e9);
 	printf("ABI: %s at the start, %s at the end\n",
