@@ -79,7 +79,9 @@
  * is made, and a receiver that takes an event on a binding whose @sent is
  * 0 holds an event that no send to that binding explains: a late-binding
  * hit.  So is an event on a port that no binding holds, and a guest port
- * found pending when it was just bound.  The one event Xen raises itself
+ * found pending when it was just bound or just before it is published
+ * (VIRQ_TIMER's excepted: the library's timer thread may raise it as soon
+ * as it is bound).  The one event Xen raises itself
  * at a bind (EVTCHNOP_bind_interdomain makes the binder's new port
  * pending: domain 0's q) is allowed once.  A binding whose port number
  * the old one had therefore cannot receive the old one's events unseen:
@@ -1337,7 +1339,10 @@ static void unpark_vcpus(struct sim_chaos *c)
 		nap_us(50);
 }
 
-/* VIRQ_TIMER of every traffic vCPU. */
+/* VIRQ_TIMER of every traffic vCPU (parked, or not started yet).  Its
+ * port is not looked at for a pending event: the periodic timer goes on
+ * across a reset, and the library's timer thread may raise the port as
+ * soon as it is bound, a send made while the binding exists. */
 static void bind_timers(struct sim_chaos *c)
 {
 	for (uint32_t v = 0; v < c->nt; v++) {
@@ -1347,7 +1352,6 @@ static void bind_timers(struct sim_chaos *c)
 		must(c, "EVTCHNOP_bind_virq", rc);
 		if (rc)
 			continue;
-		fresh(c, bv.port, AT_BIND);
 		evtchn_guest_bind_port(&c->s->g, bv.port, v);
 		gmap_set(c, bv.port, me(M_LIVE, R_TIMER, v, 0));
 		atomic_store(&c->timer_port[v], bv.port);
