@@ -15,6 +15,10 @@
 #   ./run.sh bench [ARG] install gnuplot, build optimised (build-bench), run
 #                        evtchn-bench --plot docs/bench/ [ARG...]: the
 #                        figures of docs/benchmarks.md
+#   ./run.sh soak [release|tsan] [OPT]  evtchn-sim --chaos: release build
+#                        (build-release) until 10^8 sends, or TSan build
+#                        (build-tsan) for 10 minutes; OPT go to it
+#                        (--sends N, --duration SEC, --seed N, --vcpus N...)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -231,8 +235,31 @@ bench)
 	./build-bench/evtchn-bench --plot docs/bench/ "$@" |
 		tee docs/bench/bench.txt
 	;;
+soak)
+	shift
+	kind=${1:-release}
+	[ $# -eq 0 ] || shift
+	install_deps
+	case $kind in
+	release)
+		build build-release --buildtype=release -Dtests=false
+		sim=build-release/evtchn-sim
+		defaults=(--sends 100000000 --duration 86400)
+		;;
+	tsan)
+		CC=clang build build-tsan -Db_sanitize=thread -Db_lundef=false
+		sim=build-tsan/evtchn-sim
+		defaults=(--duration 600)
+		;;
+	*)
+		echo "run.sh: soak wants release or tsan, not '$kind'" >&2
+		exit 2
+		;;
+	esac
+	./$sim --chaos --interval 10 "${defaults[@]}" "$@"
+	;;
 *)
-	sed -n '2,17p' "$0"
+	sed -n '2,21p' "$0"
 	exit 2
 	;;
 esac

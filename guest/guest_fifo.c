@@ -68,6 +68,17 @@ long evtchn_guest_fifo_expand(struct evtchn_guest *g, void *page,
 	return rc;
 }
 
+void evtchn_guest_reset(struct evtchn_guest *g)
+{
+	g->fifo = false;
+	__atomic_store_n(&g->fifo_pages, 0, __ATOMIC_RELEASE);
+	memset(g->fifo_array, 0, sizeof(g->fifo_array));
+	for (uint32_t v = 0; v < g->nr_vcpus; v++) {
+		g->fifo_cb[v] = NULL;
+		memset(g->fifo_head[v], 0, sizeof(g->fifo_head[v]));
+	}
+}
+
 /* Linux's clear_linked(): take the word off the queue, return its link. */
 static uint32_t clear_linked(uint32_t *word)
 {

@@ -11,6 +11,18 @@
 #                                      MSI), the vector's completions stuck
 #   sim_test.sh SIM backend-dies       the backend kills itself 0.2 s into a
 #                                      30 s run: exit 3, reported at once
+#   sim_test.sh SIM chaos [OPT...]     --chaos: exit 0, "lost: 0", no
+#                                      late-binding hit, the fd counts equal,
+#                                      every kind of chaos action done
+#   sim_test.sh SIM chaos-late [OPT...]   --chaos --inject-late: an event
+#                                      on a binding nothing was sent to must
+#                                      be seen: exit 1, a late-binding hit
+#   sim_test.sh SIM chaos-leak [OPT...]   --chaos --inject-fd-leak: one
+#                                      eventfd never closed: exit 1, the fd
+#                                      counts differ
+#   sim_test.sh SIM chaos-lost [OPT...]   --chaos --inject-loss: a send
+#                                      counted and never made: exit 1,
+#                                      "lost: 1"
 #   sim_test.sh SIM usage              nonsense options: exit 2, a message
 set -u
 
@@ -45,6 +57,17 @@ expect_msi_row() {
 		/^  MSI \(device to PIRQ\) / { n++; ok = $5 > 0 && $6 > 0 && $8 == lost }
 		END { exit !(n == 1 && ok) }' "$out" ||
 		fail "no MSI row with MSIs sent, delivered and $1 lost"
+}
+
+# The chaos summary's descriptor counts: at the start and after the
+# teardown, and while running and at the end of the run, equal.
+fds_equal() {
+	awk '/^fds: / { gsub(/[;,]/, ""); n++; ok = $2 == $6 && $10 == $12 }
+		END { exit !(n == 1 && ok) }' "$out"
+}
+
+expect_fds_equal() {
+	fds_equal || fail "descriptor counts differ (a leak)"
 }
 
 # Each "pirq N msi" port row: MSIs delivered, none lost.
@@ -93,6 +116,49 @@ lost-msi)
 	expect '^device completions not taken: [1-9]'
 	expect '^result: FAILED$'
 	;;
+chaos)
+	run --chaos "$@"
+	expect_rc 0
+	expect '^lost: 0$'
+	expect '^late-binding hits: 0$'
+	expect_fds_equal
+	expect '^result: OK$'
+	# each kind of action at least once (the first seven are one of each)
+	for what in 'ports closed and bound again' \
+		'backend unbinds and rebinds' \
+		'backend handles closed and reopened' 'vCPU moves' \
+		'route table swaps' 'guest resets' 'domain 0 resets'; do
+		grep -q "^  $what: [1-9]" "$out" || fail "no '$what'"
+	done
+	# every row of the event table had sends and deliveries
+	awk '/^  (IPI|PORT_TO_PORT|guest to|handle to|PORT_TO_FD|FD_TO_PORT) / {
+		n++; if (!($(NF-6) > 0 && $(NF-5) > 0)) bad++ }
+		END { exit !(n == 6 && !bad) }' "$out" ||
+		fail "an event row without sends or deliveries"
+	;;
+chaos-late)
+	run --chaos --inject-late "$@"
+	expect_rc 1
+	expect '^late-binding hits: [1-9]'
+	expect 'evtchn-sim: late-binding hit: '
+	expect '^result: FAILED$'
+	;;
+chaos-leak)
+	run --chaos --inject-fd-leak "$@"
+	expect_rc 1
+	expect '^late-binding hits: 0$'
+	expect '^lost: 0$'
+	expect '^fds: '
+	! fds_equal || fail "the leaked eventfd went unseen"
+	expect '^result: FAILED$'
+	;;
+chaos-lost)
+	run --chaos --inject-loss "$@"
+	expect_rc 1
+	expect '^lost: 1$'
+	expect 'never delivered'
+	expect '^result: FAILED$'
+	;;
 backend-dies)
 	start=$(date +%s)
 	run --duration 30 --backend-die-after 0.2 "$@"
@@ -107,7 +173,9 @@ usage)
 		"--abi 3l" "--interval 0" "--timer-period 0" "--bogus" \
 		"--dump=yes" "--vcpus" "stray" "--msi 65" "--msi -1" \
 		"--msi one" "--inject-loss=both" "--inject-loss=msi --msi 0" \
-		"--inject-loss msi"; do
+		"--inject-loss msi" "--chaos --msi 2" "--chaos --vcpus 64" \
+		"--chaos --sends 0" "--chaos --seed -1" "--sends 5" \
+		"--inject-late" "--chaos --backend-die-after 1"; do
 		# shellcheck disable=SC2086 # split on purpose
 		run $args
 		expect_rc 2

@@ -62,19 +62,20 @@
 #define EXIT_USAGE 2
 #define EXIT_BACKEND 3 /* the backend process died or failed */
 
-static volatile sig_atomic_t got_dump, got_stop;
+volatile sig_atomic_t sim_got_dump, sim_got_stop;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
-		got_dump = 1;
+		sim_got_dump = 1;
 	else
-		got_stop = 1;
+		sim_got_stop = 1;
 }
 
 /* ---- options ---- */
 
-enum { OPT_INJECT = 256, OPT_DIE, OPT_DRAIN, OPT_TIMER, OPT_MSI };
+enum { OPT_INJECT = 256, OPT_DIE, OPT_DRAIN, OPT_TIMER, OPT_MSI, OPT_CHAOS,
+       OPT_SENDS, OPT_SEED, OPT_LATE, OPT_LEAK };
 
 static const struct option long_opts[] = {
 	{ "vcpus", required_argument, NULL, 'c' },
@@ -85,11 +86,16 @@ static const struct option long_opts[] = {
 	{ "timer-period", required_argument, NULL, OPT_TIMER },
 	{ "msi", required_argument, NULL, OPT_MSI },
 	{ "dump", no_argument, NULL, 'D' },
+	{ "chaos", no_argument, NULL, OPT_CHAOS },
+	{ "sends", required_argument, NULL, OPT_SENDS },
+	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "help", no_argument, NULL, 'h' },
 	/* test hooks, not in --help (see evtchn-sim(1)) */
 	{ "inject-loss", optional_argument, NULL, OPT_INJECT },
 	{ "backend-die-after", required_argument, NULL, OPT_DIE },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
+	{ "inject-late", no_argument, NULL, OPT_LATE },
+	{ "inject-fd-leak", no_argument, NULL, OPT_LEAK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -115,6 +121,19 @@ static void usage(FILE *f)
 		"                     terminal, else 1)\n"
 		"  --dump             print the guest's port table at the end\n"
 		"  --help             this text\n"
+		"\n"
+		"Chaos mode (see evtchn-sim(1)):\n"
+		"  --chaos            while the vCPUs and domain 0's backend thread\n"
+		"                     send, a chaos thread closes and rebinds ports,\n"
+		"                     unbinds and rebinds backend handles, closes and\n"
+		"                     reopens them, moves ports between vCPUs, swaps\n"
+		"                     whole route tables and resets the guest\n"
+		"                     (switching 2-level/FIFO) and domain 0; checks:\n"
+		"                     lost 0, no event on a later binding, no fd\n"
+		"                     leaked.  --ports N: channels of each kind\n"
+		"                     (default: 2 a vCPU); --msi is not used\n"
+		"  --sends N          end the run after N sends (or --duration)\n"
+		"  --seed N           the chaos's random seed (default: the clock)\n"
 		"\n"
 		"SIGUSR1 prints the port table while it runs; SIGINT ends the run\n"
 		"early (it still drains and checks).\n"
@@ -189,9 +208,22 @@ static void __attribute__((noreturn)) bad_option(const char *arg)
 	bad_usage("unknown option '%s'", arg);
 }
 
+static uint64_t parse_u64(const char *opt, const char *arg, uint64_t lo)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno || v < lo)
+		bad_usage("%s wants a whole number from %llu, not '%s'", opt,
+			  (unsigned long long)lo, arg);
+	return v;
+}
+
 static void parse_opts(int argc, char **argv, struct sim_opts *o)
 {
-	bool ports = false;
+	bool ports = false, msi = false;
 	int c;
 
 	*o = (struct sim_opts){ .vcpus = 2, .duration = 5, .timer_ms = 10,
@@ -231,6 +263,23 @@ static void parse_opts(int argc, char **argv, struct sim_opts *o)
 			break;
 		case OPT_MSI:
 			o->msis = parse_uint("--msi", optarg, 0, SIM_MAX_MSIS);
+			msi = true;
+			break;
+		case OPT_CHAOS:
+			o->chaos = true;
+			break;
+		case OPT_SENDS:
+			o->max_sends = parse_u64("--sends", optarg, 1);
+			break;
+		case OPT_SEED:
+			o->seed = parse_u64("--seed", optarg, 0);
+			o->seed_set = true;
+			break;
+		case OPT_LATE:
+			o->inject_late = true;
+			break;
+		case OPT_LEAK:
+			o->inject_fd_leak = true;
 			break;
 		case 'D':
 			o->dump = true;
@@ -265,6 +314,27 @@ static void parse_opts(int argc, char **argv, struct sim_opts *o)
 	}
 	if (optind < argc)
 		bad_usage("unexpected argument '%s'", argv[optind]);
+	if (o->chaos) {
+		/* the control vCPU's vcpu_info shares the page */
+		if (o->vcpus > SIM_MAX_VCPUS - 1)
+			bad_usage("--chaos takes at most %u vCPUs",
+				  SIM_MAX_VCPUS - 1);
+		if (msi || o->inject_loss == SIM_LOSS_MSI)
+			bad_usage("--chaos has no device: no --msi");
+		if (o->die_after)
+			bad_usage("--chaos has no backend process: no "
+				  "--backend-die-after");
+		o->msis = 0;
+		if (!ports)
+			o->rings = 2 * o->vcpus < SIM_MAX_RINGS
+					   ? 2 * o->vcpus
+					   : SIM_MAX_RINGS;
+		return;
+	}
+	if (o->max_sends || o->seed_set || o->inject_late ||
+	    o->inject_fd_leak)
+		bad_usage("--sends, --seed, --inject-late and "
+			  "--inject-fd-leak need --chaos");
 	if (!ports)
 		o->rings = o->vcpus < SIM_MAX_RINGS ? o->vcpus : SIM_MAX_RINGS;
 	if (o->inject_loss == SIM_LOSS_MSI && !o->msis)
@@ -400,24 +470,32 @@ static void dump(struct sim *s)
 
 /* ---- setting up the guest ---- */
 
-static int fail(const char *what, long rc)
+int sim_fail_rc(const char *what, long rc)
 {
 	fprintf(stderr, "evtchn-sim: %s: %s\n", what, evtchn_strerror((int)rc));
 	return EXIT_FAILED;
 }
 
+#define fail sim_fail_rc
+
+/* --chaos: event-array pages for the 2-level ABI's 4,096 ports, which its
+ * bindings never leave (a few hundred ports at most). */
+#define CHAOS_ARRAY_PAGES 4u
+
 static void layout(struct sim *s)
 {
 	struct sim_layout *l = &s->l;
-	uint32_t n = s->o.vcpus, ports = 2 * n + s->o.rings + s->o.msis + 1;
+	uint32_t n = s->nvcpu, rings = s->o.chaos ? 0 : s->o.rings;
+	uint32_t ports = 2 * n + rings + s->o.msis + 1;
 
 	l->arg_gfn = 1;
 	l->vi_gfn = l->arg_gfn + n;
 	l->cb_gfn = l->vi_gfn + 1; /* 64 vcpu_info of 64 bytes */
 	l->array_gfn = l->cb_gfn + n;
-	l->array_pages = ports / (SIM_PAGE / 4) + 1;
+	l->array_pages = s->o.chaos ? CHAOS_ARRAY_PAGES
+				    : ports / (SIM_PAGE / 4) + 1;
 	l->ring_gfn = l->array_gfn + l->array_pages;
-	l->dev_gfn = l->ring_gfn + s->o.rings + sim_chan_pages(s->o.rings);
+	l->dev_gfn = l->ring_gfn + rings + sim_chan_pages(rings);
 	l->pages = l->dev_gfn + sim_dev_pages(s->o.msis);
 }
 
@@ -443,7 +521,7 @@ static int guest_memory(struct sim *s)
 static int domains(struct sim *s)
 {
 	struct evtchn_domain_config cfg = { .domid = SIM_GUEST_DOMID,
-					    .nr_vcpus = s->o.vcpus,
+					    .nr_vcpus = s->nvcpu,
 					    .layout = EVTCHN_LAYOUT_64,
 					    .upcall_cb = sim_upcall_cb,
 					    .opaque = s,
@@ -472,7 +550,7 @@ static int domains(struct sim *s)
 	if (rc)
 		return fail("evtchn_backend_open", rc);
 	rc = evtchn_guest_init(&s->g, evtchn_domain_shared_info(s->d), false,
-			       s->o.vcpus, sim_guest_op, s);
+			       s->nvcpu, sim_guest_op, s);
 	if (rc)
 		return fail("evtchn_guest_init", rc);
 	return 0;
@@ -482,7 +560,7 @@ static int domains(struct sim *s)
  * the others are offline, then they come online. */
 static int vcpus(struct sim *s)
 {
-	for (uint32_t v = 0; v < s->o.vcpus; v++) {
+	for (uint32_t v = 0; v < s->nvcpu; v++) {
 		struct vcpu_register_vcpu_info ri = { .mfn = s->l.vi_gfn,
 						      .offset = v * 64 };
 		long rc = sim_hypercall(s, 0, __HYPERVISOR_vcpu_op,
@@ -498,23 +576,33 @@ static int vcpus(struct sim *s)
 		s->vcpu[v].id = v;
 		s->vcpu[v].next_target = (v + 1) % s->o.vcpus;
 	}
-	for (uint32_t v = 0; v < s->o.vcpus; v++)
+	for (uint32_t v = 0; v < s->nvcpu; v++)
 		evtchn_vcpu_set_online(s->d, v, true);
-	if (!s->o.fifo)
-		return 0;
-	for (uint32_t v = 0; v < s->o.vcpus; v++) {
-		uint64_t gfn = s->l.cb_gfn + v;
-		long rc = evtchn_guest_fifo_init_vcpu(
-			&s->g, v, s->mem + gfn * SIM_PAGE, gfn, 0);
+	return s->o.fifo ? sim_fifo_init(s) : 0;
+}
 
+/* As Linux's FIFO set-up: a zeroed control block for each vCPU, then
+ * zeroed event-array pages.  The hypercalls are made on each vCPU's
+ * behalf by the caller's thread: no vCPU thread runs them meanwhile. */
+int sim_fifo_init(struct sim *s)
+{
+	for (uint32_t v = 0; v < s->nvcpu; v++) {
+		uint64_t gfn = s->l.cb_gfn + v;
+		long rc;
+
+		memset(s->mem + gfn * SIM_PAGE, 0, SIM_PAGE);
+		rc = evtchn_guest_fifo_init_vcpu(
+			&s->g, v, s->mem + gfn * SIM_PAGE, gfn, 0);
 		if (rc)
 			return fail("EVTCHNOP_init_control", rc);
 	}
 	for (uint32_t i = 0; i < s->l.array_pages; i++) {
 		uint64_t gfn = s->l.array_gfn + i;
-		long rc = evtchn_guest_fifo_expand(
-			&s->g, s->mem + gfn * SIM_PAGE, gfn);
+		long rc;
 
+		memset(s->mem + gfn * SIM_PAGE, 0, SIM_PAGE);
+		rc = evtchn_guest_fifo_expand(&s->g, s->mem + gfn * SIM_PAGE,
+					      gfn);
 		if (rc)
 			return fail("EVTCHNOP_expand_array", rc);
 	}
@@ -819,23 +907,18 @@ static int bind_msis(struct sim *s)
 	return 0;
 }
 
-static int setup(struct sim *s, const sigset_t *mask)
+/* What both modes set up: memory, domains 0 and 1, the vCPUs. */
+int sim_setup_guest(struct sim *s)
 {
-	uint32_t *remote;
 	int rc;
 
+	s->nvcpu = s->o.vcpus + (s->o.chaos ? 1 : 0);
 	layout(s);
-	s->vcpu = aligned_alloc(64, s->o.vcpus * sizeof(*s->vcpu));
-	s->ring = calloc(s->o.rings, sizeof(*s->ring));
-	s->mailbox = calloc((size_t)s->o.vcpus * s->o.vcpus,
-			    sizeof(*s->mailbox));
-	remote = calloc(s->o.rings, sizeof(*remote));
+	s->vcpu = aligned_alloc(64, s->nvcpu * sizeof(*s->vcpu));
 	s->msi = calloc(s->o.msis ? s->o.msis : 1, sizeof(*s->msi));
-	if (!s->vcpu || !s->ring || !s->mailbox || !remote || !s->msi) {
-		free(remote);
+	if (!s->vcpu || !s->msi)
 		return fail("calloc", -ENOMEM);
-	}
-	memset(s->vcpu, 0, s->o.vcpus * sizeof(*s->vcpu));
+	memset(s->vcpu, 0, s->nvcpu * sizeof(*s->vcpu));
 	for (uint32_t i = 0; i < s->o.msis; i++) {
 		s->msi[i].index = i;
 		s->msi[i].efd = -1;
@@ -850,6 +933,23 @@ static int setup(struct sim *s, const sigset_t *mask)
 		rc = domains(s);
 	if (!rc)
 		rc = vcpus(s);
+	return rc;
+}
+
+static int setup(struct sim *s, const sigset_t *mask)
+{
+	uint32_t *remote;
+	int rc;
+
+	s->ring = calloc(s->o.rings, sizeof(*s->ring));
+	s->mailbox = calloc((size_t)s->o.vcpus * s->o.vcpus,
+			    sizeof(*s->mailbox));
+	remote = calloc(s->o.rings, sizeof(*remote));
+	if (!s->ring || !s->mailbox || !remote) {
+		free(remote);
+		return fail("calloc", -ENOMEM);
+	}
+	rc = sim_setup_guest(s);
 	if (!rc)
 		rc = bind_vcpu_ports(s);
 	if (!rc)
@@ -904,7 +1004,7 @@ static int run(struct sim *s, const sigset_t *mask)
 	struct sim_totals prev = { 0 }, cur;
 	int rc;
 
-	while (!got_stop && !atomic_load(&s->failed)) {
+	while (!sim_got_stop && !atomic_load(&s->failed)) {
 		now = sim_now_ns();
 		if (now >= end)
 			break;
@@ -922,8 +1022,8 @@ static int run(struct sim *s, const sigset_t *mask)
 		rc = wait_backend(s, (next < end ? next : end) - now, mask);
 		if (rc)
 			return rc;
-		if (got_dump) {
-			got_dump = 0;
+		if (sim_got_dump) {
+			sim_got_dump = 0;
 			dump(s);
 		}
 	}
@@ -964,8 +1064,8 @@ static int drain(struct sim *s, const sigset_t *mask)
 				  mask);
 		if (rc)
 			return rc;
-		if (got_dump) {
-			got_dump = 0;
+		if (sim_got_dump) {
+			sim_got_dump = 0;
 			dump(s);
 		}
 	}
@@ -1021,7 +1121,7 @@ static int report(struct sim *s)
 	return ok ? 0 : EXIT_FAILED;
 }
 
-static void teardown(struct sim *s)
+void sim_teardown(struct sim *s)
 {
 	stop_vcpus(s);
 	if (s->routes_running)
@@ -1090,6 +1190,10 @@ int main(int argc, char **argv)
 		return backend_child(argv[2]);
 	parse_opts(argc, argv, &s.o);
 	pthread_mutex_init(&s.fail_lock, NULL);
+	if (s.o.chaos) {
+		signals(&unblocked);
+		return sim_chaos_main(&s, &unblocked);
+	}
 	rc = spawn_backend(&s);
 	if (rc) {
 		fprintf(stderr, "evtchn-sim: starting the backend: %s\n",
@@ -1109,6 +1213,6 @@ int main(int argc, char **argv)
 		rc = stop_backend(&s);
 	if (!rc)
 		rc = report(&s);
-	teardown(&s);
+	sim_teardown(&s);
 	return rc;
 }

@@ -87,8 +87,8 @@ long sim_physdev_op(struct sim *s, uint32_t vcpu, int cmd, void *arg,
 	return hypercall(s, vcpu, __HYPERVISOR_physdev_op, a, 1, arg, len);
 }
 
-static long vcpu_op(struct sim *s, uint32_t vcpu, int cmd, void *arg,
-		    size_t len)
+long sim_vcpu_op(struct sim *s, uint32_t vcpu, int cmd, void *arg,
+		 size_t len)
 {
 	return sim_hypercall(s, vcpu, __HYPERVISOR_vcpu_op, (uint64_t)cmd,
 			     vcpu, arg, len);
@@ -107,7 +107,7 @@ void sim_upcall_cb(struct evtchn_domain *d, uint32_t vcpu, void *opaque)
 	struct sim_vcpu *v = &((struct sim *)opaque)->vcpu[vcpu];
 
 	(void)d;
-	/* seq_cst: pairs with the store of sleeping in wait_upcall() */
+	/* seq_cst: pairs with the store of sleeping in sim_wait_upcall() */
 	if (!atomic_exchange(&v->upcall, 1) && atomic_load(&v->sleeping))
 		futex(&v->upcall, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
@@ -120,10 +120,10 @@ void sim_wake_all(struct sim *s)
 	}
 }
 
-/* Until the upcall (or WAIT_MS, to look at the phase). */
-static void wait_upcall(struct sim_vcpu *v)
+void sim_wait_upcall(struct sim_vcpu *v, unsigned ms)
 {
-	struct timespec ts = { 0, WAIT_MS * MS };
+	struct timespec ts = { (time_t)(ms / 1000),
+			       (long)(ms % 1000) * (long)MS };
 
 	if (atomic_exchange(&v->upcall, 0))
 		return;
@@ -391,13 +391,13 @@ static void work(struct sim_vcpu *v)
 /* Stop sending; the periodic timer gives way to one singleshot tick that
  * must still arrive.  vCPU 0's driver stops the device, which then raises
  * nothing more. */
-static void drain_begin(struct sim_vcpu *v)
+void sim_drain_begin(struct sim_vcpu *v)
 {
 	struct sim *s = v->sim;
 	struct vcpu_set_singleshot_timer st = { .flags = 0 };
 	long rc;
 
-	rc = vcpu_op(s, v->id, VCPUOP_stop_periodic_timer, NULL, 0);
+	rc = sim_vcpu_op(s, v->id, VCPUOP_stop_periodic_timer, NULL, 0);
 	if (rc)
 		sim_fail(s, "vCPU %u: VCPUOP_stop_periodic_timer: %s", v->id,
 			 evtchn_strerror((int)rc));
@@ -406,7 +406,8 @@ static void drain_begin(struct sim_vcpu *v)
 		atomic_store(&s->dev->stop, 1);
 	/* Xen system time; a real guest reads it from its pvclock */
 	st.timeout_abs_ns = evtchn_host_now(s->host) + MS;
-	rc = vcpu_op(s, v->id, VCPUOP_set_singleshot_timer, &st, sizeof(st));
+	rc = sim_vcpu_op(s, v->id, VCPUOP_set_singleshot_timer, &st,
+			 sizeof(st));
 	if (rc)
 		sim_fail(s, "vCPU %u: VCPUOP_set_singleshot_timer: %s", v->id,
 			 evtchn_strerror((int)rc));
@@ -422,7 +423,7 @@ void *sim_vcpu_main(void *arg)
 	};
 	long rc;
 
-	rc = vcpu_op(s, v->id, VCPUOP_set_periodic_timer, &pt, sizeof(pt));
+	rc = sim_vcpu_op(s, v->id, VCPUOP_set_periodic_timer, &pt, sizeof(pt));
 	if (rc)
 		sim_fail(s, "vCPU %u: VCPUOP_set_periodic_timer: %s", v->id,
 			 evtchn_strerror((int)rc));
@@ -434,11 +435,11 @@ void *sim_vcpu_main(void *arg)
 		if (phase == SIM_RUN)
 			work(v);
 		else if (!v->draining)
-			drain_begin(v);
-		wait_upcall(v);
+			sim_drain_begin(v);
+		sim_wait_upcall(v, WAIT_MS);
 		evtchn_guest_upcall(&s->g, v->id, on_event, v);
 	}
-	vcpu_op(s, v->id, VCPUOP_stop_singleshot_timer, NULL, 0);
-	vcpu_op(s, v->id, VCPUOP_stop_periodic_timer, NULL, 0);
+	sim_vcpu_op(s, v->id, VCPUOP_stop_singleshot_timer, NULL, 0);
+	sim_vcpu_op(s, v->id, VCPUOP_stop_periodic_timer, NULL, 0);
 	return NULL;
 }

@@ -20,6 +20,7 @@
 #define EVTCHN_SIM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -202,6 +203,15 @@ struct sim_opts {
 	enum { SIM_LOSS_NONE, SIM_LOSS_KICK, SIM_LOSS_MSI } inject_loss;
 	double die_after;      /* the backend kills itself after this (s) */
 	double drain_timeout;  /* s */
+	/* --chaos (tools/sim/chaos.c): rings is then the number of
+	 * channels of each kind */
+	bool chaos;
+	uint64_t max_sends;    /* --sends: end the run after this many */
+	uint64_t seed;         /* --seed */
+	bool seed_set;
+	/* test hooks of --chaos */
+	bool inject_late;      /* an event into a binding no send reached */
+	bool inject_fd_leak;   /* one eventfd never closed */
 };
 
 enum sim_port_kind { SIM_PORT_NONE, SIM_PORT_TIMER, SIM_PORT_IPI,
@@ -282,6 +292,10 @@ struct sim_vcpu {
 	_Atomic uint64_t ipis_sent;
 	_Atomic uint64_t stray;    /* events on ports it did not bind */
 	struct sim_hist lat;       /* its rings' round trips */
+	/* --chaos: odd while a send of this vCPU may be in flight (sseq)
+	 * or while its upcall handler runs (hseq); sends made */
+	_Atomic uint64_t sseq, hseq, sends;
+	uint64_t rng;
 } __attribute__((aligned(64)));
 
 struct sim_layout {
@@ -296,9 +310,13 @@ struct sim_layout {
 	uint64_t pages;     /* all of guest memory */
 };
 
+struct sim_chaos;
+
 struct sim {
 	struct sim_opts o;
 	struct sim_layout l;
+	uint32_t nvcpu;             /* the guest's vCPUs: o.vcpus, and with
+				     * --chaos one more, the control vCPU */
 	struct evtchn_host *host;
 	struct evtchn_domain *d;    /* the guest */
 	struct evtchn_domain *dom0; /* the backend's domain */
@@ -324,7 +342,11 @@ struct sim {
 	bool routes_running, timers_running;
 	uint64_t t_run, t_drain, t_end; /* ns: the run, drain, the end */
 	bool line_open;             /* a progress line without newline */
+	struct sim_chaos *chaos;    /* --chaos */
 };
+
+/* Set by the signal handlers (evtchn-sim.c). */
+extern volatile sig_atomic_t sim_got_dump, sim_got_stop;
 
 /* The guest (tools/sim/guest.c). */
 long sim_guest_op(void *ctx, uint32_t vcpu, int cmd, void *arg, size_t len);
@@ -335,6 +357,13 @@ long sim_physdev_op(struct sim *s, uint32_t vcpu, int cmd, void *arg,
 void sim_upcall_cb(struct evtchn_domain *d, uint32_t vcpu, void *opaque);
 void *sim_vcpu_main(void *arg);
 void sim_wake_all(struct sim *s);
+/* Until the vCPU's upcall, at most @ms milliseconds. */
+void sim_wait_upcall(struct sim_vcpu *v, unsigned ms);
+/* The drain of vCPU @v: it sends nothing more; its periodic timer gives
+ * way to one singleshot tick that must still arrive. */
+void sim_drain_begin(struct sim_vcpu *v);
+long sim_vcpu_op(struct sim *s, uint32_t vcpu, int cmd, void *arg,
+		 size_t len);
 /* Record the first failure of the run; later ones are dropped. */
 void sim_fail(struct sim *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -365,5 +394,18 @@ bool sim_check(struct sim *s, struct sim_check *c);
 void sim_progress(bool tty, double elapsed, const struct sim_totals *now,
 		  const struct sim_totals *prev, double dt);
 void sim_summary(struct sim *s, const struct sim_check *c);
+
+/* Shared set-up (evtchn-sim.c): guest memory, domains 0 and 1, the
+ * guest's vCPUs (vcpu_info, online, FIFO with --abi fifo); and the
+ * teardown of whatever exists. */
+int sim_setup_guest(struct sim *s);
+/* EVTCHNOP_init_control on every vCPU, then EVTCHNOP_expand_array with
+ * the event-array pages of the layout (zeroed first). */
+int sim_fifo_init(struct sim *s);
+void sim_teardown(struct sim *s);
+int sim_fail_rc(const char *what, long rc);
+
+/* --chaos (tools/sim/chaos.c): the whole run; returns the exit status. */
+int sim_chaos_main(struct sim *s, const sigset_t *mask);
 
 #endif
