@@ -10,6 +10,8 @@
 #   ./run.sh oracle      compare with a real Xen 4.17 booted under QEMU
 #   ./run.sh kvm         evtchn-vmm and its test guest on a real KVM (nested
 #                        in QEMU: Debian's 6.12 kernel with kvm-amd)
+#   ./run.sh linux       Debian's 6.1 Linux as a Xen HVM guest of evtchn-vmm
+#                        on the same nested KVM (FIFO, 2-level, back end)
 #   ./run.sh fuzz [SEC]  run the libFuzzer target (clang) for SEC seconds
 #   ./run.sh fuzz-restore [SEC]  the same for hostile snapshot images
 #   ./run.sh bench [ARG] install gnuplot, build optimised (build-bench), run
@@ -164,6 +166,8 @@ run_qemu() {
 run_oracle() { run_qemu scripts/oracle.sh; }
 # evtchn-vmm and its test guest on a nested KVM.
 run_kvm() { run_qemu scripts/kvm.sh; }
+# Debian's Linux as a Xen HVM guest of evtchn-vmm on a nested KVM.
+run_linux() { run_qemu scripts/linux.sh; }
 
 summary() {
 	echo "evtchn: $PASSED passed, $FAILED failed, $SKIPPED skipped"
@@ -198,6 +202,11 @@ oracle)
 kvm)
 	install_deps
 	run_kvm
+	summary
+	;;
+linux)
+	install_deps
+	run_linux
 	summary
 	;;
 asan)
@@ -259,7 +268,7 @@ soak)
 	./$sim --chaos --interval 10 "${defaults[@]}" "$@"
 	;;
 *)
-	sed -n '2,21p' "$0"
+	sed -n '2,23p' "$0"
 	exit 2
 	;;
 esac
