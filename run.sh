@@ -5,7 +5,8 @@
 #                        (evtchn-sim, 5 s; OPT go to it: --help lists them)
 #   ./run.sh test        install what is needed, run every test: the suite,
 #                        the suite under ASan+UBSan, the threaded tests
-#                        under TSan
+#                        under TSan, the Xen oracle, the nested-KVM and
+#                        Linux-guest runs
 #   ./run.sh asan|tsan   one sanitizer run only
 #   ./run.sh oracle      compare with a real Xen 4.17 booted under QEMU
 #   ./run.sh kvm         evtchn-vmm and its test guest on a real KVM (nested
@@ -191,6 +192,7 @@ test)
 	run_tsan
 	run_oracle
 	run_kvm
+	run_linux
 	summary
 	;;
 oracle)
@@ -268,7 +270,7 @@ soak)
 	./$sim --chaos --interval 10 "${defaults[@]}" "$@"
 	;;
 *)
-	sed -n '2,23p' "$0"
+	sed -n '2,24p' "$0"
 	exit 2
 	;;
 esac
