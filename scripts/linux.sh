@@ -19,7 +19,7 @@ TOP=$PWD
 WORK=${EVTCHN_LINUX_WORK:-$TOP/build-linux-run}
 CACHE=${EVTCHN_LINUX_CACHE:-$TOP/build-kvm-run/cache}
 SMP=${SMP:-2}
-L1_MEMORY=2048
+L1_MEMORY=3072
 GUEST_MEMORY=384
 
 NAME=linux
@@ -71,7 +71,13 @@ $bb insmod /xen-evtchn.ko || { echo "FAIL - insmod xen-evtchn"; fails=$((fails +
 /bin/ipi-load 3 0x511 || fails=$((fails + $?))
 ports=0
 $bb grep -q 'fifo_events=0' /proc/cmdline || ports=5000
-/bin/evtchn-check --ports $ports --virq-port 0x514 || fails=$((fails + $?))
+# the checkpoint: evtchn-vmm --save stops the guest there, --restore
+# carries on in a new process (nothing happens without --save); after it
+# the load runs again
+/bin/evtchn-check --ports $ports --virq-port 0x514 --checkpoint-port 0x513 ||
+	fails=$((fails + $?))
+echo "after the checkpoint:"
+/bin/ipi-load 2 || fails=$((fails + $?))
 $bb dmesg | $bb grep -E 'WARNING:|BUG:|Oops|Kernel panic|xen.*(fail|error)' |
 	$bb sed 's/^/dmesg-problem: /'
 echo "@@GUEST-DONE@@ failures=$fails"
@@ -82,7 +88,7 @@ chmod +x "$G/init"
 cp "$GROOT/boot/vmlinuz-$gver" "$INITRD/bzImage"
 
 CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr no5lvl panic=-1 reboot=t xen_emul_unplug=never acpi=off"
-MODES="fifo 2level 2level-offload"
+MODES="fifo 2level 2level-offload migrate"
 {
 l1_init_head
 cat <<INIT
@@ -94,11 +100,25 @@ for mode in $MODES; do
 	esac
 	case \$mode in
 	*offload) args=--kvm-offload ;;
+	migrate) cmd="\$cmd xen.fifo_events=0"; args="--kvm-offload --save /snap" ;;
 	esac
+	vmm="/bin/evtchn-vmm --memory $GUEST_MEMORY --vcpus $SMP --timeout 400"
 	echo "@@EVTCHN-LINUX-BEGIN \$mode@@"
-	/bin/evtchn-vmm --kernel /bzImage --initrd /guest-initrd.gz --memory $GUEST_MEMORY \
-		--vcpus $SMP --timeout 400 --cmdline "\$cmd" \$args
-	echo "@@EVTCHN-LINUX-END \$mode rc=\$?@@"
+	\$vmm --kernel /bzImage --initrd /guest-initrd.gz --cmdline "\$cmd" \$args
+	rc=\$?
+	# the 2-level guest with the back end, saved at its checkpoint and
+	# carried on by a new process
+	if [ \$mode = migrate ]; then
+		if [ \$rc = 75 ]; then
+			\$vmm --restore /snap --kvm-offload
+			rc=\$?
+		else
+			echo "linux: --save ended with status \$rc"
+			rc=1
+		fi
+		\$bb rm -f /snap
+	fi
+	echo "@@EVTCHN-LINUX-END \$mode rc=\$rc@@"
 done
 \$bb poweroff -f
 INIT
@@ -138,8 +158,9 @@ for mode in $MODES; do
 			}
 			next
 		}
-		/^load: .*\(idle\)/ { idle = total / $8; next }
-		/^load: / {
+		/^after the checkpoint:/ { after = 1 }
+		/^load: .*\(idle\)/ && !after { idle = total / $8; next }
+		/^load: / && !after {
 			load = total / $8; ipis = $2; ticks = $4
 			pi = ipis ? 1000 * send / ipis : 0
 			pt = ticks ? 1000 * timer / ticks : 0

@@ -165,3 +165,37 @@ void vmm_serial_io(struct vmm *vm, uint16_t port, bool out, uint8_t *data)
 		*data = read_reg(vm, s, port - VMM_PORT_SERIAL);
 	pthread_mutex_unlock(&s->lock);
 }
+
+void vmm_serial_save(struct vmm *vm, unsigned char *st)
+{
+	struct vmm_serial *s = vm->serial;
+
+	pthread_mutex_lock(&s->lock);
+	st[0] = s->ier;
+	st[1] = s->lcr;
+	st[2] = s->mcr;
+	st[3] = s->scr;
+	st[4] = s->dll;
+	st[5] = s->dlm;
+	st[6] = s->fcr;
+	st[7] = (uint8_t)(s->thri_pending | s->irq << 1);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void vmm_serial_restore(struct vmm *vm, const unsigned char *st)
+{
+	struct vmm_serial *s = vm->serial;
+
+	pthread_mutex_lock(&s->lock);
+	s->ier = st[0] & 0x0f;
+	s->lcr = st[1];
+	s->mcr = st[2] & 0x1f;
+	s->scr = st[3];
+	s->dll = st[4];
+	s->dlm = st[5];
+	s->fcr = st[6];
+	s->thri_pending = st[7] & 1;
+	s->irq = false; /* the irqchip's own state came back with it */
+	update_irq(vm, s);
+	pthread_mutex_unlock(&s->lock);
+}

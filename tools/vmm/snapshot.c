@@ -41,6 +41,8 @@ enum snap_tag {
 	SNAP_LAPIC,
 	SNAP_EVENTS,
 	SNAP_MP_STATE,
+	SNAP_PIT,       /* struct kvm_pit_state2 */
+	SNAP_SERIAL,    /* vmm_serial_save() */
 };
 
 struct snap_header {
@@ -71,6 +73,8 @@ static const uint32_t saved_msrs[] = {
 	0xc0000102, /* KERNEL_GS_BASE */
 	0xc0000103, /* TSC_AUX */
 	0x4b564d00, 0x4b564d01, /* kvmclock: wall clock, system time */
+	0x000006e0, /* TSC_DEADLINE */
+	0x000001a0, /* MISC_ENABLE */
 };
 
 static int put(FILE *f, uint32_t tag, uint32_t vcpu, const void *p,
@@ -187,6 +191,17 @@ int vmm_snapshot_save(struct vmm *vm, const char *path)
 			     ? -errno
 			     : put(f, SNAP_IRQCHIP, chip, &c, sizeof(c));
 	}
+	if (!rc) {
+		struct kvm_pit_state2 pit;
+		unsigned char serial[VMM_SERIAL_STATE];
+
+		rc = ioctl(vm->vm_fd, KVM_GET_PIT2, &pit) ? -errno
+			: put(f, SNAP_PIT, 0, &pit, sizeof(pit));
+		if (!rc) {
+			vmm_serial_save(vm, serial);
+			rc = put(f, SNAP_SERIAL, 0, serial, sizeof(serial));
+		}
+	}
 	for (uint32_t i = 0; !rc && i < vm->nr_vcpus; i++)
 		rc = save_vcpu(vm, &vm->vcpu[i], f);
 	if (!rc)
@@ -215,11 +230,6 @@ static int restore_record(struct vmm *vm, const struct snap_record *r,
 			return -EINVAL;
 		vm->shinfo_gpa = ((struct snap_machine *)p)->shinfo_gpa;
 		return 0;
-	case SNAP_RAM:
-		if (r->len != vm->ram_size)
-			return -EINVAL;
-		memcpy(vm->ram, p, vm->ram_size);
-		return 0;
 	case SNAP_CLOCK:
 		if (r->len != sizeof(struct kvm_clock_data))
 			return -EINVAL;
@@ -229,6 +239,15 @@ static int restore_record(struct vmm *vm, const struct snap_record *r,
 		if (r->len != sizeof(struct kvm_irqchip))
 			return -EINVAL;
 		return ioctl(vm->vm_fd, KVM_SET_IRQCHIP, p) ? -errno : 0;
+	case SNAP_PIT:
+		if (r->len != sizeof(struct kvm_pit_state2))
+			return -EINVAL;
+		return ioctl(vm->vm_fd, KVM_SET_PIT2, p) ? -errno : 0;
+	case SNAP_SERIAL:
+		if (r->len != VMM_SERIAL_STATE)
+			return -EINVAL;
+		vmm_serial_restore(vm, p);
+		return 0;
 	case SNAP_LIBEVTCHN:
 		return 0; /* after the machine: vmm_snapshot_restore() */
 	case SNAP_REGS: req = KVM_SET_REGS; break;
@@ -270,9 +289,18 @@ int vmm_snapshot_restore(struct vmm *vm, const char *path)
 	    h.version != SNAP_VERSION || h.nr_vcpus != vm->nr_vcpus)
 		rc = -EINVAL;
 	while (!rc && fread(&r, sizeof(r), 1, f) == 1 && r.tag != SNAP_END) {
-		void *p = r.len ? malloc(r.len) : NULL;
+		void *p;
 
-		if (r.len > vm->ram_size || (r.len && !p) ||
+		/* guest memory straight into place */
+		if (r.tag == SNAP_RAM) {
+			if (r.len != vm->ram_size ||
+			    fread(vm->ram, r.len, 1, f) != 1)
+				rc = -EINVAL;
+			continue;
+		}
+		p = r.len ? malloc(r.len) : NULL;
+
+		if (r.len > (1u << 26) || (r.len && !p) ||
 		    (r.len && fread(p, r.len, 1, f) != 1)) {
 			free(p);
 			rc = -EINVAL;

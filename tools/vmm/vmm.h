@@ -101,6 +101,10 @@ int vmm_load_linux(struct vmm *vm, const char *kernel, const char *initrd,
 /* serial.c: an 8250 UART at COM1 (IRQ 4) that writes lines to stdout */
 int vmm_serial_init(struct vmm *vm);
 void vmm_serial_io(struct vmm *vm, uint16_t port, bool out, uint8_t *data);
+/* its registers, for --save and --restore */
+#define VMM_SERIAL_STATE 8
+void vmm_serial_save(struct vmm *vm, unsigned char *state);
+void vmm_serial_restore(struct vmm *vm, const unsigned char *state);
 
 /* xen.c */
 int vmm_xen_setup(struct vmm *vm);

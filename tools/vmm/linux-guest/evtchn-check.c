@@ -7,11 +7,15 @@
  * and many ports at once.  Each check prints "ok N - ..." or
  * "FAIL N - ...: why"; the exit status is the number of failures.
  *
- *   evtchn-check [--ports N] [--virq-port P]
+ *   evtchn-check [--ports N] [--virq-port P] [--checkpoint-port P]
  *
  * --ports N: also hold N loopback ports open at once (0: skip).
  * --virq-port P: the VMM raises a VIRQ (VIRQ_ARCH_0) on an outb to I/O
  * port P (evtchn-vmm: 0x514).
+ * --checkpoint-port P: a channel opened before an outb to I/O port P
+ * (evtchn-vmm: 0x513, where --save stops the guest and --restore carries
+ * on in a new VMM) must work after it, and the monotonic clock must not
+ * have gone back.
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/io.h>
+#include <time.h>
 
 #include <xenevtchn.h>
 #include <xen/xen.h>
@@ -144,6 +149,52 @@ static void virq(xenevtchn_handle *xce, int io_port)
 	xenevtchn_unbind(xce, (evtchn_port_t)p);
 }
 
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static void across_checkpoint(xenevtchn_handle *xce, int io_port)
+{
+	const char *what = "a channel opened before the checkpoint works after it";
+	xenevtchn_port_or_error_t a = xenevtchn_bind_unbound_port(xce, DOMID_SELF);
+	xenevtchn_port_or_error_t b =
+		a < 0 ? -1 : xenevtchn_bind_interdomain(xce, DOMID_SELF, a);
+	long long t0, t1;
+	int got;
+
+	if (io_port <= 0)
+		return;
+	if (a < 0 || b < 0 || ioperm((unsigned long)io_port, 1, 1)) {
+		result(0, what, "bind or ioperm: %s", strerror(errno));
+		return;
+	}
+	got = next_port(xce, 200);
+	if (got >= 0)
+		xenevtchn_unmask(xce, (evtchn_port_t)got);
+	if (xenevtchn_notify(xce, a) || (got = expect(xce, b))) {
+		result(0, what, "before: got %d", got);
+		goto out;
+	}
+	t0 = now_ns();
+	outb(1, (unsigned short)io_port);
+	t1 = now_ns();
+	if (t1 < t0)
+		result(0, what, "the clock went back %lld ns", t0 - t1);
+	else if (xenevtchn_notify(xce, a) || (got = expect(xce, b)))
+		result(0, what, "after, a -> b: got %d", got);
+	else if (xenevtchn_notify(xce, b) || (got = expect(xce, a)))
+		result(0, what, "after, b -> a: got %d", got);
+	else
+		result(1, what, NULL);
+out:
+	xenevtchn_unbind(xce, a);
+	xenevtchn_unbind(xce, b);
+}
+
 /* @n loopback ports open at once (n / 2 pairs), every pair notified
  * once and reported. */
 static void many(xenevtchn_handle *xce, int n)
@@ -204,7 +255,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	int ports = 0, virq_port = 0;
+	int ports = 0, virq_port = 0, checkpoint_port = 0;
 	xenevtchn_handle *xce;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -212,6 +263,8 @@ int main(int argc, char **argv)
 			ports = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--virq-port"))
 			virq_port = (int)strtol(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--checkpoint-port"))
+			checkpoint_port = (int)strtol(argv[i + 1], NULL, 0);
 	}
 	xce = xenevtchn_open(NULL, 0);
 	result(xce != NULL, "xenevtchn_open: /dev/xen/evtchn", "%s",
@@ -222,6 +275,7 @@ int main(int argc, char **argv)
 	virq(xce, virq_port);
 	if (ports > 0)
 		many(xce, ports);
+	across_checkpoint(xce, checkpoint_port);
 	xenevtchn_close(xce);
 	return failed > 255 ? 255 : failed;
 }
