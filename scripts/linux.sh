@@ -68,7 +68,7 @@ $bb dmesg | $bb grep -E 'Hypervisor detected|Xen version|xen:events|Xen HVM call
 fails=0
 $bb insmod /xen-evtchn.ko || { echo "FAIL - insmod xen-evtchn"; fails=$((fails + 1)); }
 /bin/ipi-load 3 0x511 idle
-/bin/ipi-load 3 0x511 || fails=$((fails + $?))
+/bin/ipi-load $($bb cat /load-secs) 0x511 || fails=$((fails + $?))
 ports=0
 $bb grep -q 'fifo_events=0' /proc/cmdline || ports=5000
 # the checkpoint: evtchn-vmm --save stops the guest there, --restore
@@ -84,11 +84,15 @@ echo "@@GUEST-DONE@@ failures=$fails"
 /bin/vmm-exit $fails
 INIT
 chmod +x "$G/init"
+echo "${LINUX_LOAD:-3}" >"$G/load-secs"
 (cd "$G" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$INITRD/guest-initrd.gz")
 cp "$GROOT/boot/vmlinuz-$gver" "$INITRD/bzImage"
 
 CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr no5lvl panic=-1 reboot=t xen_emul_unplug=never acpi=off"
-MODES="fifo 2level 2level-offload migrate"
+# LINUX_MODES picks some of them; LINUX_OFFLOAD the back end's classes
+# (e.g. --kvm-offload=ipi,loopback); LINUX_LOAD the seconds of ipi-load.
+MODES=${LINUX_MODES:-"fifo 2level 2level-offload migrate"}
+OFFLOAD=${LINUX_OFFLOAD:---kvm-offload}
 {
 l1_init_head
 cat <<INIT
@@ -99,8 +103,8 @@ for mode in $MODES; do
 	2level*) cmd="\$cmd xen.fifo_events=0" ;;
 	esac
 	case \$mode in
-	*offload) args=--kvm-offload ;;
-	migrate) cmd="\$cmd xen.fifo_events=0"; args="--kvm-offload --save /snap" ;;
+	*offload) args=$OFFLOAD ;;
+	migrate) cmd="\$cmd xen.fifo_events=0"; args="$OFFLOAD --save /snap" ;;
 	esac
 	vmm="/bin/evtchn-vmm --memory $GUEST_MEMORY --vcpus $SMP --timeout 400"
 	echo "@@EVTCHN-LINUX-BEGIN \$mode@@"
@@ -110,7 +114,7 @@ for mode in $MODES; do
 	# carried on by a new process
 	if [ \$mode = migrate ]; then
 		if [ \$rc = 75 ]; then
-			\$vmm --restore /snap --kvm-offload
+			\$vmm --restore /snap $OFFLOAD
 			rc=\$?
 		else
 			echo "linux: --save ended with status \$rc"
