@@ -102,7 +102,7 @@ long evtchn_guest_fifo_expand(struct evtchn_guest *g, void *page,
  * ABI again.  Forget the FIFO control blocks, pages and queue heads (a
  * FIFO session started again gets new, zeroed ones, as a kernel that
  * starts afresh allocates them).  No upcall handler may run meanwhile. */
-void evtchn_guest_reset(struct evtchn_guest *g);
+void evtchn_guest_fifo_forget(struct evtchn_guest *g);
 /* The event word of @port, or NULL when its page was not added. */
 uint32_t *evtchn_guest_fifo_word(const struct evtchn_guest *g, uint32_t port);
 uint64_t evtchn_guest_pending_sel(const struct evtchn_guest *g,

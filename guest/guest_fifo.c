@@ -68,7 +68,7 @@ long evtchn_guest_fifo_expand(struct evtchn_guest *g, void *page,
 	return rc;
 }
 
-void evtchn_guest_reset(struct evtchn_guest *g)
+void evtchn_guest_fifo_forget(struct evtchn_guest *g)
 {
 	g->fifo = false;
 	__atomic_store_n(&g->fifo_pages, 0, __ATOMIC_RELEASE);

@@ -1404,7 +1404,7 @@ static void act_greset(struct sim_chaos *c, struct cslot **v)
 	change_settle(c, v, n, true);
 	if (!by_d0)
 		park_vcpus(c);
-	evtchn_guest_reset(&s->g);
+	evtchn_guest_fifo_forget(&s->g);
 	c->fifo = rnd(&c->rng) & 1;
 	if (c->fifo && sim_fifo_init(s))
 		sim_fail(s, "chaos: FIFO after the reset failed");
