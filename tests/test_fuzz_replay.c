@@ -491,6 +491,67 @@ static void random_inputs(void **state)
 	}
 }
 
+/*
+ * Domains kept from input to input give every input what fresh domains
+ * give it: the same counts of everything reached, input by input, for
+ * pseudo-random inputs each run after another one and again with fresh
+ * domains (evtchn_fuzz_set_fresh()).
+ */
+static void recycled_same_as_fresh(void **state)
+{
+	/* every count but the last two (recycled, reused) */
+	enum { N = offsetof(struct evtchn_fuzz_stats, recycled) /
+		   sizeof(unsigned long) };
+	const char *env = getenv("EVTCHN_FUZZ_ITERS");
+	unsigned long iters = env ? strtoul(env, NULL, 0) / 4 : 750;
+	uint8_t *buf = malloc(2048);
+
+	(void)state;
+	assert_non_null(buf);
+	rng_state = 0x72656379636c6521ull;
+	for (unsigned long i = 0; i < iters; i++) {
+		size_t size;
+		unsigned long d[2][N];
+
+		/* Another input first, which leaves the domains behind. */
+		for (int k = 0; k < 2; k++) {
+			size = rng() % 2049;
+			for (size_t j = 0; j < size; j++)
+				buf[j] = (uint8_t)rng();
+			if (size && i % 16)
+				buf[0] &= (uint8_t)~FZ_HDR_CHECK_ALWAYS;
+			if (k == 0)
+				assert_int_equal(evtchn_fuzz_one(buf, size), 0);
+		}
+		for (int fresh = 0; fresh < 2; fresh++) {
+			struct evtchn_fuzz_stats a = *st(), b;
+
+			evtchn_fuzz_set_fresh(fresh);
+			assert_int_equal(evtchn_fuzz_one(buf, size), 0);
+			b = *evtchn_fuzz_stats_ops();
+			for (unsigned k = 0; k < N; k++)
+				d[fresh][k] = ((unsigned long *)&b)[k] -
+					      ((unsigned long *)&a)[k];
+		}
+		evtchn_fuzz_set_fresh(0);
+		assert_memory_equal(d[0], d[1], sizeof(d[0]));
+	}
+	free(buf);
+	/* Domains were recycled, and kept for inputs that wanted them. */
+	assert_true(st()->recycled > 0);
+	assert_true(st()->reused > 0);
+}
+
+/* The host and domains kept between inputs go, checked, and leave
+ * nothing behind (LeakSanitizer in the ASan run). */
+static void fini(void **state)
+{
+	(void)state;
+	evtchn_fuzz_fini();
+	assert_int_equal(evtchn_fuzz_one(NULL, 0), 0);
+	evtchn_fuzz_fini();
+}
+
 /* ------------------------------------------------------------------ */
 /* Hand-made inputs */
 
@@ -1532,6 +1593,8 @@ int main(void)
 		cmocka_unit_test(fifo_hostile_scribbles),
 		cmocka_unit_test(pirq_gsi_lifecycle),
 		cmocka_unit_test(pirq_msi_rules),
+		cmocka_unit_test(recycled_same_as_fresh),
+		cmocka_unit_test(fini),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
