@@ -20,11 +20,11 @@
  *
  * What is compared with the library, and when, so that nothing is missed
  * while no check costs a hypercall for every port of every domain:
- *  - After every operation, each port it named or may have changed, with
+ *  - After every operation, each port it may have changed, with
  *    EVTCHNOP_status (fz_flush()): a port allocation reached (and where
  *    the valid ports end when it added a bucket), both ends of a bind, a
- *    close and the peer it leaves unbound, each port a reset closed (then
- *    the whole table, as below).
+ *    close and the peer it leaves unbound, a port moved to another vCPU,
+ *    each port a reset closed (then the whole table, as below).
  *  - The whole table of a domain (check_tables()) every FZ_CHECK_EVERY
  *    operations and after every operation with FZ_HDR_CHECK_ALWAYS, for
  *    each domain a library call may have changed since its last check;
@@ -2170,12 +2170,10 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 		if (lf >= (long)PORTS_64)
 			stats.fifo_ports_high++;
 	}
-	/* The ports it names are compared after it, changed or not; the
-	 * domains it reached may have changed. */
-	if (cmd == EVTCHNOP_bind_interdomain && t >= 0)
-		m_dirty(f, t, port);
-	else if (port && cmd != EVTCHNOP_status)
-		m_dirty(f, di, port);
+	/* (The ports it changes are compared after it: m_set() and
+	 * m_reach() mark them.  One it names but must leave alone is
+	 * compared at the next table check, at the latest at the end of
+	 * the input.)  The domains it reached may have changed. */
 	if (t >= 0)
 		touch(&f->dom[t]);
 	if (lf >= 0)
