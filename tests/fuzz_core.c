@@ -4340,10 +4340,12 @@ static long fifo_expand(struct fz *f, int di, uint64_t gfn, bool consumer)
 		void *page = gfn < FZ_MEM_PAGES
 				     ? z->mem + gfn * EVTCHN_PAGE_SIZE
 				     : NULL;
+		uint32_t had = z->npages;
 		long rc = evtchn_guest_fifo_expand(&z->g, page, gfn);
 
-		/* The consumer stops at 128 pages itself. */
-		if (z->npages >= FIFO_MAX_PAGES)
+		/* The consumer stops at 128 pages itself (the 128th page is
+		 * added: the model counts it during the call). */
+		if (had >= FIFO_MAX_PAGES)
 			CHECK(rc == -ENOSPC);
 		guest_sync_fifo(z);
 		return rc;

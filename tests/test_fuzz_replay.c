@@ -958,6 +958,29 @@ static void fifo_expand_after_events_and_enospc(void **state)
 	assert_true(st()->fifo_pages >= pg + 128);
 }
 
+/* The reference consumer adds the 128th event-array page itself: 0 (the
+ * model has counted the page by the time the call returns), then its own
+ * -ENOSPC.  (Found by fuzz-hypercall: the harness took the count after
+ * the call for the one before it.) */
+static void fifo_consumer_takes_the_last_page(void **state)
+{
+	struct in *in = in_new(0, 0, 0, 0);
+	unsigned long ns = st()->fifo_enospc, pg = st()->fifo_pages;
+
+	(void)state;
+	fifo_setup(in, 1, 0x07, 5, 0, 0, true); /* the consumer, vCPUs 0-2 */
+	for (int i = 0; i < 15; i++)
+		fifo_expand_k(in, 1, 7, 9);     /* 8 pages each */
+	fifo_expand_k(in, 1, 6, 9);             /* 7: 127 pages */
+	fifo_expand1(in, 1, 9, true);           /* the 128th, by the consumer */
+	fifo_expand1(in, 1, 9, true);           /* the consumer's -ENOSPC */
+	expand(in, 1, 9);                       /* Xen's */
+	check(in);
+	in_run(in);
+	assert_true(st()->fifo_pages >= pg + 128);
+	assert_true(st()->fifo_enospc >= ns + 1);
+}
+
 /* set_priority: -ENOSYS in 2-level, -EINVAL for an invalid port or a
  * priority above 15, -EACCES for a free or reserved port; a priority
  * applies from the next link and a port bound again in FIFO mode is back
@@ -1584,6 +1607,7 @@ int main(void)
 		cmocka_unit_test(hostile_scribbles),
 		cmocka_unit_test(fifo_switch_with_two_level_events_pending),
 		cmocka_unit_test(fifo_expand_after_events_and_enospc),
+		cmocka_unit_test(fifo_consumer_takes_the_last_page),
 		cmocka_unit_test(fifo_set_priority_rules),
 		cmocka_unit_test(fifo_reset_back_to_two_level),
 		cmocka_unit_test(fifo_port_left_linked_after_close),
