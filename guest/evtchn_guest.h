@@ -57,6 +57,10 @@ struct evtchn_guest {
 int evtchn_guest_init(struct evtchn_guest *g, void *shared_info, bool compat,
 		      uint32_t nr_vcpus, evtchn_guest_op_cb op, void *ctx);
 void evtchn_guest_fini(struct evtchn_guest *g);
+/* What evtchn_guest_init() gives, on a consumer made by it (the same vCPU
+ * count and hypercall callback), without allocating again. */
+int evtchn_guest_reset(struct evtchn_guest *g, void *shared_info,
+		       bool compat);
 uint32_t evtchn_guest_nr_ports(const struct evtchn_guest *g);
 
 /* The vcpu_info the guest registered for @vcpu (VCPUOP_register_vcpu_info). */

@@ -122,6 +122,32 @@ int evtchn_guest_init(struct evtchn_guest *g, void *shared_info, bool compat,
 	return 0;
 }
 
+int evtchn_guest_reset(struct evtchn_guest *g, void *shared_info,
+		       bool compat)
+{
+	uint32_t n = g->nr_vcpus;
+	size_t line = ((size_t)(n ? n : 1) * sizeof(*g->scan) + 63) &
+		      ~(size_t)63;
+	size_t heads = ((size_t)(n ? n : 1) * sizeof(*g->fifo_head) + 63) &
+		       ~(size_t)63;
+
+	if (!g->vcpu_info)
+		return -EINVAL;
+	g->shared_info = shared_info;
+	g->compat = compat;
+	g->fifo = false;
+	memset(g->fifo_array, 0, sizeof(g->fifo_array));
+	g->fifo_pages = 0;
+	memset(g->vcpu_info, 0, n * sizeof(*g->vcpu_info));
+	memset(g->scan, 0, line);
+	memset(g->port_vcpu, 0, 64 * 64 * sizeof(*g->port_vcpu));
+	memset(g->fifo_cb, 0, n * sizeof(*g->fifo_cb));
+	memset(g->fifo_head, 0, heads);
+	for (uint32_t v = 0; v < n && v < 32; v++)
+		g->vcpu_info[v] = g->shared_info + v * 64;
+	return 0;
+}
+
 void evtchn_guest_fini(struct evtchn_guest *g)
 {
 	free(g->vcpu_info);

@@ -427,6 +427,18 @@ void evtchn_close_finish(struct evtchn_domain *d, uint32_t port)
 	domain_unlock(d);
 }
 
+/*
+ * Whether a walk over every port (destroy, reset) has something to close
+ * at @port: a free port has not (close_port() would take the lock to
+ * answer -EINVAL), so a domain with many valid ports and few bound ones is
+ * walked without a lock round trip a port.  A port bound after this look
+ * is one bound after the walk passed it.
+ */
+static bool port_in_use(struct evtchn_domain *d, uint32_t port)
+{
+	return bind_state(port_bind(port_get(d, port))) != ECS_FREE;
+}
+
 /* Close every port of a dying domain (xlock held).  Nothing is finished:
  * the domain is freed after a grace period. */
 void evtchn_close_all(struct evtchn_domain *d)
@@ -434,7 +446,8 @@ void evtchn_close_all(struct evtchn_domain *d)
 	uint32_t n = atomic_load(&d->valid_ports);
 
 	for (uint32_t port = 1; port < n; port++)
-		(void)close_port(d, port, true, NULL);
+		if (port_in_use(d, port))
+			(void)close_port(d, port, true, NULL);
 }
 
 static long op_close(struct evtchn_domain *d, uint32_t vcpu, void *arg)
@@ -583,7 +596,8 @@ int evtchn_reset_domain(struct evtchn_domain *d)
 	uint32_t nfreed = 0;
 
 	for (uint32_t port = 1; port < n; port++) {
-		if (close_port(d, port, true, NULL) != 0)
+		if (!port_in_use(d, port) ||
+		    close_port(d, port, true, NULL) != 0)
 			continue;
 		if (freed) {
 			freed[nfreed++] = port;

@@ -16,6 +16,9 @@
  * tests): never built into a library that ships.  The names in use are
  * listed in docs/reliability.md.
  *
+ * The same builds can let a grace period that no reader can be in end at
+ * once (evtchn_lone_grace()), for tests that run on one thread.
+ *
  * The same builds can make an allocation fail: evtchn_fail_alloc(n) makes
  * the n-th allocation of the library on the calling thread fail from now
  * (internal.h routes calloc, malloc and aligned_alloc through here), so a
@@ -58,6 +61,14 @@ PARK_API void evtchn_park_reset(void);
 PARK_API void evtchn_fail_alloc(unsigned long n);
 /* Allocations the library made on this thread since evtchn_fail_alloc(). */
 PARK_API unsigned long evtchn_fail_alloc_count(void);
+/*
+ * Grace periods no other thread can be in end at once (on: from now; off:
+ * every grace period waits again).  Only when no thread but the caller has
+ * entered the library's read side (rcu.c): a single-threaded test (the
+ * fuzzers) stops paying for the waits, a second thread that comes in makes
+ * them real again.  Returns how many grace periods ended that way so far.
+ */
+PARK_API unsigned long evtchn_lone_grace(bool on);
 void *evtchn_test_calloc(size_t n, size_t size);
 void *evtchn_test_malloc(size_t size);
 void *evtchn_test_aligned_alloc(size_t align, size_t size);

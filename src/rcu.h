@@ -17,6 +17,7 @@
 #ifndef EVTCHN_RCU_H
 #define EVTCHN_RCU_H
 
+#include <stdbool.h>
 #include <urcu/urcu-memb.h>
 
 #if defined(__SANITIZE_THREAD__)
@@ -41,6 +42,12 @@ extern char evtchn_rcu_tsan_token;
 void evtchn_rcu_register_slow(void);
 extern __thread int evtchn_rcu_registered;
 
+#ifdef EVTCHN_PARK
+/* Test builds: a grace period no other thread can be in (park.h,
+ * evtchn_lone_grace()). */
+bool evtchn_rcu_lone(void);
+#endif
+
 static inline void evtchn_rcu_read_lock(void)
 {
 	if (__builtin_expect(!evtchn_rcu_registered, 0))
@@ -58,6 +65,12 @@ static inline void evtchn_rcu_read_unlock(void)
  * Never call it inside a read-side section or from an upcall callback. */
 static inline void evtchn_synchronize_rcu(void)
 {
+#ifdef EVTCHN_PARK
+	if (evtchn_rcu_lone()) {
+		evtchn_tsan_acquire();
+		return;
+	}
+#endif
 	urcu_memb_synchronize_rcu();
 	evtchn_tsan_acquire();
 }

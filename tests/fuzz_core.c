@@ -5,18 +5,47 @@
  * each result checked against a model of Xen's answers, built on the public
  * API and Xen's headers only.
  *
- * The oracle.  The port table is read back the way a control domain reads
- * it, with EVTCHNOP_status from the privileged domain 0, and cached until an
- * operation may change it.  From it every EVTCHNOP gets its exact expected
- * return value (Xen's checks in Xen's order: lowest free port, -ENOSPC,
- * -EEXIST, -EPERM...), successful binds are read back, deliveries are
- * checked bit by bit in shared_info and vcpu_info (pending always set; the
- * selector and upcall raised only on the transitions Xen raises them; the
- * upcall callback called exactly then), and the whole table is checked for
- * consistency every FZ_CHECK_EVERY operations: interdomain peers point back,
- * port 0 is reserved, vCPUs exist, VIRQs are bound once and delivered, the
- * valid ports are exactly the buckets allocation has reached.
- * Anything else aborts, which is what a fuzzer reports.
+ * The oracle.  The model keeps its own port table: what a control domain
+ * must read with EVTCHNOP_status from the privileged domain 0, changed as
+ * Xen changes it by every operation.  From it every EVTCHNOP gets its exact
+ * expected return value (Xen's checks in Xen's order: lowest free port,
+ * -ENOSPC, -EEXIST, -EPERM...), successful binds are read back, deliveries
+ * are checked bit by bit in shared_info and vcpu_info (pending always set;
+ * the selector and upcall raised only on the transitions Xen raises them;
+ * the upcall callback called exactly then), and the table is checked for
+ * consistency: interdomain peers point back, port 0 is reserved, vCPUs
+ * exist, VIRQs and PIRQs are bound once and VIRQs delivered, the valid
+ * ports are exactly the buckets allocation has reached.  Anything else
+ * aborts, which is what a fuzzer reports.
+ *
+ * What is compared with the library, and when, so that nothing is missed
+ * while no check costs a hypercall for every port of every domain:
+ *  - After every operation, each port it may have changed, with
+ *    EVTCHNOP_status (fz_flush()): a port allocation reached (and where
+ *    the valid ports end when it added a bucket), both ends of a bind, a
+ *    close and the peer it leaves unbound, a port moved to another vCPU,
+ *    each port a reset closed (then the whole table, as below).
+ *  - The whole table of a domain (check_tables()) every FZ_CHECK_EVERY
+ *    operations and after every operation with FZ_HDR_CHECK_ALWAYS, for
+ *    each domain a library call may have changed since its last check;
+ *    and at the end of every input, for each domain the input reached.
+ *    evtchn_domain_dump() lists port 0 and every port that is not free;
+ *    its text must be the model's line for line (state, notify vCPU,
+ *    binding, pending and masked, FIFO priority and LINKED, the number of
+ *    valid ports): every bound port is as the model says and no other
+ *    port is bound, in one call.  FZ_OP_CHECK also reads every valid port
+ *    with EVTCHNOP_status (a closed port's notify vCPU, which the dump
+ *    does not show) and every PIRQ with PHYSDEVOP_irq_status_query.
+ *  - PIRQs: every GSI's route at every table check of a domain a PIRQ call
+ *    reached; every PIRQ's mapping at its end (and at FZ_OP_CHECK).
+ *  - Guest memory: with FIFO, the whole memory the operation may have
+ *    written (sh_check(): every page the library mapped or the harness
+ *    wrote; the library reaches guest memory only through fz_map()).
+ *  - A domain no library call reached since the input began (touch()) is
+ *    as the input found it: fresh (see "Inputs in a row").
+ * So a port an operation should not have changed is found at the next
+ * table check of its domain, at the latest at the end of the input that
+ * changed it: a crash is always the input's own.
  *
  * FIFO.  The model keeps what Xen 4.17's event_fifo.c keeps and a guest
  * cannot see: which vCPUs have a control block and where, the event-array
@@ -152,19 +181,36 @@ static const struct {
 	{ 56, 24, 0, 0, true },
 };
 
+/* Test builds of the library (src/park.h): grace periods no other thread
+ * can be in end at once.  Everything here runs on one thread. */
+extern unsigned long evtchn_lone_grace(bool on) __attribute__((weak));
+
 static struct evtchn_fuzz_stats stats;
+/* The counts when the last input's operations ended (before its end). */
+static struct evtchn_fuzz_stats stats_ops;
 /* EVTCHN_FUZZ_TRACE=1: every EVTCHNOP the model checks, on stderr. */
 static int trace = -1;
 static bool all_ports;
+static bool fresh_only; /* see "Inputs in a row" */
 
 void evtchn_fuzz_set_all_ports(int on)
 {
 	all_ports = on;
 }
 
+void evtchn_fuzz_set_fresh(int on)
+{
+	fresh_only = on;
+}
+
 const struct evtchn_fuzz_stats *evtchn_fuzz_stats(void)
 {
 	return &stats;
+}
+
+const struct evtchn_fuzz_stats *evtchn_fuzz_stats_ops(void)
+{
+	return &stats_ops;
 }
 
 int evtchn_fuzz_have_guest(void)
@@ -189,10 +235,25 @@ struct fz_dom {
 	struct fz *f;
 	int idx;                    /* == domid */
 	struct evtchn_domain *d;    /* NULL: not there */
-	unsigned char *mem;         /* flat guest memory, MEM_SIZE, malloc */
+	/* Flat guest memory, MEM_SIZE, kept from input to input: zero at the
+	 * start of each (see "Inputs in a row" below). */
+	unsigned char *mem;
+	uint32_t dirty;             /* pages that may not be zero (bit: gfn) */
 	uint32_t nr_vcpus;
 	uint32_t cfg_max;           /* config max_evtchn_port (0: ABI max) */
+	unsigned pcfg;              /* PIRQ configuration (fz_pcfg) */
 	bool privileged, paused;
+	/* A library call that may have changed the domain: this input, and
+	 * since the last table check. */
+	bool touched, touched_check;
+	/* Checked whole (check_tables()) since the last library call that
+	 * may have changed it. */
+	bool verified;
+	/* State a recycle cannot take back to a fresh domain's (a vcpu_info,
+	 * FIFO, PIRQs, timers, a callback, upcall vectors): the domain is
+	 * destroyed at the end of the input instead. */
+	bool lasting;
+	bool pirq_used;             /* a PIRQ call reached the library */
 	bool online[MAX_VCPUS], registered[MAX_VCPUS];
 	bool ticked[MAX_VCPUS];     /* a periodic tick fired: the last one */
 	/* Where each vCPU's vcpu_info is; NULL: the library's private dummy
@@ -238,15 +299,30 @@ struct fz_dom {
 #if FZ_HAVE_GUEST
 	struct evtchn_guest g;
 	bool g_ok;
+	bool g_fresh;               /* as evtchn_guest_init() left it */
 #endif
 };
 
-/* The port table of one domain as domain 0 sees it with EVTCHNOP_status:
- * ports [0, end) are valid. */
+/* The model's port table of one domain: what domain 0 must see with
+ * EVTCHNOP_status (status, vcpu and the union member of the state, the
+ * rest zero); ports [0, end) are valid, @bound of them (port 0 not
+ * counted) are not closed. */
 struct fz_scan {
-	bool valid;
-	uint32_t end, cap;
+	uint32_t end, cap, bound;
 	struct evtchn_status *st; /* [cap] */
+	/* Unbound because the other end closed (the library's SETTLING,
+	 * which evtchn_domain_dump() shows). */
+	uint8_t *settling;        /* [cap] */
+};
+
+/* Ports an operation may have changed, compared with the library after
+ * it (fz_flush()); @end: where the valid ports end; @count: how many are
+ * bound; @all: too many ports, every bound one and the count. */
+#define FZ_DIRTY_MAX 64u
+struct fz_dirty {
+	uint32_t n;
+	bool all, end, count;
+	uint32_t port[FZ_DIRTY_MAX];
 };
 
 /* A FIFO prediction: the domain's guest memory and shared_info as the
@@ -256,21 +332,45 @@ struct fz_sh {
 	unsigned long total;
 	unsigned long base[MAX_VCPUS], up[MAX_VCPUS];
 	bool dummy[MAX_VCPUS];
+	/* Pages of the copy that hold the memory as it was: the dirty ones at
+	 * the start, then any the prediction reached (a clean page is zero). */
+	uint32_t have;
 	unsigned char si[EVTCHN_PAGE_SIZE];
 	unsigned char mem[MEM_SIZE];
+};
+
+/* A host kept for one configuration of the three domains (their
+ * max_evtchn_port, domain 2's PIRQs), with its domains as the last input
+ * of that configuration left them (see "Inputs in a row"): FZ_WAYS hosts
+ * in each of FZ_SETS sets, a configuration in the set its hash names. */
+#define FZ_SETS 64u
+#define FZ_WAYS 4u
+#define FZ_HOSTS (FZ_SETS * FZ_WAYS)
+struct fz_host {
+	struct evtchn_host *h;     /* NULL: slot unused */
+	struct evtchn_domain *d[NDOM];
+	uint32_t cfg_max[NDOM];
+	unsigned pcfg2;
+	unsigned long used;        /* the input that used it last */
 };
 
 struct fz {
 	const uint8_t *p;
 	size_t n;
-	struct evtchn_host *h;
+	struct evtchn_host *h;     /* cur->h */
+	struct fz_host hosts[FZ_HOSTS], *cur;
+	unsigned long inputs;
 	struct fz_dom dom[NDOM];
 	struct fz_scan scan[NDOM];
+	struct fz_dirty dirty[NDOM];
 	struct fz_scan before; /* a copy, for reset */
 	struct fz_sh sh;
 	unsigned long total_upcalls;
 	bool check_always;
 	unsigned ops;
+	/* The header: layouts (bit: domain), max_evtchn_port selectors,
+	 * domain 2's PIRQ configuration. */
+	uint8_t l32, maxsel[NDOM], pcfg2;
 };
 
 static _Noreturn void fz_fail(int line, const char *what)
@@ -474,10 +574,38 @@ static bool in_mem(uint64_t addr, uint64_t len)
 	return addr <= MEM_SIZE && len <= MEM_SIZE - addr;
 }
 
+/* The harness, as the guest, writes what fits of [@addr, @addr + @len):
+ * those pages may not be zero any more. */
+static void mem_dirty(struct fz_dom *z, uint64_t addr, uint64_t len)
+{
+	uint64_t last;
+
+	if (!len || addr >= MEM_SIZE)
+		return;
+	last = addr + len - 1;
+	if (last < addr || last >= MEM_SIZE)
+		last = MEM_SIZE - 1;
+	for (uint64_t pg = addr / EVTCHN_PAGE_SIZE;
+	     pg <= last / EVTCHN_PAGE_SIZE; pg++)
+		z->dirty |= 1u << pg;
+}
+
+/* The same for a host address, when it is in guest memory (not in
+ * shared_info or the library's own pages). */
+static void mem_dirty_ptr(struct fz_dom *z, const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p, m = (uintptr_t)z->mem;
+
+	if (a >= m && a < m + MEM_SIZE)
+		mem_dirty(z, a - m, len);
+}
+
 /* Write what fits of @len bytes at guest-physical @addr. */
 static void put(struct fz_dom *z, uint64_t addr, const void *buf, size_t len)
 {
 	const unsigned char *b = buf;
+
+	mem_dirty(z, addr, len);
 
 	for (size_t i = 0; i < len; i++) {
 		uint64_t a = addr + i;
@@ -694,8 +822,19 @@ static bool xen_errno_ok(long rc)
 	}
 }
 
-static long hcall(struct fz_dom *z, uint32_t vcpu, uint64_t nr,
-		  const uint64_t a[6])
+/* A library call that may change @z (see "Inputs in a row"). */
+static void touch(struct fz_dom *z)
+{
+	z->touched = z->touched_check = true;
+	z->verified = false;
+#if FZ_HAVE_GUEST
+	z->g_fresh = false; /* (the consumer is used only after one) */
+#endif
+}
+
+/* A hypercall the model looks with, changing nothing. */
+static long hcall_look(struct fz_dom *z, uint32_t vcpu, uint64_t nr,
+		       const uint64_t a[6])
 {
 	long rc = evtchn_hypercall(z->d, vcpu, nr, a);
 
@@ -704,6 +843,13 @@ static long hcall(struct fz_dom *z, uint32_t vcpu, uint64_t nr,
 	if (rc == 0)
 		stats.ok++;
 	return rc;
+}
+
+static long hcall(struct fz_dom *z, uint32_t vcpu, uint64_t nr,
+		  const uint64_t a[6])
+{
+	touch(z);
+	return hcall_look(z, vcpu, nr, a);
 }
 
 static void fz_upcall(struct evtchn_domain *d, uint32_t vcpu, void *opaque)
@@ -715,13 +861,31 @@ static void fz_upcall(struct evtchn_domain *d, uint32_t vcpu, void *opaque)
 	CHECK(vcpu < z->nr_vcpus);
 	vi = (int)vcpu == z->reg_vcpu ? z->reg_vi : z->vi[vcpu];
 	/* Called on the 0 -> 1 transition: the flag is set by now. */
-	if (vi)
+	if (vi) {
 		CHECK(vi[0] & 1);
-	else
+	} else {
 		z->dummy_up[vcpu] = true; /* the dummy's flag stays set */
+		z->lasting = true;
+	}
 	z->upcalls[vcpu]++;
 	z->f->total_upcalls++;
 	stats.upcalls++;
+}
+
+/* The library reaches guest memory only through here (no flat region is
+ * given): every page it maps, to copy an argument or to keep (vcpu_info,
+ * FIFO control blocks and event arrays), may not be zero any more. */
+static void *fz_map(struct evtchn_domain *d, uint64_t gfn, bool writable,
+		    void *opaque)
+{
+	struct fz_dom *z = opaque;
+
+	(void)d;
+	(void)writable;
+	if (gfn >= FZ_MEM_PAGES)
+		return NULL;
+	z->dirty |= 1u << gfn;
+	return z->mem + gfn * EVTCHN_PAGE_SIZE;
 }
 
 /* EVTCHNOP_status from domain 0 (privileged) on any domain's port. */
@@ -742,7 +906,8 @@ static long q_status(struct fz *f, domid_t dom, uint32_t port,
 	 * (it may hold its event words, control blocks or vcpu_info). */
 	memcpy(keep, z0->mem + SCRATCH_STATUS, sizeof(keep));
 	memcpy(z0->mem + SCRATCH_STATUS, &s, sizeof(s));
-	rc = hcall(z0, 0, __HYPERVISOR_event_channel_op, a);
+	mem_dirty(z0, SCRATCH_STATUS, sizeof(s));
+	rc = hcall_look(z0, 0, __HYPERVISOR_event_channel_op, a);
 	CHECK(f->total_upcalls == total);
 	if (rc == 0) {
 		memcpy(out, z0->mem + SCRATCH_STATUS, sizeof(*out));
@@ -750,12 +915,6 @@ static long q_status(struct fz *f, domid_t dom, uint32_t port,
 	}
 	memcpy(z0->mem + SCRATCH_STATUS, keep, sizeof(keep));
 	return rc;
-}
-
-static void invalidate(struct fz *f)
-{
-	for (int i = 0; i < NDOM; i++)
-		f->scan[i].valid = false;
 }
 
 static void scan_reserve(struct fz_scan *s, uint32_t n)
@@ -767,7 +926,8 @@ static void scan_reserve(struct fz_scan *s, uint32_t n)
 	while (cap < n)
 		cap *= 2;
 	s->st = realloc(s->st, cap * sizeof(*s->st));
-	CHECK(s->st);
+	s->settling = realloc(s->settling, cap);
+	CHECK(s->st && s->settling);
 	s->cap = cap;
 }
 
@@ -775,39 +935,234 @@ static void scan_copy(struct fz_scan *dst, const struct fz_scan *src)
 {
 	scan_reserve(dst, src->end);
 	memcpy(dst->st, src->st, src->end * sizeof(*src->st));
+	memcpy(dst->settling, src->settling, src->end);
 	dst->end = src->end;
-	dst->valid = src->valid;
+	dst->bound = src->bound;
 }
 
+/*
+ * The model's port table of @di.  It is not read from the library: every
+ * operation that may change a port changes it here as Xen would, and the
+ * ports it may have changed are compared with EVTCHNOP_status right after
+ * the operation (fz_flush()); the whole table is compared at the table
+ * checks (check_tables()).
+ */
 static struct fz_scan *scan(struct fz *f, int di)
 {
+	CHECK(f->dom[di].d);
+	return &f->scan[di];
+}
+
+/* What EVTCHNOP_status answers for a closed port. */
+static void m_closed(struct evtchn_status *e, int di, uint32_t port)
+{
+	memset(e, 0, sizeof(*e));
+	e->dom = (domid_t)di;
+	e->port = port;
+	e->status = EVTCHNSTAT_closed;
+}
+
+/* A fresh domain's table: bucket 0, every port closed. */
+static void m_fresh(struct fz *f, int di)
+{
+	static struct evtchn_status tpl[NDOM][BUCKET];
+	static bool tpl_ok[NDOM];
 	struct fz_scan *s = &f->scan[di];
-	const struct fz_dom *z = &f->dom[di];
-	uint32_t p;
 
-	CHECK(z->d);
-	if (s->valid)
-		return s;
-	for (p = 0;; p++) {
-		long rc;
-
-		/* Never more than the FIFO ABI's ports. */
-		CHECK(p <= STORAGE_MAX_PORT + 1);
-		scan_reserve(s, p + 1);
-		rc = q_status(f, (domid_t)di, p, &s->st[p]);
-		if (rc == -XEN_EINVAL)
-			break;
-		CHECK(rc == 0);
+	if (!tpl_ok[di]) {
+		for (uint32_t p = 0; p < BUCKET; p++)
+			m_closed(&tpl[di][p], di, p);
+		tpl_ok[di] = true;
 	}
-	/* Valid ports come in buckets; bucket 0 exists from the start, and
-	 * a bucket is added only for the port allocation hands out next
-	 * (Xen's evtchn_allocate_port()): up to the highest port ever
-	 * allocated. */
-	CHECK(p >= BUCKET && p % BUCKET == 0);
-	CHECK(p == (z->hiwater / BUCKET + 1) * BUCKET);
-	s->end = p;
-	s->valid = true;
-	return s;
+	scan_reserve(s, BUCKET);
+	memcpy(s->st, tpl[di], sizeof(tpl[di]));
+	memset(s->settling, 0, BUCKET);
+	s->end = BUCKET;
+	s->bound = 0;
+	memset(&f->dirty[di], 0, sizeof(f->dirty[di]));
+}
+
+/* Compare @port of @di with the library after the operation. */
+static void m_dirty(struct fz *f, int di, uint32_t port)
+{
+	struct fz_dirty *dd = &f->dirty[di];
+
+	if (dd->all)
+		return;
+	for (uint32_t i = 0; i < dd->n; i++)
+		if (dd->port[i] == port)
+			return;
+	if (dd->n == FZ_DIRTY_MAX)
+		dd->all = true;
+	else
+		dd->port[dd->n++] = port;
+}
+
+/* Allocation reached @port of @di (Xen's evtchn_allocate_port()): its
+ * bucket exists from now, whatever came after. */
+static void m_reach(struct fz *f, int di, uint32_t port)
+{
+	struct fz_scan *s = &f->scan[di];
+	struct fz_dom *z = &f->dom[di];
+	uint32_t end = (port / BUCKET + 1) * BUCKET;
+
+	if (port > z->hiwater)
+		z->hiwater = port;
+	touch(z);
+	m_dirty(f, di, port);
+	if (end <= s->end)
+		return;
+	scan_reserve(s, end);
+	for (uint32_t p = s->end; p < end; p++)
+		m_closed(&s->st[p], di, p);
+	memset(s->settling + s->end, 0, end - s->end);
+	s->end = end;
+	f->dirty[di].end = true;
+}
+
+/* Port @port of @di is now as @e says (a copy of the status answer). */
+static void m_set(struct fz *f, int di, uint32_t port,
+		  const struct evtchn_status *e)
+{
+	struct fz_scan *s = &f->scan[di];
+
+	CHECK(port < s->end);
+	touch(&f->dom[di]);
+	if (port) {
+		s->bound -= s->st[port].status != EVTCHNSTAT_closed;
+		s->bound += e->status != EVTCHNSTAT_closed;
+	}
+	s->st[port] = *e;
+	s->st[port].dom = (domid_t)di;
+	s->st[port].port = port;
+	s->settling[port] = 0;
+	m_dirty(f, di, port);
+}
+
+static void m_close(struct fz *f, int di, uint32_t port)
+{
+	struct evtchn_status e;
+
+	m_closed(&e, di, port);
+	m_set(f, di, port, &e);
+}
+
+/* Bound: @status with notify vCPU @vcpu; @a and @b fill the union member
+ * (interdomain: domain and port; unbound: the remote domain; virq, pirq). */
+static void m_bind(struct fz *f, int di, uint32_t port, uint32_t status,
+		   uint32_t vcpu, uint32_t a, uint32_t b)
+{
+	struct evtchn_status e;
+
+	m_closed(&e, di, port);
+	e.status = status;
+	e.vcpu = vcpu;
+	switch (status) {
+	case EVTCHNSTAT_unbound:
+		e.u.unbound.dom = (domid_t)a;
+		break;
+	case EVTCHNSTAT_interdomain:
+		e.u.interdomain.dom = (domid_t)a;
+		e.u.interdomain.port = b;
+		break;
+	case EVTCHNSTAT_pirq:
+		e.u.pirq = a;
+		break;
+	case EVTCHNSTAT_virq:
+		e.u.virq = a;
+		break;
+	default:
+		break;
+	}
+	m_set(f, di, port, &e);
+}
+
+/* A closed channel's other end: unbound for the closer (Xen's
+ * evtchn_close() and domain_kill()), its notify vCPU kept. */
+static void m_peer_unbound(struct fz *f, int di, uint32_t port, int closer)
+{
+	struct fz_scan *s = &f->scan[di];
+
+	CHECK(port < s->end &&
+	      s->st[port].status == EVTCHNSTAT_interdomain);
+	m_bind(f, di, port, EVTCHNSTAT_unbound, s->st[port].vcpu,
+	       (uint32_t)closer, 0);
+	s->settling[port] = 1;
+}
+
+/* Compare one port of @di with the library. */
+static void verify_port(struct fz *f, int di, uint32_t port)
+{
+	struct fz_scan *s = &f->scan[di];
+	struct evtchn_status got;
+	long rc = q_status(f, (domid_t)di, port, &got);
+
+	if (port >= s->end) {
+		CHECK(rc == -XEN_EINVAL);
+		return;
+	}
+	CHECK(rc == 0);
+	if (memcmp(&got, &s->st[port], sizeof(got))) {
+		fprintf(stderr, "evtchn fuzz: dom%d port %u: status %u vcpu %u "
+				"(u %08x %08x), the model says %u vcpu %u "
+				"(u %08x %08x)\n", di, port, got.status,
+			got.vcpu, ((uint32_t *)&got.u)[0],
+			((uint32_t *)&got.u)[1], s->st[port].status,
+			s->st[port].vcpu, ((uint32_t *)&s->st[port].u)[0],
+			((uint32_t *)&s->st[port].u)[1]);
+		CHECK(!"port status as the model says");
+	}
+}
+
+/* The valid ports end where the model says: the last one answers, the
+ * next one is -EINVAL (Xen's port_is_valid()). */
+static void verify_end(struct fz *f, int di)
+{
+	struct fz_scan *s = &f->scan[di];
+
+	verify_port(f, di, s->end - 1);
+	verify_port(f, di, s->end);
+}
+
+static void verify_all(struct fz *f, int di)
+{
+	struct fz_scan *s = &f->scan[di];
+
+	for (uint32_t p = 0; p <= s->end; p++)
+		verify_port(f, di, p);
+}
+
+/* How much of a table check_ports() compares. */
+enum { CHK_BOUND, CHK_WHOLE, CHK_DEEP };
+
+static void check_ports(struct fz *f, int di, int how);
+static void check_tables(struct fz *f, int di, int how, bool deep_pirqs);
+static void verify_dump(struct fz *f, int di);
+
+/* After an operation: every port it may have changed is what the model
+ * says.  (A port it should not have changed is found by the table check,
+ * check_tables(), or the first operation that looks at it.) */
+static void fz_flush(struct fz *f)
+{
+	for (int di = 0; di < NDOM; di++) {
+		struct fz_dirty *dd = &f->dirty[di];
+
+		if (!f->dom[di].d) {
+			memset(dd, 0, sizeof(*dd));
+			continue;
+		}
+		if (dd->all) {
+			check_tables(f, di, CHK_WHOLE, false);
+		} else {
+			for (uint32_t i = 0; i < dd->n; i++)
+				verify_port(f, di, dd->port[i]);
+			if (dd->end)
+				verify_end(f, di);
+			if (dd->count)
+				verify_dump(f, di);
+		}
+		memset(dd, 0, sizeof(*dd));
+	}
 }
 
 static bool st_closed(const struct fz_scan *s, uint32_t port)
@@ -956,7 +1311,13 @@ static void sh_begin(struct fz *f, struct fz_dom *z)
 	CHECK(!sh->z);
 	sh->z = z;
 	sh->total = f->total_upcalls;
-	memcpy(sh->mem, z->mem, MEM_SIZE);
+	/* The pages that may not be zero; any other is zero (fz_dirty). */
+	sh->have = z->dirty;
+	for (uint32_t pg = 0; pg < FZ_MEM_PAGES; pg++)
+		if (sh->have >> pg & 1)
+			memcpy(sh->mem + pg * EVTCHN_PAGE_SIZE,
+			       z->mem + pg * EVTCHN_PAGE_SIZE,
+			       EVTCHN_PAGE_SIZE);
 	memcpy(sh->si, si(z), EVTCHN_PAGE_SIZE);
 	for (uint32_t v = 0; v < z->nr_vcpus; v++) {
 		sh->base[v] = z->upcalls[v];
@@ -965,14 +1326,31 @@ static void sh_begin(struct fz *f, struct fz_dom *z)
 	}
 }
 
+/* Page @pg of the copy, as the memory was at sh_begin(). */
+static void sh_page(struct fz_sh *sh, uint64_t pg)
+{
+	static const unsigned char zero[EVTCHN_PAGE_SIZE];
+
+	if (sh->have >> pg & 1)
+		return;
+	/* A page nobody wrote: zero, in the memory and in the copy. */
+	CHECK(memcmp(sh->z->mem + pg * EVTCHN_PAGE_SIZE, zero,
+		     EVTCHN_PAGE_SIZE) == 0);
+	memset(sh->mem + pg * EVTCHN_PAGE_SIZE, 0, EVTCHN_PAGE_SIZE);
+	sh->have |= 1u << pg;
+}
+
 /* The copy of the byte at @real (guest memory or shared_info). */
 static unsigned char *sh_at(struct fz_sh *sh, const unsigned char *real)
 {
 	uintptr_t r = (uintptr_t)real, m = (uintptr_t)sh->z->mem,
 		  s = (uintptr_t)si(sh->z);
 
-	if (r >= m && r < m + MEM_SIZE)
+	if (r >= m && r < m + MEM_SIZE) {
+		/* Words and vcpu_infos never straddle a page. */
+		sh_page(sh, (r - m) / EVTCHN_PAGE_SIZE);
 		return sh->mem + (r - m);
+	}
 	if (r >= s && r < s + EVTCHN_PAGE_SIZE)
 		return sh->si + (r - s);
 	CHECK(0);
@@ -984,36 +1362,57 @@ static void sh_put(struct fz_sh *sh, uint64_t addr, const void *buf,
 		   size_t len)
 {
 	CHECK(in_mem(addr, len));
+	for (uint64_t pg = addr / EVTCHN_PAGE_SIZE;
+	     len && pg <= (addr + len - 1) / EVTCHN_PAGE_SIZE; pg++)
+		sh_page(sh, pg);
 	memcpy(sh->mem + addr, buf, len);
 }
 
 static void sh_diff(const char *what, const unsigned char *want,
-		    const unsigned char *got, size_t len)
+		    const unsigned char *got, size_t len, size_t base)
 {
 	for (size_t i = 0; i < len; i++)
 		if (want[i] != got[i]) {
 			fprintf(stderr,
 				"evtchn fuzz: %s byte 0x%zx is 0x%02x, the "
 				"model says 0x%02x\n",
-				what, i, got[i], want[i]);
+				what, base + i, got[i], want[i]);
 			return;
 		}
 }
 
-/* The operation ran: memory, shared_info and upcalls are as predicted. */
+/*
+ * The operation ran: memory, shared_info and upcalls are as predicted.
+ * The memory is compared page by page where it may have changed: the
+ * library reaches guest memory only through fz_map(), which marks every
+ * page it maps dirty (those it keeps too, when it maps them), and the
+ * harness marks what it writes; a page that is not dirty now was zero at
+ * sh_begin() (so in the copy) and nothing wrote it since.
+ */
 static void sh_check(struct fz *f)
 {
+	static const unsigned char zero[EVTCHN_PAGE_SIZE];
 	struct fz_sh *sh = &f->sh;
 	struct fz_dom *z = sh->z;
 	unsigned long sum = 0;
+	uint32_t pages;
 
 	CHECK(z);
-	if (memcmp(sh->mem, z->mem, MEM_SIZE)) {
-		sh_diff("guest memory", sh->mem, z->mem, MEM_SIZE);
+	pages = z->dirty | sh->have;
+	for (uint32_t pg = 0; pg < FZ_MEM_PAGES; pg++) {
+		const unsigned char *want = sh->have >> pg & 1
+						    ? sh->mem + pg * EVTCHN_PAGE_SIZE
+						    : zero;
+		const unsigned char *got = z->mem + pg * EVTCHN_PAGE_SIZE;
+
+		if (!(pages >> pg & 1) || !memcmp(want, got, EVTCHN_PAGE_SIZE))
+			continue;
+		sh_diff("guest memory", want, got, EVTCHN_PAGE_SIZE,
+			pg * EVTCHN_PAGE_SIZE);
 		CHECK(!"FIFO guest memory as predicted");
 	}
 	if (memcmp(sh->si, si(z), EVTCHN_PAGE_SIZE)) {
-		sh_diff("shared_info", sh->si, si(z), EVTCHN_PAGE_SIZE);
+		sh_diff("shared_info", sh->si, si(z), EVTCHN_PAGE_SIZE, 0);
 		CHECK(!"shared_info as predicted");
 	}
 	for (uint32_t v = 0; v < z->nr_vcpus; v++) {
@@ -1319,27 +1718,6 @@ static void guest_bind(struct fz_dom *z, uint32_t port, uint32_t vcpu)
 	(void)vcpu;
 }
 #endif
-
-static void expect_status(struct fz *f, int di, uint32_t port,
-			  uint32_t status, uint32_t vcpu)
-{
-	struct evtchn_status s;
-
-	CHECK(q_status(f, (domid_t)di, port, &s) == 0);
-	CHECK(s.status == status);
-	CHECK(s.vcpu == vcpu);
-}
-
-static void check_unbound_to(struct fz *f, int di, uint32_t port,
-			     domid_t remote, uint32_t vcpu)
-{
-	struct evtchn_status s;
-
-	CHECK(q_status(f, (domid_t)di, port, &s) == 0);
-	CHECK(s.status == EVTCHNSTAT_unbound);
-	CHECK(s.u.unbound.dom == remote);
-	CHECK(s.vcpu == vcpu);
-}
 
 static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 			 const uint64_t a[6])
@@ -1788,22 +2166,24 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 	/* A port allocation that was reached allocated (and perhaps added a
 	 * bucket), whatever came after. */
 	if (lf >= 0) {
-		struct fz_dom *za = &f->dom[lf_dom];
-
-		if ((uint32_t)lf > za->hiwater)
-			za->hiwater = (uint32_t)lf;
+		m_reach(f, lf_dom, (uint32_t)lf);
 		if (lf >= (long)PORTS_64)
 			stats.fifo_ports_high++;
 	}
-
-	/* Anything that may have allocated storage or bound a port. */
-	if (rc == 0 || cmd == EVTCHNOP_bind_interdomain ||
-	    cmd == EVTCHNOP_alloc_unbound)
-		if (cmd != EVTCHNOP_status && cmd != EVTCHNOP_send &&
-		    cmd != EVTCHNOP_unmask)
-			invalidate(f);
-	if (rc != 0)
+	/* (The ports it changes are compared after it: m_set() and
+	 * m_reach() mark them.  One it names but must leave alone is
+	 * compared at the next table check, at the latest at the end of
+	 * the input.)  The domains it reached may have changed. */
+	if (t >= 0)
+		touch(&f->dom[t]);
+	if (lf >= 0)
+		touch(&f->dom[lf_dom]);
+	if (valid && st.status == EVTCHNSTAT_interdomain)
+		touch(&f->dom[st.u.interdomain.dom]);
+	if (rc != 0) {
+		fz_flush(f);
 		return rc;
+	}
 
 	memset(&out, 0, sizeof(out));
 	memcpy(&out, z->mem + addr, size);
@@ -1823,20 +2203,12 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 		      in.bind_interdomain.remote_dom);
 		CHECK(out.bind_interdomain.remote_port ==
 		      in.bind_interdomain.remote_port);
-		{
-			struct evtchn_status s;
-
-			CHECK(q_status(f, (domid_t)di, lf, &s) == 0);
-			CHECK(s.status == EVTCHNSTAT_interdomain);
-			CHECK(s.u.interdomain.dom == t);
-			CHECK(s.u.interdomain.port == port);
-			CHECK(s.vcpu == 0);
-			CHECK(q_status(f, (domid_t)t, port, &s) == 0);
-			CHECK(s.status == EVTCHNSTAT_interdomain);
-			CHECK(s.u.interdomain.dom == di);
-			CHECK(s.u.interdomain.port == (uint32_t)lf);
-			CHECK(s.vcpu == rst.vcpu);
-		}
+		/* Both ends bound to each other; the remote end keeps its
+		 * notify vCPU. */
+		m_bind(f, di, (uint32_t)lf, EVTCHNSTAT_interdomain, 0,
+		       (uint32_t)t, port);
+		m_bind(f, t, port, EVTCHNSTAT_interdomain, rst.vcpu,
+		       (uint32_t)di, (uint32_t)lf);
 		guest_bind(z, lf, 0);
 		if (t == di)
 			stats.loopback++;
@@ -1844,38 +2216,29 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 			stats.interdomain++;
 		break;
 	}
-	case EVTCHNOP_bind_virq: {
-		struct evtchn_status s;
-
+	case EVTCHNOP_bind_virq:
 		CHECK(out.bind_virq.port == (uint32_t)lf);
 		CHECK(out.bind_virq.virq == in.bind_virq.virq &&
 		      out.bind_virq.vcpu == in.bind_virq.vcpu);
-		CHECK(q_status(f, (domid_t)di, lf, &s) == 0);
-		CHECK(s.status == EVTCHNSTAT_virq);
-		CHECK(s.u.virq == in.bind_virq.virq);
-		CHECK(s.vcpu == tv);
+		m_bind(f, di, (uint32_t)lf, EVTCHNSTAT_virq, tv,
+		       in.bind_virq.virq, 0);
 		guest_bind(z, lf, tv);
 		stats.virq++;
 		break;
-	}
-	case EVTCHNOP_bind_pirq: {
-		struct evtchn_status s;
-
+	case EVTCHNOP_bind_pirq:
 		CHECK(out.bind_pirq.port == (uint32_t)lf);
 		CHECK(out.bind_pirq.pirq == in.bind_pirq.pirq &&
 		      out.bind_pirq.flags == in.bind_pirq.flags);
-		CHECK(q_status(f, (domid_t)di, lf, &s) == 0);
-		CHECK(s.status == EVTCHNSTAT_pirq);
-		CHECK(s.u.pirq == in.bind_pirq.pirq);
-		CHECK(s.vcpu == 0);
+		m_bind(f, di, (uint32_t)lf, EVTCHNSTAT_pirq, 0,
+		       in.bind_pirq.pirq, 0);
+		z->lasting = true; /* the PIRQ's entry */
 		guest_bind(z, lf, 0);
 		stats.pirq++;
 		break;
-	}
 	case EVTCHNOP_bind_ipi:
 		CHECK(out.bind_ipi.port == (uint32_t)lf);
 		CHECK(out.bind_ipi.vcpu == in.bind_ipi.vcpu);
-		expect_status(f, di, lf, EVTCHNSTAT_ipi, tv);
+		m_bind(f, di, (uint32_t)lf, EVTCHNSTAT_ipi, tv, 0, 0);
 		guest_bind(z, lf, tv);
 		stats.ipi++;
 		break;
@@ -1888,23 +2251,20 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 		CHECK(out.alloc_unbound.dom == in.alloc_unbound.dom &&
 		      out.alloc_unbound.remote_dom ==
 			      in.alloc_unbound.remote_dom);
-		check_unbound_to(f, t, lf, remote, 0);
+		m_bind(f, t, (uint32_t)lf, EVTCHNSTAT_unbound, 0, remote, 0);
 		guest_bind(&f->dom[t], lf, 0);
 		stats.unbound++;
 		break;
 	}
 	case EVTCHNOP_close:
-		expect_status(f, di, port, EVTCHNSTAT_closed, 0);
 		/* FIFO: the event word's P was checked with the memory. */
 		if (!z->fifo && port < layout_ports(z))
 			CHECK(!bit_get(pending_map(z), port));
 		if (st.status == EVTCHNSTAT_interdomain)
 			/* The peer is unbound, reserved for the closer. */
-			check_unbound_to(f, st.u.interdomain.dom,
-					 st.u.interdomain.port, (domid_t)di,
-					 scan(f, st.u.interdomain.dom)
-						 ->st[st.u.interdomain.port]
-						 .vcpu);
+			m_peer_unbound(f, st.u.interdomain.dom,
+				       st.u.interdomain.port, di);
+		m_close(f, di, port);
 		stats.closes++;
 		break;
 	case EVTCHNOP_send:
@@ -1924,10 +2284,13 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 			ev_check_nothing(&ev);
 		break;
 	case EVTCHNOP_bind_vcpu: {
-		struct evtchn_status s;
+		struct evtchn_status e = st;
+		uint8_t settling = f->scan[di].settling[port];
 
-		CHECK(q_status(f, (domid_t)di, port, &s) == 0);
-		CHECK(s.status == st.status && s.vcpu == tv);
+		/* The notify vCPU only: the binding stays as it is. */
+		e.vcpu = tv;
+		m_set(f, di, port, &e);
+		f->scan[di].settling[port] = settling;
 		guest_bind(z, port, tv);
 		break;
 	}
@@ -1959,34 +2322,36 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 		break;
 	}
 	case EVTCHNOP_reset: {
-		struct fz_scan *s = scan(f, t);
 		struct fz_dom *zt = &f->dom[t];
 
-		CHECK(s->end == f->before.end);
-		for (uint32_t p = 1; p < s->end; p++) {
+		/* Every port closed; channels to other domains leave their
+		 * ends unbound for this one. */
+		for (uint32_t p = 1; p < f->before.end; p++) {
 			const struct evtchn_status *b = &f->before.st[p];
 
-			CHECK(s->st[p].status == EVTCHNSTAT_closed);
-			CHECK(s->st[p].vcpu == 0);
+			if (b->status == EVTCHNSTAT_closed)
+				continue;
 			/* FIFO: the words were checked with the memory. */
-			if (!was_fifo && b->status != EVTCHNSTAT_closed &&
-			    p < layout_ports(zt))
+			if (!was_fifo && p < layout_ports(zt))
 				CHECK(!bit_get(pending_map(zt), p));
 			if (b->status == EVTCHNSTAT_interdomain &&
 			    b->u.interdomain.dom != t)
-				check_unbound_to(
-					f, b->u.interdomain.dom,
-					b->u.interdomain.port, (domid_t)t,
-					scan(f, b->u.interdomain.dom)
-						->st[b->u.interdomain.port]
-						.vcpu);
+				m_peer_unbound(f, b->u.interdomain.dom,
+					       b->u.interdomain.port, t);
 		}
+		for (uint32_t p = 1; p < f->before.end; p++)
+			if (f->before.st[p].status != EVTCHNSTAT_closed)
+				m_close(f, t, p);
+		/* Each port that was bound closed (notify vCPU 0), and no
+		 * port bound now. */
+		f->dirty[t].count = true;
 		guest_sync_fifo(zt);
 		stats.resets++;
 		break;
 	}
 	case EVTCHNOP_init_control:
 		CHECK(out.init_control.link_bits == EVTCHN_FIFO_LINK_BITS);
+		z->lasting = true;
 		guest_sync_fifo(z);
 		break;
 	case EVTCHNOP_expand_array:
@@ -1995,6 +2360,7 @@ static long fz_evtchn_op(struct fz *f, int di, uint32_t vcpu,
 	default:
 		break;
 	}
+	fz_flush(f);
 	return rc;
 }
 
@@ -2080,6 +2446,7 @@ static long fz_timer_op(struct fz *f, int di, uint32_t vcpu,
 			    (int64_t)ss.timeout_abs_ns < 0) {
 				ss.timeout_abs_ns = FZ_NOW + 1;
 				memcpy(z->mem + addr, &ss, 8);
+				mem_dirty(z, addr, 8);
 			}
 		}
 	} else if (cmd == VCPUOP_stop_singleshot_timer) {
@@ -2098,11 +2465,14 @@ static long fz_timer_op(struct fz *f, int di, uint32_t vcpu,
 	}
 	if (tick) {
 		z->ticked[vid] = true;
+		z->lasting = true;
 		virq_predict(f, di, vid, VIRQ_TIMER, &e);
 	}
 	save(z, addr, before, sizeof(before));
 	rc = hcall(z, vcpu, __HYPERVISOR_vcpu_op, a);
 	CHECK(rc == exp);
+	if (rc == 0)
+		z->lasting = true; /* a timer */
 	if (tick)
 		virq_check(f, &e, total);
 	else
@@ -2200,6 +2570,7 @@ static long fz_vcpu_op(struct fz *f, int di, uint32_t vcpu,
 	CHECK(f->total_upcalls - total == (upc ? 0u : 1u));
 	z->vi[vid] = nvi;
 	z->registered[vid] = true;
+	z->lasting = true;
 #if FZ_HAVE_GUEST
 	if (z->g_ok)
 		evtchn_guest_set_vcpu_info(&z->g, vid, nvi);
@@ -2434,9 +2805,12 @@ static long fz_hvm_op(struct fz *f, int di, uint32_t vcpu,
 				exp = -XEN_EPERM;
 			else
 				exp = 0;
+			if (t >= 0)
+				touch(&f->dom[t]);
 			if (exp == 0 && op == HVMOP_set_param) {
 				/* upcall_cb: no line to move */
 				f->dom[t].callback_via = p.value;
+				f->dom[t].lasting = true;
 				if (p.value >> 56 ==
 				    HVM_PARAM_CALLBACK_TYPE_VECTOR)
 					stats.callback_vectors++;
@@ -2462,6 +2836,7 @@ static long fz_hvm_op(struct fz *f, int di, uint32_t vcpu,
 				exp = 0;
 				tv = u.vcpu;
 				z->upcall_vector[tv] = u.vector;
+				z->lasting = true;
 				/* An upcall already pending is raised now
 				 * (upcall_cb: no irq_cb).  Xen injects the
 				 * vector even with none pending: a deliberate
@@ -2519,6 +2894,7 @@ static long fz_physdev_op(struct fz *f, int di, uint32_t vcpu,
 	int32_t got = -1;
 
 	stats.physdev_ops++;
+	z->pirq_used = true;
 	switch (cmd) {
 	case PHYSDEVOP_map_pirq:
 		size = is32(z) ? 36 : 40;
@@ -2608,9 +2984,12 @@ static long fz_physdev_op(struct fz *f, int di, uint32_t vcpu,
 					break;
 				}
 				zt = &f->dom[u.domid];
+				touch(zt);
+				zt->pirq_used = true;
 			}
 			/* Not mapped (out of range too): nothing, 0. */
 			if (zt->has_pirq && m_emuirq(zt, u.pirq) != EMU_UNBOUND) {
+				zt->lasting = true;
 				m_unmap(zt, (uint32_t)u.pirq);
 				stats.pirq_unmaps++;
 			}
@@ -2685,6 +3064,8 @@ static long fz_physdev_op(struct fz *f, int di, uint32_t vcpu,
 		fprintf(stderr, "evtchn fuzz: dom%d vcpu %u physdev_op %d -> "
 				"%ld (model %ld)\n", di, vcpu, cmd, rc, exp);
 	CHECK(rc == exp);
+	if (rc == 0)
+		z->lasting = true; /* PIRQ state */
 	if (predict)
 		pirq_expect_check(f, &ev); /* memory too, for FIFO */
 	else
@@ -2731,6 +3112,7 @@ static long fz_call_at(struct fz_dom *z, uint32_t vcpu, uint64_t nr,
 
 	CHECK(len <= 64);
 	memcpy(z->mem + SCRATCH_GUEST, arg, len);
+	mem_dirty(z, SCRATCH_GUEST, len);
 	rc = fz_hypercall(z->f, z->idx, vcpu, nr, a);
 	memcpy(arg, z->mem + SCRATCH_GUEST, len);
 	return rc;
@@ -2774,86 +3156,171 @@ static void fz_guest_event(uint32_t vcpu, uint32_t port, void *opaque)
 /* ------------------------------------------------------------------ */
 /* Domains */
 
-static void dom_create(struct fz *f, int di, bool l32, uint8_t maxsel,
-		       unsigned pcfg)
+/* The model of a fresh domain @di: config as given, nothing bound; the
+ * library's domain and the guest memory (zero) are kept. */
+static void model_fresh(struct fz *f, int di, uint32_t cfg_max,
+			unsigned pcfg)
 {
+	/* What every fresh model of slot @di starts from. */
+	static struct fz_dom tpl[NDOM];
+	static bool tpl_ok[NDOM];
 	struct fz_dom *z = &f->dom[di];
-	struct evtchn_domain_config cfg;
-	unsigned char *page;
-	int rc;
+	unsigned char *mem = z->mem;
+	struct evtchn_domain *d = z->d;
 
-	memset(z, 0, sizeof(*z));
+	CHECK(!z->dirty);
+	free(z->pm);
+	if (!tpl_ok[di]) {
+		struct fz_dom *t = &tpl[di];
+
+		memset(t, 0, sizeof(*t));
+		t->idx = di;
+		t->reg_vcpu = -1;
+		t->nr_vcpus = fz_nr_vcpus[di];
+		t->privileged = di == 0;
+		for (uint32_t i = 0; i < FZ_PIRQ_MAX; i++)
+			t->emuirq[i] = EMU_UNBOUND;
+		for (uint32_t i = 0; i < FZ_NR_GSIS; i++)
+			t->gsi_pirq[i] = -1;
+		t->msi_emu_pirq = -1;
+		tpl_ok[di] = true;
+	}
+	*z = tpl[di];
 	z->f = f;
-	z->idx = di;
-	z->reg_vcpu = -1;
-	z->nr_vcpus = fz_nr_vcpus[di];
-	z->cfg_max = maxsel < 128 ? 0 : fz_max_ports[(maxsel - 128) % 16];
-	z->privileged = di == 0;
+	z->d = d;
+	z->mem = mem;
+	z->cfg_max = cfg_max;
+	z->pcfg = pcfg;
 	CHECK(pcfg < 4);
 	z->has_pirq = !fz_pcfg[pcfg].none;
 	z->nr_pirqs = fz_pcfg[pcfg].nr_pirqs;
 	z->nr_irqs_gsi = fz_pcfg[pcfg].nr_irqs_gsi;
 	CHECK(z->nr_pirqs <= FZ_PIRQ_MAX);
-	for (uint32_t i = 0; i < FZ_PIRQ_MAX; i++)
-		z->emuirq[i] = EMU_UNBOUND;
-	for (uint32_t i = 0; i < FZ_NR_GSIS; i++)
-		z->gsi_pirq[i] = -1;
-	z->msi_emu_pirq = -1;
-	z->mem = malloc(MEM_SIZE);
-	CHECK(z->mem);
-	memset(z->mem, 0, MEM_SIZE);
+	m_fresh(f, di);
+}
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.domid = (uint16_t)di;
-	cfg.nr_vcpus = z->nr_vcpus;
-	cfg.max_evtchn_port = z->cfg_max;
-	cfg.layout = l32 ? EVTCHN_LAYOUT_32 : EVTCHN_LAYOUT_64;
-	cfg.privileged = z->privileged;
-	evtchn_guest_mem_flat(&cfg.mem, z->mem, MEM_SIZE);
-	cfg.upcall_cb = fz_upcall;
-	cfg.opaque = z;
-	cfg.nr_pirqs = fz_pcfg[pcfg].cfg_pirqs;
-	cfg.nr_irqs_gsi = fz_pcfg[pcfg].cfg_gsi;
-	cfg.no_pirqs = fz_pcfg[pcfg].none;
-	rc = evtchn_domain_create(f->h, &cfg, &z->d);
-	CHECK(rc == 0);
+static uint32_t cfg_max_of(uint8_t maxsel)
+{
+	return maxsel < 128 ? 0 : fz_max_ports[(maxsel - 128) % 16];
+}
+
+/* The domain as a fresh one looks: checked at creation, and at the end of
+ * an input that leaves it for the next one (recycle()). */
+static void dom_looks_fresh(struct fz *f, int di)
+{
+	struct fz_dom *z = &f->dom[di];
+	static const unsigned char zero[EVTCHN_PAGE_SIZE];
+	unsigned char *page = si(z);
+
 	CHECK(evtchn_host_domain(f->h, (uint16_t)di) == z->d);
 	CHECK(evtchn_domain_id(z->d) == di);
 	CHECK(evtchn_domain_nr_vcpus(z->d) == z->nr_vcpus);
-	CHECK(evtchn_domain_layout(z->d) == cfg.layout);
-	page = si(z);
 	CHECK(page && ((uintptr_t)page & (EVTCHN_PAGE_SIZE - 1)) == 0);
-	for (size_t i = 0; i < EVTCHN_PAGE_SIZE; i++)
-		CHECK(page[i] == 0);
+	CHECK(memcmp(page, zero, EVTCHN_PAGE_SIZE) == 0);
+}
+
+/* Domain @di as the input starts it (layout @l32, max_evtchn_port from
+ * @maxsel, PIRQ configuration @pcfg): the one the last input left when
+ * it has that configuration (recycle()), else a new one. */
+static void dom_create(struct fz *f, int di, bool l32, uint8_t maxsel,
+		       unsigned pcfg)
+{
+	struct fz_dom *z = &f->dom[di];
+	struct evtchn_domain_config cfg;
+	enum evtchn_layout layout = l32 ? EVTCHN_LAYOUT_32 : EVTCHN_LAYOUT_64;
+	uint32_t cfg_max = cfg_max_of(maxsel);
+	unsigned char *page;
+	int rc;
+
+#if FZ_HAVE_GUEST
+	struct evtchn_guest g = z->g;
+	bool g_ok = z->g_ok, g_fresh = z->g_fresh;
+#endif
+
+	if (z->d && fresh_only) {
+		/* (only a domain nothing was done to) */
+		CHECK(evtchn_domain_destroy(z->d) == 0);
+		z->d = NULL;
+	}
+	model_fresh(f, di, cfg_max, pcfg);
+	if (!z->d) {
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.domid = (uint16_t)di;
+		cfg.nr_vcpus = z->nr_vcpus;
+		cfg.max_evtchn_port = z->cfg_max;
+		cfg.layout = layout;
+		cfg.privileged = z->privileged;
+		cfg.mem.map_cb = fz_map;
+		cfg.mem.opaque = z;
+		cfg.upcall_cb = fz_upcall;
+		cfg.opaque = z;
+		cfg.nr_pirqs = fz_pcfg[pcfg].cfg_pirqs;
+		cfg.nr_irqs_gsi = fz_pcfg[pcfg].cfg_gsi;
+		cfg.no_pirqs = fz_pcfg[pcfg].none;
+		rc = evtchn_domain_create(f->h, &cfg, &z->d);
+		CHECK(rc == 0);
+		CHECK(evtchn_domain_layout(z->d) == layout);
+		dom_looks_fresh(f, di);
+	} else {
+		stats.reused++;
+		/* What the guest latches first (a fresh domain's layout is
+		 * the configuration's until then). */
+		if (evtchn_domain_layout(z->d) != layout)
+			CHECK(evtchn_domain_set_layout(z->d, layout) == 0);
+	}
+	page = si(z);
 	for (uint32_t v = 0; v < z->nr_vcpus && v < 32; v++)
 		z->vi[v] = page + v * VCPU_INFO_SIZE;
 #if FZ_HAVE_GUEST
-	CHECK(evtchn_guest_init(&z->g, page, l32, z->nr_vcpus, fz_guest_op,
-				z) == 0);
-	z->g_ok = true;
+	/* The consumer as made new, its arrays kept. */
+	z->g = g;
+	z->g_ok = g_ok;
+	if (!z->g_ok)
+		CHECK(evtchn_guest_init(&z->g, page, l32, z->nr_vcpus,
+					fz_guest_op, z) == 0);
+	else if (!g_fresh || z->g.shared_info != page || z->g.compat != l32)
+		CHECK(evtchn_guest_reset(&z->g, page, l32) == 0);
+	z->g_ok = z->g_fresh = true;
 #endif
-	invalidate(f);
 }
 
+/* Destroy domain @di: peers in other domains become unbound for it, as in
+ * Xen (compared with the library at once). */
 static void dom_destroy(struct fz *f, int di)
 {
 	struct fz_dom *z = &f->dom[di];
+	struct fz_scan *s = &f->scan[di];
 
+	for (uint32_t p = 1; p < s->end; p++) {
+		const struct evtchn_status *st = &s->st[p];
+		int o = st->u.interdomain.dom;
+
+		if (st->status == EVTCHNSTAT_interdomain && o != di)
+			m_peer_unbound(f, o, st->u.interdomain.port, di);
+	}
 	CHECK(evtchn_domain_destroy(z->d) == 0);
 	z->d = NULL;
 	CHECK(evtchn_host_domain(f->h, (uint16_t)di) == NULL);
-#if FZ_HAVE_GUEST
-	if (z->g_ok)
-		evtchn_guest_fini(&z->g);
-	z->g_ok = false;
-#endif
-	free(z->mem);
-	z->mem = NULL;
+	memset(&f->dirty[di], 0, sizeof(f->dirty[di]));
+	fz_flush(f);
+	/* (the consumer is kept for the slot's next domain) */
 	free(z->pm);
 	z->pm = NULL;
 	z->pm_n = 0;
 	z->fifo = false;
-	invalidate(f);
+	s->end = 0;
+	s->bound = 0;
+}
+
+/* Zero what may not be zero of @di's guest memory (after the domain is
+ * gone or holds no page of it). */
+static void mem_clean(struct fz_dom *z)
+{
+	for (uint32_t pg = 0; pg < FZ_MEM_PAGES; pg++)
+		if (z->dirty >> pg & 1)
+			memset(z->mem + pg * EVTCHN_PAGE_SIZE, 0,
+			       EVTCHN_PAGE_SIZE);
+	z->dirty = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2903,7 +3370,8 @@ static void check_pirqs(struct fz *f, int di, bool deep)
 		/* Looked at without touching: the guest's bytes go back. */
 		memcpy(keep, z->mem + SCRATCH_STATUS, sizeof(keep));
 		memcpy(z->mem + SCRATCH_STATUS, &q, sizeof(q));
-		rc = hcall(z, 0, __HYPERVISOR_physdev_op, a);
+		mem_dirty(z, SCRATCH_STATUS, sizeof(q));
+		rc = hcall_look(z, 0, __HYPERVISOR_physdev_op, a);
 		memcpy(&q, z->mem + SCRATCH_STATUS, sizeof(q));
 		memcpy(z->mem + SCRATCH_STATUS, keep, sizeof(keep));
 		if (m_emuirq(z, p) == EMU_UNBOUND) {
@@ -2917,110 +3385,356 @@ static void check_pirqs(struct fz *f, int di, bool deep)
 	CHECK(f->total_upcalls == total);
 }
 
-static void check_all(struct fz *f, bool deep)
+/* evtchn_domain_dump()'s text, kept in memory. */
+static struct {
+	char *buf;
+	size_t len, cap;
+} dump_text;
+
+static ssize_t dump_write(void *cookie, const char *buf, size_t len)
 {
-	invalidate(f);
-	stats.checks++;
-	for (int di = 0; di < NDOM; di++) {
-		struct fz_dom *z = &f->dom[di];
-		bool seen_global[NR_VIRQS] = { false };
-		static bool seen_vcpu[NR_VIRQS][MAX_VCPUS];
-		static bool seen_pirq[FZ_PIRQ_MAX];
-		struct fz_scan *s;
-		uint32_t max, lim;
+	(void)cookie;
+	if (dump_text.len + len + 1 > dump_text.cap) {
+		size_t cap = dump_text.cap ? dump_text.cap : 1 << 16;
 
-		CHECK(evtchn_host_domain(f->h, (uint16_t)di) == z->d);
-		if (!z->d)
-			continue;
-		s = scan(f, di); /* valid ports: the buckets allocation reached */
-		/* Storage only up to the highest port ever allocatable. */
-		max = z->cfg_max ? z->cfg_max : STORAGE_MAX_PORT;
-		lim = (max + 1 + BUCKET - 1) / BUCKET * BUCKET;
-		CHECK(s->end <= (lim > BUCKET ? lim : BUCKET));
-		CHECK(z->hiwater <= max);
-		/* Port 0 is reserved: closed, vCPU 0. */
-		CHECK(s->st[0].status == EVTCHNSTAT_closed);
-		CHECK(s->st[0].vcpu == 0);
-		memset(seen_vcpu, 0, sizeof(seen_vcpu));
-		memset(seen_pirq, 0, sizeof(seen_pirq));
-		for (uint32_t p = 0; p < s->end; p++) {
-			const struct evtchn_status *st = &s->st[p];
+		while (dump_text.len + len + 1 > cap)
+			cap *= 2;
+		dump_text.buf = realloc(dump_text.buf, cap);
+		CHECK(dump_text.buf);
+		dump_text.cap = cap;
+	}
+	memcpy(dump_text.buf + dump_text.len, buf, len);
+	dump_text.len += len;
+	return (ssize_t)len;
+}
 
-			CHECK(st->vcpu < z->nr_vcpus);
-			switch (st->status) {
-			case EVTCHNSTAT_closed:
-			case EVTCHNSTAT_unbound:
-			case EVTCHNSTAT_ipi:
-				break;
-			case EVTCHNSTAT_interdomain: {
-				int t = st->u.interdomain.dom;
-				uint32_t rp = st->u.interdomain.port;
-				struct fz_scan *ts;
+static FILE *dump_out(void)
+{
+	static FILE *out;
 
-				CHECK(t < NDOM && f->dom[t].d);
-				ts = scan(f, t);
-				CHECK(rp < ts->end);
-				CHECK(ts->st[rp].status ==
-				      EVTCHNSTAT_interdomain);
-				CHECK(ts->st[rp].u.interdomain.dom == di);
-				CHECK(ts->st[rp].u.interdomain.port == p);
-				CHECK(t != di || rp != p);
-				break;
-			}
-			case EVTCHNSTAT_virq:
-				CHECK(st->u.virq < NR_VIRQS);
-				if (virq_global(st->u.virq)) {
-					CHECK(!seen_global[st->u.virq]);
-					seen_global[st->u.virq] = true;
-				} else {
-					CHECK(!seen_vcpu[st->u.virq][st->vcpu]);
-					seen_vcpu[st->u.virq][st->vcpu] = true;
-				}
-				break;
-			case EVTCHNSTAT_pirq:
-				/* One port a PIRQ, below nr_pirqs. */
-				CHECK(st->u.pirq < z->nr_pirqs);
-				CHECK(!seen_pirq[st->u.pirq]);
-				seen_pirq[st->u.pirq] = true;
-				break;
-			default:
-				CHECK(0);
-			}
+	if (!out) {
+		cookie_io_functions_t io = { .write = dump_write };
+
+		out = fopencookie(NULL, "w", io);
+		CHECK(out);
+	}
+	return out;
+}
+
+/* Text without printf: a dump is compared line by line on every table
+ * check. */
+static char *put_s(char *p, const char *str)
+{
+	while (*str)
+		*p++ = *str++;
+	return p;
+}
+
+static char *put_u(char *p, uint32_t v, int width)
+{
+	char t[12];
+	int n = 0;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (width-- > n)
+		*p++ = ' ';
+	while (n)
+		*p++ = t[--n];
+	return p;
+}
+
+/* A port as the model says evtchn_domain_dump() lists it (src/dump.c:
+ * "  %6u [%d/%d] %-11s vcpu %u", the binding, FIFO's " prio %u" and
+ * " linked", a newline). */
+static size_t dump_line(struct fz *f, int di, uint32_t port, char *buf)
+{
+	static const char *const name[] = {
+		[EVTCHNSTAT_unbound] = "unbound",
+		[EVTCHNSTAT_interdomain] = "interdomain",
+		[EVTCHNSTAT_pirq] = "pirq",
+		[EVTCHNSTAT_virq] = "virq",
+		[EVTCHNSTAT_ipi] = "ipi",
+	};
+	struct fz_dom *z = &f->dom[di];
+	struct fz_scan *s = &f->scan[di];
+	const struct evtchn_status *st = &s->st[port];
+	const char *n = port ? name[st->status] : "reserved";
+	const unsigned char *w = fifo_word(z, port);
+	bool pend, mask;
+	char *p = buf;
+
+	if (z->fifo) {
+		pend = w && (ld32(w) & W_PENDING);
+		mask = !w || (ld32(w) & W_MASKED);
+	} else {
+		pend = port < layout_ports(z) && bit_get(pending_map(z), port);
+		mask = port >= layout_ports(z) || bit_get(mask_map(z), port);
+	}
+	p = put_s(p, "  ");
+	p = put_u(p, port, 6);
+	p = put_s(p, pend ? " [1/" : " [0/");
+	p = put_s(p, mask ? "1] " : "0] ");
+	p = put_s(p, n);
+	for (size_t i = strlen(n); i < 11; i++)
+		*p++ = ' ';
+	p = put_s(p, " vcpu ");
+	p = put_u(p, st->vcpu, 0);
+	switch (st->status) {
+	case EVTCHNSTAT_unbound:
+		p = put_s(p, " for dom ");
+		p = put_u(p, st->u.unbound.dom, 0);
+		if (s->settling[port])
+			p = put_s(p, " (settling)");
+		break;
+	case EVTCHNSTAT_interdomain:
+		p = put_s(p, " dom ");
+		p = put_u(p, st->u.interdomain.dom, 0);
+		p = put_s(p, " port ");
+		p = put_u(p, st->u.interdomain.port, 0);
+		break;
+	case EVTCHNSTAT_virq:
+		p = put_s(p, " virq ");
+		p = put_u(p, st->u.virq, 0);
+		break;
+	case EVTCHNSTAT_pirq: {
+		int32_t e = m_emuirq(z, st->u.pirq);
+
+		p = put_s(p, " pirq ");
+		p = put_u(p, st->u.pirq, 0);
+		if (e >= 0) {
+			p = put_s(p, " gsi ");
+			p = put_u(p, (uint32_t)e, 0);
+		} else if (e == EMU_MSI) {
+			p = put_s(p, " msi");
 		}
-		check_pirqs(f, di, deep);
-		/* Every bound VIRQ reaches its port. */
-		for (uint32_t p = 1; p < s->end; p++) {
-			const struct evtchn_status *st = &s->st[p];
-			struct fz_ev e;
+		break;
+	}
+	default:
+		break;
+	}
+	if (z->fifo) {
+		p = put_s(p, " prio ");
+		p = put_u(p, pm(z, port)->prio, 0);
+		if (w && (ld32(w) & W_LINKED))
+			p = put_s(p, " linked");
+	}
+	*p++ = '\n';
+	return (size_t)(p - buf);
+}
 
-			if (st->status != EVTCHNSTAT_virq)
-				continue;
-			if (z->fifo) {
-				unsigned char *w = fifo_word(z, p);
+/*
+ * The library's whole port table of @di, as evtchn_domain_dump() lists it
+ * (port 0 and every port that is not free: state, notify vCPU, binding,
+ * pending and masked, and with FIFO the priority and LINKED; the ABI, the
+ * layout, the vCPUs and how many ports are valid), must be the model's,
+ * line for line: every port the model has bound is bound so, no other
+ * port is bound, the valid ports end where the model says.  One call, not
+ * one hypercall a port; only a closed port's notify vCPU is not in it.
+ */
+static void verify_dump(struct fz *f, int di)
+{
+	struct fz_dom *z = &f->dom[di];
+	struct fz_scan *s = scan(f, di);
+	FILE *out = dump_out();
+	char want[256];
+	size_t at;
+	int n;
 
-				if (w) /* the guest acks */
-					st32(w, ld32(w) & ~W_PENDING);
-				sh_begin(f, z);
-				sim_set_pending(f, p, st->vcpu);
-				CHECK(evtchn_send_virq(z->d,
-						       virq_global(st->u.virq)
-							       ? 0
-							       : st->vcpu,
-						       st->u.virq) == 0);
-				sh_check(f);
-				continue;
+	dump_text.len = 0;
+	n = evtchn_domain_dump(z->d, out);
+	CHECK(fflush(out) == 0);
+	CHECK(n == (int)s->bound + 1);
+	CHECK(dump_text.buf);
+	dump_text.buf[dump_text.len] = 0;
+	at = (size_t)snprintf(want, sizeof(want),
+			      "Event channel information for domain %d (%s "
+			      "ABI, %s layout, %u vCPUs, %u ports valid):\n",
+			      di, z->fifo ? "FIFO" : "2-level",
+			      is32(z) ? "32-bit" : "64-bit", z->nr_vcpus,
+			      s->end);
+	CHECK(at < sizeof(want));
+	if (strncmp(dump_text.buf, want, at)) {
+		fprintf(stderr, "evtchn fuzz: dump of dom%d begins %.*s, the "
+				"model says %s", di, (int)at, dump_text.buf,
+			want);
+		CHECK(!"the dump's header as the model says");
+	}
+	for (uint32_t p = 0; p < s->end; p++) {
+		size_t len;
+
+		if (p && s->st[p].status == EVTCHNSTAT_closed)
+			continue;
+		len = dump_line(f, di, p, want);
+		if (at + len > dump_text.len ||
+		    memcmp(dump_text.buf + at, want, len)) {
+			fprintf(stderr, "evtchn fuzz: dump of dom%d: %.*s"
+					"the model says %s", di,
+				(int)strcspn(dump_text.buf + at, "\n") + 1,
+				dump_text.buf + at, want);
+			CHECK(!"the dump's line as the model says");
+		}
+		at += len;
+	}
+	CHECK(at == dump_text.len);
+}
+
+/*
+ * The library's port table of @di against the model.
+ * CHK_DEEP: port by port (EVTCHNOP_status of every valid port and of the
+ *   first invalid one, a closed port's notify vCPU too), and the dump.
+ * CHK_WHOLE: the dump (verify_dump()); beyond a few buckets port by port,
+ *   which costs less there than the dump's text.
+ * CHK_BOUND: each port the model has bound (the caller checks that no
+ *   other is, recycle()).
+ */
+static void check_ports(struct fz *f, int di, int how)
+{
+	struct fz_scan *s = scan(f, di);
+
+	if (how == CHK_DEEP || (how == CHK_WHOLE && s->end > 4 * BUCKET))
+		verify_all(f, di);
+	if (how != CHK_BOUND) {
+		if (how == CHK_DEEP || s->end <= 4 * BUCKET)
+			verify_dump(f, di);
+		return;
+	}
+	for (uint32_t p = 1; p < s->end; p++)
+		if (s->st[p].status != EVTCHNSTAT_closed)
+			verify_port(f, di, p);
+}
+
+/*
+ * Domain @di's table checked whole: the model against itself (interdomain
+ * peers point back, port 0 is reserved, vCPUs exist, VIRQs and PIRQs are
+ * bound once, the valid ports are the buckets allocation reached), the
+ * library against the model (check_ports(), @deep), its PIRQ state (when
+ * a PIRQ call reached it, or @deep; every PIRQ's with @deep_pirqs), and
+ * every bound VIRQ delivered.
+ */
+static void check_tables(struct fz *f, int di, int how, bool deep_pirqs)
+{
+	bool deep = how == CHK_DEEP;
+	struct fz_dom *z = &f->dom[di];
+	bool seen_global[NR_VIRQS] = { false };
+	static bool seen_vcpu[NR_VIRQS][MAX_VCPUS];
+	static bool seen_pirq[FZ_PIRQ_MAX];
+	struct fz_scan *s = scan(f, di);
+	uint32_t max, lim;
+
+	stats.checks++;
+	z->touched_check = false;
+	/* Storage only up to the highest port ever allocatable. */
+	max = z->cfg_max ? z->cfg_max : STORAGE_MAX_PORT;
+	lim = (max + 1 + BUCKET - 1) / BUCKET * BUCKET;
+	CHECK(s->end <= (lim > BUCKET ? lim : BUCKET));
+	CHECK(z->hiwater <= max);
+	CHECK(s->end == (z->hiwater / BUCKET + 1) * BUCKET);
+	/* Port 0 is reserved: closed, vCPU 0. */
+	CHECK(s->st[0].status == EVTCHNSTAT_closed);
+	CHECK(s->st[0].vcpu == 0);
+	memset(seen_vcpu, 0, sizeof(seen_vcpu));
+	memset(seen_pirq, 0, sizeof(seen_pirq));
+	for (uint32_t p = 0; p < s->end; p++) {
+		const struct evtchn_status *st = &s->st[p];
+
+		CHECK(st->vcpu < z->nr_vcpus);
+		switch (st->status) {
+		case EVTCHNSTAT_closed:
+		case EVTCHNSTAT_unbound:
+		case EVTCHNSTAT_ipi:
+			break;
+		case EVTCHNSTAT_interdomain: {
+			int t = st->u.interdomain.dom;
+			uint32_t rp = st->u.interdomain.port;
+			struct fz_scan *ts;
+
+			CHECK(t < NDOM && f->dom[t].d);
+			ts = scan(f, t);
+			CHECK(rp < ts->end);
+			CHECK(ts->st[rp].status == EVTCHNSTAT_interdomain);
+			CHECK(ts->st[rp].u.interdomain.dom == di);
+			CHECK(ts->st[rp].u.interdomain.port == p);
+			CHECK(t != di || rp != p);
+			break;
+		}
+		case EVTCHNSTAT_virq:
+			CHECK(st->u.virq < NR_VIRQS);
+			if (virq_global(st->u.virq)) {
+				CHECK(!seen_global[st->u.virq]);
+				seen_global[st->u.virq] = true;
+			} else {
+				CHECK(!seen_vcpu[st->u.virq][st->vcpu]);
+				seen_vcpu[st->u.virq][st->vcpu] = true;
 			}
-			if (p >= layout_ports(z))
-				continue;
-			bit_put(pending_map(z), p, false); /* the guest acks */
-			ev_snap(z, p, st->vcpu, &e);
+			break;
+		case EVTCHNSTAT_pirq:
+			/* One port a PIRQ, below nr_pirqs. */
+			CHECK(st->u.pirq < z->nr_pirqs);
+			CHECK(!seen_pirq[st->u.pirq]);
+			seen_pirq[st->u.pirq] = true;
+			break;
+		default:
+			CHECK(0);
+		}
+	}
+	check_ports(f, di, how);
+	if (deep || deep_pirqs || z->pirq_used)
+		check_pirqs(f, di, deep || deep_pirqs);
+	/* Every bound VIRQ reaches its port. */
+	for (uint32_t p = 1; p < s->end; p++) {
+		const struct evtchn_status *st = &s->st[p];
+		struct fz_ev e;
+
+		if (st->status != EVTCHNSTAT_virq)
+			continue;
+		touch(z);
+		if (z->fifo) {
+			unsigned char *w = fifo_word(z, p);
+
+			if (w) { /* the guest acks */
+				st32(w, ld32(w) & ~W_PENDING);
+				mem_dirty_ptr(z, w, 4);
+			}
+			sh_begin(f, z);
+			sim_set_pending(f, p, st->vcpu);
 			CHECK(evtchn_send_virq(z->d,
 					       virq_global(st->u.virq)
 						       ? 0
 						       : st->vcpu,
 					       st->u.virq) == 0);
-			ev_check_event(&e, false);
+			sh_check(f);
+			continue;
 		}
+		if (p >= layout_ports(z))
+			continue;
+		bit_put(pending_map(z), p, false); /* the guest acks */
+		ev_snap(z, p, st->vcpu, &e);
+		CHECK(evtchn_send_virq(z->d,
+				       virq_global(st->u.virq) ? 0 : st->vcpu,
+				       st->u.virq) == 0);
+		ev_check_event(&e, false);
+	}
+	/* Nothing to do again at the input's end until something changes
+	 * (the deliveries above change no binding). */
+	z->touched_check = false;
+	z->verified = how != CHK_BOUND && (deep_pirqs || !z->pirq_used);
+}
+
+/* The tables of the domains a library call may have changed: since the
+ * input began (@deep: port by port), or since their last check.  The
+ * others are as the input found them: fresh. */
+static void check_all(struct fz *f, bool deep)
+{
+	fz_flush(f);
+	for (int di = 0; di < NDOM; di++) {
+		struct fz_dom *z = &f->dom[di];
+
+		CHECK(evtchn_host_domain(f->h, (uint16_t)di) == z->d);
+		if (z->d && (deep ? z->touched : z->touched_check))
+			check_tables(f, di, deep ? CHK_DEEP : CHK_WHOLE, deep);
 	}
 }
 
@@ -3273,6 +3987,7 @@ static void op_virq(struct fz *f)
 		exp = -EINVAL;
 	if (exp == 0)
 		virq_predict(f, di, vcpu, virq, &e);
+	touch(z);
 	rc = evtchn_send_virq(z->d, vcpu, virq);
 	CHECK(rc == exp);
 	virq_check(f, &e, total);
@@ -3296,6 +4011,7 @@ static void op_raise(struct fz *f)
 		sh_begin(f, z);
 		if (usable)
 			sim_set_pending(f, port, s->st[port].vcpu);
+		touch(z);
 		rc = evtchn_port_raise(z->d, port);
 		CHECK(rc == (usable ? 0 : -EINVAL));
 		sh_check(f);
@@ -3305,6 +4021,7 @@ static void op_raise(struct fz *f)
 		ev_snap(z, port, s->st[port].vcpu, &e);
 	else
 		ev_snap(z, port, 0, &e);
+	touch(z);
 	rc = evtchn_port_raise(z->d, port);
 	if (usable) {
 		CHECK(rc == 0);
@@ -3328,6 +4045,7 @@ static void op_layout(struct fz *f)
 	if (!z->d)
 		return;
 	old = evtchn_domain_layout(z->d);
+	touch(z);
 	rc = evtchn_domain_set_layout(z->d, (enum evtchn_layout)l);
 	if (l == EVTCHN_LAYOUT_64 || l == EVTCHN_LAYOUT_32) {
 		CHECK(rc == 0);
@@ -3351,6 +4069,7 @@ static void op_pause(struct fz *f)
 
 	if (!f->dom[di].d)
 		return;
+	touch(&f->dom[di]);
 	CHECK(evtchn_domain_set_paused(f->dom[di].d, paused) == 0);
 	f->dom[di].paused = paused;
 }
@@ -3365,6 +4084,7 @@ static void op_online(struct fz *f)
 
 	if (!z->d)
 		return;
+	touch(z);
 	rc = evtchn_vcpu_set_online(z->d, vcpu, online);
 	if (vcpu < z->nr_vcpus) {
 		CHECK(rc == 0);
@@ -3384,6 +4104,7 @@ static void op_scribble_si(struct fz *f)
 
 	if (!z->d)
 		return;
+	touch(z);
 	page = si(z);
 	switch (mode) {
 	case 0: {
@@ -3410,8 +4131,10 @@ static void op_scribble_si(struct fz *f)
 		v = rd_tvcpu(f);
 		port = in8(f) % VCPU_INFO_SIZE; /* an offset */
 		mode = in8(f);
-		if (v < z->nr_vcpus && z->vi[v])
+		if (v < z->nr_vcpus && z->vi[v]) {
 			z->vi[v][port] = mode;
+			mem_dirty_ptr(z, z->vi[v] + port, 1);
+		}
 		break;
 	}
 }
@@ -3446,6 +4169,7 @@ static void op_guest_upcall(struct fz *f)
 		return;
 	c.z = z;
 	c.vcpu = vcpu;
+	touch(z);
 	evtchn_guest_upcall(&z->g, vcpu, fz_guest_event, &c);
 	CHECK(f->total_upcalls == total);
 	/* FIFO: a vCPU without a control block has nothing to consume. */
@@ -3465,8 +4189,10 @@ static void op_guest_mask(struct fz *f)
 #if FZ_HAVE_GUEST
 	/* 2-level: inside the bitmaps; FIFO: any port (no word, nothing). */
 	if (z->d && z->g_ok &&
-	    (z->g.fifo || port < evtchn_guest_nr_ports(&z->g)))
+	    (z->g.fifo || port < evtchn_guest_nr_ports(&z->g))) {
+		touch(z);
 		evtchn_guest_mask(&z->g, port);
+	}
 #else
 	(void)z;
 	(void)port;
@@ -3482,6 +4208,7 @@ static void op_guest_unmask(struct fz *f)
 #if FZ_HAVE_GUEST
 	if (!z->d || !z->g_ok)
 		return;
+	touch(z);
 	if (z->g.fifo) {
 		const uint32_t *w = evtchn_guest_fifo_word(&z->g, port);
 
@@ -3510,49 +4237,19 @@ static void op_recreate(struct fz *f)
 	int di = 1 + b % 2;
 	unsigned pcfg = (lb >> 1) % 8 < 5 ? 0 : (lb >> 1) % 8 - 4;
 	struct fz_dom *z = &f->dom[di];
-	/* Ports of other domains connected to this one. */
-	struct fz_peer {
-		int dom;
-		uint32_t port, vcpu;
-	} *peers;
-	unsigned np = 0, cap = 0;
 
-	if (!z->d) {
-		dom_create(f, di, lb & 1, mb, pcfg);
-		stats.recreated++;
-		return;
+	if (z->d) {
+		/* Xen: peers in other domains become unbound, for the dead
+		 * domain (dom_destroy() compares them at once). */
+		dom_destroy(f, di);
+		check_all(f, true);
+		mem_clean(z);
+		if (b & 2)
+			return;
 	}
-	for (int o = 0; o < NDOM; o++)
-		if (o != di && f->dom[o].d)
-			cap += scan(f, o)->end;
-	peers = malloc(cap * sizeof(*peers));
-	CHECK(peers);
-	for (int o = 0; o < NDOM; o++) {
-		struct fz_scan *s;
-
-		if (o == di || !f->dom[o].d)
-			continue;
-		s = scan(f, o);
-		for (uint32_t p = 1; p < s->end; p++)
-			if (s->st[p].status == EVTCHNSTAT_interdomain &&
-			    s->st[p].u.interdomain.dom == di) {
-				peers[np].dom = o;
-				peers[np].port = p;
-				peers[np].vcpu = s->st[p].vcpu;
-				np++;
-			}
-	}
-	dom_destroy(f, di);
-	/* Xen: peers in other domains become unbound, for the dead domain. */
-	for (unsigned i = 0; i < np; i++)
-		check_unbound_to(f, peers[i].dom, peers[i].port, (domid_t)di,
-				 peers[i].vcpu);
-	free(peers);
-	check_all(f, true);
-	if (!(b & 2)) {
-		dom_create(f, di, lb & 1, mb, pcfg);
-		stats.recreated++;
-	}
+	mem_clean(z);
+	dom_create(f, di, lb & 1, mb, pcfg);
+	stats.recreated++;
 }
 
 static void op_badcreate(struct fz *f)
@@ -3643,10 +4340,12 @@ static long fifo_expand(struct fz *f, int di, uint64_t gfn, bool consumer)
 		void *page = gfn < FZ_MEM_PAGES
 				     ? z->mem + gfn * EVTCHN_PAGE_SIZE
 				     : NULL;
+		uint32_t had = z->npages;
 		long rc = evtchn_guest_fifo_expand(&z->g, page, gfn);
 
-		/* The consumer stops at 128 pages itself. */
-		if (z->npages >= FIFO_MAX_PAGES)
+		/* The consumer stops at 128 pages itself (the 128th page is
+		 * added: the model counts it during the call). */
+		if (had >= FIFO_MAX_PAGES)
 			CHECK(rc == -ENOSPC);
 		guest_sync_fifo(z);
 		return rc;
@@ -3661,12 +4360,12 @@ static long fifo_expand(struct fz *f, int di, uint64_t gfn, bool consumer)
 
 /* bind_ipi until port @target is bound or the ports run out (-ENOSPC),
  * each result checked: the lowest free ports not LINKED, then new buckets.
- * The table is scanned once, not after every bind. */
+ * The model follows each bind; the ports are compared after the fill. */
 static void fifo_fill(struct fz *f, int di, uint32_t target)
 {
 	struct fz_dom *z = &f->dom[di];
 	struct fz_scan *s = scan(f, di);
-	uint32_t lim = port_limit(z), end = s->end, p = 1;
+	uint32_t lim = port_limit(z), p = 1;
 	uint64_t a[6] = { EVTCHNOP_bind_ipi, SCRATCH_GUEST, 0, 0, 0, 0 };
 
 	for (uint32_t i = 0;; i++) {
@@ -3675,11 +4374,11 @@ static void fifo_fill(struct fz *f, int di, uint32_t target)
 
 		/* Below the valid end a free port may still be LINKED; a new
 		 * bucket's first port is taken without looking. */
-		while (p <= lim && p < end &&
-		       ((p < s->end && !st_closed(s, p)) ||
-			fifo_linked(z, p)))
+		while (p <= lim && p < s->end &&
+		       (!st_closed(s, p) || fifo_linked(z, p)))
 			p++;
 		memcpy(z->mem + SCRATCH_GUEST, &b, sizeof(b));
+		mem_dirty(z, SCRATCH_GUEST, sizeof(b));
 		rc = hcall(z, 0, __HYPERVISOR_event_channel_op, a);
 		if (p > lim) {
 			CHECK(rc == -XEN_ENOSPC);
@@ -3691,17 +4390,14 @@ static void fifo_fill(struct fz *f, int di, uint32_t target)
 		if (z->fifo)
 			pm(z, p)->prio = EVTCHN_FIFO_PRIORITY_DEFAULT;
 		guest_bind(z, p, b.vcpu);
-		if (p > z->hiwater)
-			z->hiwater = p;
-		if (p >= end)
-			end = (p / BUCKET + 1) * BUCKET;
+		m_reach(f, di, p);
+		m_bind(f, di, p, EVTCHNSTAT_ipi, b.vcpu, 0, 0);
 		if (p >= PORTS_64)
 			stats.fifo_ports_high++;
 		stats.ipi++;
 		if (p++ >= target)
 			break;
 	}
-	invalidate(f);
 }
 
 static void op_fifo(struct fz *f)
@@ -3813,8 +4509,10 @@ static void op_scribble_fifo(struct fz *f)
 			v = (v & ~W_LINK) | (rd_port(f) & W_LINK);
 		else
 			v = in32(f);
-		if (w)
+		if (w) {
 			st32(w, v);
+			mem_dirty_ptr(z, w, 4);
+		}
 		break;
 	}
 	case 1: {
@@ -3823,8 +4521,10 @@ static void op_scribble_fifo(struct fz *f)
 		uint32_t val = field >= 128 ? rd_port(f) : in32(f);
 		unsigned char *cb = fifo_cb(z, v);
 
-		if (cb)
+		if (cb) {
 			st32(cb + field % (FIFO_CB_SIZE / 4) * 4, val);
+			mem_dirty_ptr(z, cb, FIFO_CB_SIZE);
+		}
 		break;
 	}
 	case 2: {
@@ -3842,14 +4542,17 @@ static void op_scribble_fifo(struct fz *f)
 			    : act == 2 ? v & ~(W_LINKED | W_LINK)
 				       : 0;
 			st32(w, v);
+			mem_dirty_ptr(z, w, 4);
 		}
 		break;
 	}
 	default: {
 		unsigned char *w = fifo_word(z, rd_port(f));
 
-		if (w)
+		if (w) {
 			st32(w, ld32(w) & ~(W_PENDING | W_LINKED | W_LINK));
+			mem_dirty_ptr(z, w, 4);
+		}
 		break;
 	}
 	}
@@ -3974,6 +4677,8 @@ static void msi_check(struct fz *f, int di, uint64_t addr, uint32_t data)
 		send = exp == 0;
 	}
 	bound = pirq_expect(f, di, pirq, send, &ev);
+	touch(z);
+	z->pirq_used = z->lasting = true;
 	rc = evtchn_msi_inject(z->d, addr, data);
 	if (trace || rc != exp)
 		fprintf(stderr, "evtchn fuzz: dom%d msi %#llx/%#x (pirq %u) -> "
@@ -4010,6 +4715,8 @@ static void gsi_check(struct fz *f, int di, uint32_t gsi, bool level)
 		edge = edge && p >= 0;
 	}
 	bound = pirq_expect(f, di, (uint32_t)p, edge, &ev);
+	touch(z);
+	z->pirq_used = z->lasting = true;
 	rc = evtchn_gsi_set(z->d, gsi, level);
 	if (trace || rc != exp)
 		fprintf(stderr, "evtchn fuzz: dom%d gsi %u := %d (pirq %d) -> "
@@ -4366,30 +5073,239 @@ static void op_gsi(struct fz *f)
 	}
 }
 
-int evtchn_fuzz_one(const uint8_t *data, size_t size)
-{
-	struct fz *f = calloc(1, sizeof(*f));
-	uint8_t flags, max[NDOM];
+/* ------------------------------------------------------------------ */
+/*
+ * Inputs in a row.
+ *
+ * One host and the three domains live from input to input, so an input
+ * does not pay for building and tearing down a host, three domains and
+ * their memory.  Every input still starts from domains exactly as fresh
+ * ones: at its end each domain it reached is either
+ *  - destroyed (checked as Xen's domain_kill(): the peers of its channels
+ *    left unbound for it) and made again, when it holds state no guest
+ *    call can take back: a vcpu_info, FIFO, a PIRQ, a timer, a callback
+ *    or upcall vector, the dummy vcpu_info of a vCPU from 32 up, ports
+ *    beyond the first bucket (recyclable()); or
+ *  - recycled (recycle()): every port the model has bound closed as a
+ *    guest closes it, each close predicted and checked like any other;
+ *    the table then compared whole (no port bound, the valid ports the
+ *    first bucket); when a port was ever allocated, a bind_ipi must get
+ *    port 1 again and is closed (allocation starts from the bottom, as in
+ *    a fresh domain); shared_info zeroed, the domain unpaused, its vCPUs
+ *    offline, as the guest and the VMM can leave them.  What is left is
+ *    what a fresh domain has: nothing else of a 2-level domain without
+ *    the state above changes under any call the input can make.
+ * Guest memory is zeroed where it may not be zero (fz_dirty: the pages
+ * the library mapped and the pages the harness wrote).  A domain of
+ * another configuration (max_evtchn_port, PIRQs) at the next input is
+ * destroyed and made with that one; the layout is set.
+ *
+ * So each input does the same thing alone and after any other, a crash
+ * reproduces with its input alone, and evtchn_fuzz_set_fresh(1) (fresh
+ * domains for every input) gives the same results (test_fuzz_replay
+ * compares them).
+ */
 
+static bool recyclable(struct fz *f, int di)
+{
+	const struct fz_dom *z = &f->dom[di];
+
+	/* (a vcpu_info, a dummy's upcall_pending, a timer tick, an upcall
+	 * vector: z->lasting) */
+	if (fresh_only || z->lasting || z->fifo || z->callback_via ||
+	    f->scan[di].end != BUCKET)
+		return false;
+	/* op_recreate() may have made it in another configuration. */
+	return z->cfg_max == f->cur->cfg_max[di] &&
+	       z->pcfg == (di == 2 ? f->cur->pcfg2 : 0);
+}
+
+static void recycle(struct fz *f, int di)
+{
+	struct fz_dom *z = &f->dom[di];
+	struct fz_scan *s = scan(f, di);
+	static const unsigned char zero[EVTCHN_PAGE_SIZE];
+	/* What the input reached, not what the harness did after it. */
+	struct evtchn_fuzz_stats keep = stats;
+
+	for (uint32_t p = 1; p < s->end; p++) {
+		struct evtchn_close c = { .port = p };
+
+		if (s->st[p].status != EVTCHNSTAT_closed)
+			CHECK(fz_op_at(z, 0, EVTCHNOP_close, &c, sizeof(c)) ==
+			      0);
+	}
+	if (z->hiwater) {
+		struct evtchn_bind_ipi b = { .vcpu = 0 };
+		struct evtchn_close c = { .port = 1 };
+
+		CHECK(fz_op_at(z, 0, EVTCHNOP_bind_ipi, &b, sizeof(b)) == 0);
+		CHECK(b.port == 1);
+		CHECK(fz_op_at(z, 0, EVTCHNOP_close, &c, sizeof(c)) == 0);
+	}
+	fz_flush(f);
+	CHECK(s->bound == 0 && s->end == BUCKET);
+	verify_dump(f, di); /* nothing bound now */
+	if (memcmp(si(z), zero, EVTCHN_PAGE_SIZE))
+		memset(si(z), 0, EVTCHN_PAGE_SIZE);
+	if (z->paused)
+		CHECK(evtchn_domain_set_paused(z->d, false) == 0);
+	for (uint32_t v = 0; v < z->nr_vcpus; v++)
+		if (z->online[v])
+			CHECK(evtchn_vcpu_set_online(z->d, v, false) == 0);
+	dom_looks_fresh(f, di);
+	stats = keep;
+	stats.recycled++;
+}
+
+/* The end of an input (see "Inputs in a row"). */
+static void teardown(struct fz *f, uint8_t flags)
+{
+	bool any = false;
+
+	stats_ops = stats;
+	for (int di = 0; di < NDOM; di++)
+		any |= f->dom[di].d != NULL;
+	/* The host refuses while domains live. */
+	if (any)
+		CHECK(evtchn_host_destroy(f->h) == -EBUSY);
+	fz_flush(f);
+	/* The whole table of each domain the input reached; the PIRQ table
+	 * port by port where there were PIRQs. */
+	for (int di = 0; di < NDOM; di++) {
+		struct fz_dom *z = &f->dom[di];
+
+		/* (recycle() checks no other port is bound) */
+		if (z->d && z->touched && !z->verified)
+			check_tables(f, di,
+				     recyclable(f, di) ? CHK_BOUND : CHK_WHOLE,
+				     z->pirq_used);
+	}
+	/* Domains go in the order the input says, the tables checked after
+	 * each (peers unbound for it); domain 0, which the checks look
+	 * through, last. */
+	for (int k = 0; k < 2; k++) {
+		int di = (flags & 0x10) ? 1 + k : 2 - k;
+		struct fz_dom *z = &f->dom[di];
+
+		if (!z->d || recyclable(f, di))
+			continue;
+		dom_destroy(f, di);
+		check_all(f, false);
+	}
+	for (int di = 0; di < NDOM; di++)
+		if (f->dom[di].d && f->dom[di].touched && recyclable(f, di))
+			recycle(f, di);
+	if (f->dom[0].d && !recyclable(f, 0))
+		dom_destroy(f, 0);
+	for (int di = 0; di < NDOM; di++)
+		mem_clean(&f->dom[di]);
+	/* Made again for the next input, in the configuration this one had
+	 * (so the allocations of an input and its frees match). */
+	for (int di = 0; di < NDOM && !fresh_only; di++) {
+		struct fz_dom *z = &f->dom[di];
+
+		if (!z->d)
+			dom_create(f, di, f->l32 >> di & 1, f->maxsel[di],
+				   di == 2 ? f->pcfg2 : 0);
+	}
+	for (int di = 0; di < NDOM; di++)
+		f->cur->d[di] = f->dom[di].d;
+}
+
+/*
+ * The host of the input's configuration: the one kept for it, else the
+ * one of its set used longest ago, given this configuration: its domains
+ * of another configuration (recycled: nothing bound) are destroyed, the
+ * others kept.  Its domains become the slots' (dom_create() keeps them).
+ */
+static void host_select(struct fz *f)
+{
+	struct fz_host *set, *hs = NULL;
+	uint32_t cfg_max[NDOM], hash = f->pcfg2;
+
+	for (int di = 0; di < NDOM; di++) {
+		cfg_max[di] = cfg_max_of(f->maxsel[di]);
+		hash = hash * 0x9E3779B1u + cfg_max[di];
+	}
+	set = &f->hosts[(hash ^ hash >> 16) % FZ_SETS * FZ_WAYS];
+	for (unsigned w = 0; w < FZ_WAYS && !hs; w++)
+		if (set[w].h && !memcmp(set[w].cfg_max, cfg_max, sizeof(cfg_max)) &&
+		    set[w].pcfg2 == f->pcfg2)
+			hs = &set[w];
+	if (!hs) {
+		hs = &set[0];
+		for (unsigned w = 1; w < FZ_WAYS; w++)
+			if (set[w].used < hs->used)
+				hs = &set[w];
+		if (!hs->h) {
+			stats.hosts++;
+			CHECK(evtchn_host_create(&hs->h) == 0);
+			/* Time stands still: timers are set, checked, never
+			 * fire. */
+			CHECK(evtchn_host_set_clock(hs->h, fz_clock, NULL) == 0);
+		}
+		for (int di = 0; di < NDOM; di++)
+			if (hs->d[di] &&
+			    (hs->cfg_max[di] != cfg_max[di] ||
+			     (di == 2 && hs->pcfg2 != f->pcfg2))) {
+				CHECK(evtchn_domain_destroy(hs->d[di]) == 0);
+				hs->d[di] = NULL;
+			}
+		memcpy(hs->cfg_max, cfg_max, sizeof(cfg_max));
+		hs->pcfg2 = f->pcfg2;
+	}
+	hs->used = ++f->inputs;
+	f->cur = hs;
+	f->h = hs->h;
+	for (int di = 0; di < NDOM; di++)
+		f->dom[di].d = hs->d[di];
+}
+
+static struct fz *g_fz;
+
+static struct fz *fz_ctx(void)
+{
+	struct fz *f = g_fz;
+
+	if (f)
+		return f;
+	f = g_fz = calloc(1, sizeof(*f));
 	CHECK(f);
+	for (int i = 0; i < NDOM; i++) {
+		f->dom[i].mem = aligned_alloc(EVTCHN_PAGE_SIZE, MEM_SIZE);
+		CHECK(f->dom[i].mem);
+		memset(f->dom[i].mem, 0, MEM_SIZE);
+	}
+	if (evtchn_lone_grace)
+		evtchn_lone_grace(true);
 	if (trace < 0) {
 		const char *e = getenv("EVTCHN_FUZZ_TRACE");
 
 		trace = e && *e && *e != '0';
 	}
+	return f;
+}
+
+int evtchn_fuzz_one(const uint8_t *data, size_t size)
+{
+	struct fz *f = fz_ctx();
+	uint8_t flags;
+
 	f->p = data;
 	f->n = data ? size : 0;
+	f->ops = 0;
 	stats.inputs++;
 	flags = in8(f);
 	for (int i = 0; i < NDOM; i++)
-		max[i] = in8(f);
+		f->maxsel[i] = in8(f);
+	f->l32 = flags & 7;
+	f->pcfg2 = (flags >> 5) & 3;
 	f->check_always = flags & FZ_HDR_CHECK_ALWAYS;
-	CHECK(evtchn_host_create(&f->h) == 0);
-	/* Time stands still: timers are set, checked, never fire. */
-	CHECK(evtchn_host_set_clock(f->h, fz_clock, NULL) == 0);
+	host_select(f);
 	for (int i = 0; i < NDOM; i++)
-		dom_create(f, i, flags >> i & 1, max[i],
-			   i == 2 ? (flags >> 5) & 3 : 0);
+		dom_create(f, i, flags >> i & 1, f->maxsel[i],
+			   i == 2 ? f->pcfg2 : 0);
 
 	while (f->n && f->ops < MAX_OPS) {
 		uint8_t op = in8(f);
@@ -4442,27 +5358,46 @@ int evtchn_fuzz_one(const uint8_t *data, size_t size)
 			op_fifo(f);
 		else
 			op_scribble_fifo(f);
+		fz_flush(f);
 		if (f->check_always || f->ops % FZ_CHECK_EVERY == 0)
 			check_all(f, false);
 	}
-
-	/* Teardown: the host refuses while domains live; domains go in the
-	 * order the input says, the table consistent after each. */
-	CHECK(evtchn_host_destroy(f->h) == -EBUSY);
-	check_all(f, true);
-	for (int k = 0; k < 2; k++) {
-		int di = (flags & 0x10) ? 1 + k : 2 - k;
-
-		if (f->dom[di].d) {
-			dom_destroy(f, di);
-			check_all(f, true);
-		}
-	}
-	dom_destroy(f, 0);
-	CHECK(evtchn_host_destroy(f->h) == 0);
-	for (int i = 0; i < NDOM; i++)
-		free(f->scan[i].st);
-	free(f->before.st);
-	free(f);
+	teardown(f, flags);
 	return 0;
+}
+
+void evtchn_fuzz_fini(void)
+{
+	struct fz *f = fz_ctx();
+
+	/* The domains (recycled: nothing bound) and hosts kept. */
+	for (unsigned i = 0; i < FZ_HOSTS; i++) {
+		struct fz_host *hs = &f->hosts[i];
+
+		if (!hs->h)
+			continue;
+		for (int di = NDOM - 1; di >= 0; di--)
+			if (hs->d[di])
+				CHECK(evtchn_domain_destroy(hs->d[di]) == 0);
+		CHECK(evtchn_host_destroy(hs->h) == 0);
+	}
+	for (int di = 0; di < NDOM; di++) {
+		struct fz_dom *z = &f->dom[di];
+
+#if FZ_HAVE_GUEST
+		if (z->g_ok)
+			evtchn_guest_fini(&z->g);
+#endif
+		free(z->pm);
+		free(z->mem);
+		free(f->scan[di].st);
+		free(f->scan[di].settling);
+	}
+	free(f->before.st);
+	free(f->before.settling);
+	free(dump_text.buf);
+	dump_text.buf = NULL;
+	dump_text.cap = dump_text.len = 0;
+	free(f);
+	g_fz = NULL; /* fz_ctx() makes a new one if called again */
 }

@@ -3,12 +3,14 @@
  * The fuzz entry shared by the libFuzzer target (fuzz_hypercall.c) and the
  * replay test (test_fuzz_replay.c).
  *
- * evtchn_fuzz_one() builds a host (privileged domain 0 with 1 vCPU,
- * unprivileged domains 1 and 2 with 3 and 40 vCPUs, 16 pages of flat guest
- * memory each), runs the input as a sequence of hostile operations, checks
- * every result against a model of Xen's answers (2-level and FIFO ABIs),
- * and aborts when the library breaks a rule.  Returns 0.  Deterministic:
- * the same input does the same thing.
+ * evtchn_fuzz_one() starts from a host with fresh domains (privileged
+ * domain 0 with 1 vCPU, unprivileged domains 1 and 2 with 3 and 40 vCPUs,
+ * 16 pages of guest memory each, zero), runs the input as a sequence of
+ * hostile operations, checks every result against a model of Xen's
+ * answers (2-level and FIFO ABIs), and aborts when the library breaks a
+ * rule.  Returns 0.  Deterministic: the same input does the same thing,
+ * alone or after any other (hosts and domains are kept from input to
+ * input, as fresh ones: "Inputs in a row" in fuzz_core.c).
  *
  * Input format (for hand-made inputs; every byte past the end reads as 0):
  *
@@ -16,7 +18,9 @@
  *     flags bit 0..2: 32-bit shared_info layout for domain 0..2
  *     flags bit 3:    check the whole port table after every operation
  *                     (otherwise every FZ_CHECK_EVERY operations)
- *     flags bit 4:    the teardown destroys domain 1 before domain 2
+ *     flags bit 4:    the teardown destroys domain 1 before domain 2 (the
+ *                     domains it destroys: those a recycle cannot make
+ *                     fresh again)
  *     flags bit 5..6: domain 2's PIRQ configuration PCFG (0..3)
  *     maxN: < 128 the ABI maximum, else fz_max_ports[(maxN - 128) % 16]
  *   then operations, each [op] [operands...], op in the ranges below.
@@ -113,7 +117,8 @@
  *   FZ_OP_RECREATE  b layout max: domain 1 + b % 2 destroyed (re-created
  *                   unless b & 2), or created when absent; layout & 1:
  *                   32-bit; (layout >> 1) % 8: 0..4 PCFG 0, 5..7 PCFG 1..3
- *   FZ_OP_CHECK     (the whole port table, now)
+ *   FZ_OP_CHECK     (the whole port table of each domain the input has
+ *                   reached, now, port by port, and every PIRQ)
  *   FZ_OP_BADCREATE b: a bad evtchn_domain_create() that must fail
  *   FZ_OP_FIFO      DOM mode ...   the FIFO ABI; mode 255 k: bind_ipi
  *                   up to port 4096 + (k % 32) * 64 (k 255, when
@@ -188,8 +193,17 @@ enum {
 #define FZ_CHECK_EVERY 16u
 #define FZ_MEM_PAGES 16u
 
-/* Run one input.  Returns 0; aborts when an invariant is broken. */
+/* Run one input.  Returns 0; aborts when an invariant is broken.  The
+ * host and the domains live on from input to input (see "Inputs in a
+ * row" in fuzz_core.c): each input still starts from fresh domains. */
 int evtchn_fuzz_one(const uint8_t *data, size_t size);
+
+/* Fresh domains made for every input, destroyed at its end (off by
+ * default): the same results, slower. */
+void evtchn_fuzz_set_fresh(int on);
+
+/* Destroy the host and the domains kept between inputs (checked). */
+void evtchn_fuzz_fini(void);
 
 /* Let FZ_OP_FIFO's fill bind all 131,071 FIFO ports (off by default).  Not
  * for the libFuzzer target: every table scan is then 131,072 ports, and
@@ -226,8 +240,14 @@ struct evtchn_fuzz_stats {
 	unsigned long gsi_routed, gsi_edges, gsi_lost;
 	unsigned long callback_vectors, upcall_vectors, upcall_vector_raised;
 	unsigned long pirq_entry_diff;
+	/* Inputs in a row: domains recycled at an input's end, and kept for
+	 * the next input (not made again); hosts made. */
+	unsigned long recycled, reused, hosts;
 };
 const struct evtchn_fuzz_stats *evtchn_fuzz_stats(void);
+/* The same counts as they were when the last input's operations ended,
+ * before the domains were checked whole and left for the next input. */
+const struct evtchn_fuzz_stats *evtchn_fuzz_stats_ops(void);
 /* Whether the reference guest consumer is built in. */
 int evtchn_fuzz_have_guest(void);
 

@@ -4,6 +4,13 @@
 #include "fuzz_restore.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *__asan_default_options(void);
+
+/* As fuzz_hypercall.c: a 32 MB quarantine (ASAN_OPTIONS overrides it). */
+const char *__asan_default_options(void)
+{
+	return "quarantine_size_mb=32";
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -428,6 +428,57 @@ static void reset_while_sender_stalled(void **state)
 #endif
 }
 
+/* Whether @j ends within @ms (then joined). */
+static bool job_ended_within(struct job *j, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	return pthread_timedjoin_np(j->tid, NULL, &ts) == 0;
+}
+
+/*
+ * evtchn_lone_grace() (the fuzzers' shortcut) ends a grace period at once
+ * only while no other thread has entered the read side: alone, a close
+ * does not wait; with a sender stalled inside its read-side section on
+ * another thread, the close waits for it as always.
+ */
+static void lone_grace_waits_for_another_reader(void **state)
+{
+	F;
+	NEED_PARK();
+#ifdef EVTCHN_PARK
+	long p = th_bind_ipi(&f->d1, 1);
+	struct job s = { .fn = do_send, .td = &f->d1, .port = (uint32_t)p };
+	struct job c = { .fn = do_close, .td = &f->d1, .port = (uint32_t)p };
+	unsigned long skips = evtchn_lone_grace(true);
+
+	/* Alone (no thread of an earlier test is left). */
+	assert_int_equal(th_close(&f->d1, (uint32_t)p), 0);
+	assert_true(evtchn_lone_grace(true) > skips);
+	p = th_bind_ipi(&f->d1, 1);
+	s.port = c.port = (uint32_t)p;
+
+	/* A sender on another thread inside its read-side section. */
+	evtchn_park_arm("deliver:port", (uint64_t)p, 1);
+	evtchn_park_arm("port:unpublished", (uint64_t)p, 0);
+	job_start(&s);
+	assert_true(evtchn_park_wait("deliver:port", 1, WAIT_MS));
+	skips = evtchn_lone_grace(true);
+	job_start(&c);
+	assert_true(evtchn_park_wait("port:unpublished", 1, WAIT_MS));
+	assert_false(job_ended_within(&c, 200));
+	evtchn_park_release("deliver:port");
+	assert_int_equal(job_join(&s), 0);
+	assert_int_equal(job_join(&c), 0);
+	assert_int_equal(evtchn_lone_grace(false), skips);
+	evtchn_park_reset();
+#endif
+}
+
 static long do_routes_set(struct job *j)
 {
 	struct evtchn_route r = { .kind = EVTCHN_ROUTE_PORT_TO_FD,
@@ -676,6 +727,7 @@ int main(void)
 		FX_TEST(ipi_close_and_rebind_while_sender_stalled),
 		FX_TEST(reset_while_sender_stalled),
 		FX_TEST(route_replaced_while_sender_stalled),
+		FX_TEST(lone_grace_waits_for_another_reader),
 		cmocka_unit_test(callback_outside_locks_bind_interdomain),
 		cmocka_unit_test(callback_outside_locks_set_callback_via),
 	};
