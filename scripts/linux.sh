@@ -21,6 +21,7 @@ CACHE=${EVTCHN_LINUX_CACHE:-$TOP/build-kvm-run/cache}
 SMP=${SMP:-2}
 L1_MEMORY=3072
 GUEST_MEMORY=384
+GUEST_VCPUS=${LINUX_VCPUS:-$SMP}
 
 NAME=linux
 . scripts/l1.sh
@@ -90,7 +91,8 @@ cp "$GROOT/boot/vmlinuz-$gver" "$INITRD/bzImage"
 
 CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr no5lvl panic=-1 reboot=t xen_emul_unplug=never acpi=off"
 # LINUX_MODES picks some of them; LINUX_OFFLOAD the back end's classes
-# (e.g. --kvm-offload=ipi,loopback); LINUX_LOAD the seconds of ipi-load.
+# (e.g. --kvm-offload=ipi,loopback); LINUX_LOAD the seconds of ipi-load;
+# LINUX_VCPUS the guest's vCPUs (the L1 has SMP).
 MODES=${LINUX_MODES:-"fifo 2level 2level-offload migrate"}
 OFFLOAD=${LINUX_OFFLOAD:---kvm-offload}
 {
@@ -106,7 +108,7 @@ for mode in $MODES; do
 	*offload) args=$OFFLOAD ;;
 	migrate) cmd="\$cmd xen.fifo_events=0"; args="$OFFLOAD --save /snap" ;;
 	esac
-	vmm="/bin/evtchn-vmm --memory $GUEST_MEMORY --vcpus $SMP --timeout 400"
+	vmm="/bin/evtchn-vmm --memory $GUEST_MEMORY --vcpus $GUEST_VCPUS --timeout 400"
 	echo "@@EVTCHN-LINUX-BEGIN \$mode@@"
 	\$vmm --kernel /bzImage --initrd /guest-initrd.gz --cmdline "\$cmd" \$args
 	rc=\$?
