@@ -123,7 +123,8 @@ installed_files() {
 		share/man/man1/evtchn-bench.1 share/man/man1/evtchn-dump.1 \
 		share/man/man1/evtchn-demo.1 share/doc/evtchn/api.md \
 		share/doc/evtchn/conformance.md share/doc/evtchn/tracing.md \
-		share/doc/evtchn/reliability.md; do
+		share/doc/evtchn/reliability.md \
+		share/doc/evtchn/snapshot-format.md; do
 		[ -e "$1/$f" ] || { echo "install: $f missing"; return 1; }
 	done
 }

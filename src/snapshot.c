@@ -16,73 +16,24 @@
  * (EVTCHNOP_bind_interdomain on the same remote port), as backends do when
  * they reconnect.
  *
- * The image is a header and fixed-size records in host byte order; every
- * field is checked before anything is restored, so a hostile or truncated
- * image gives -EINVAL and leaves the domain as it was.
+ * The image's bytes are image.c's (docs/snapshot-format.md): here is what
+ * they mean.  Every value is checked before anything is restored, so a
+ * hostile or truncated image gives -EINVAL (or -EOPNOTSUPP for a newer
+ * library's) and leaves the domain as it was.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "image.h"
 #include "internal.h"
 #include "rcu.h"
 
-#define SNAP_MAGIC "EVTCHNS"
-#define SNAP_VERSION 1u
-
-struct snap_hdr {
-	char magic[8];
-	uint32_t version;
-	uint32_t size;       /* of the whole image */
-	uint32_t nr_vcpus, nr_ports, nr_pirqs, nr_pages; /* records */
-	uint8_t layout, fifo, pad[6];
-	uint64_t callback_via;
-	uint64_t gsi_level;
-	int32_t msi_emu_pirq;
-	uint32_t pad2;
-};
-
-struct snap_vcpu {
-	uint64_t vi_gfn, cb_gfn;
-	uint64_t singleshot, period, periodic_next;
-	uint32_t vi_offset, cb_offset;
-	uint8_t registered, cb_set, upcall_vector, pad;
-	uint32_t tail[EVTCHN_FIFO_MAX_QUEUES];
-	uint32_t pad2;
-};
-
-struct snap_port {
-	uint32_t port;
-	uint32_t vcpu;      /* notify vCPU */
-	uint32_t arg32;     /* remote port (interdomain), pirq (PIRQ) */
-	uint16_t arg16;     /* remote domid (unbound, interdomain), virq */
-	uint8_t state;      /* ECS_* */
-	uint8_t priority;
-	uint8_t fifo_pending, pad;
-	uint16_t lastq;     /* FIFO queue last linked on: vCPU << 4 | prio */
-};
-
-struct snap_pirq {
-	uint32_t pirq;
-	int32_t emuirq;
-	uint8_t allocated, entry, pad[2];
-};
-
-_Static_assert(sizeof(struct snap_hdr) == 64, "snapshot header");
-_Static_assert(sizeof(struct snap_vcpu) == 120, "snapshot vCPU record");
-_Static_assert(sizeof(struct snap_port) == 20, "snapshot port record");
-_Static_assert(sizeof(struct snap_pirq) == 12, "snapshot PIRQ record");
-
 #define VI_SIZE sizeof(struct vcpu_info_x86_64)
 #define WORDS_PER_PAGE (EVTCHN_PAGE_SIZE / sizeof(event_word_t))
-#define MAX_PAGES 128u
 
-static size_t image_size(uint64_t nv, uint64_t np, uint64_t nq, uint64_t ng)
-{
-	return sizeof(struct snap_hdr) + EVTCHN_PAGE_SIZE +
-	       nv * sizeof(struct snap_vcpu) + ng * sizeof(uint64_t) +
-	       np * sizeof(struct snap_port) + nq * sizeof(struct snap_pirq);
-}
+_Static_assert(IMAGE_QUEUES == EVTCHN_FIFO_MAX_QUEUES, "FIFO queues");
+_Static_assert(EVTCHN_IMAGE_FORMAT == IMAGE_FORMAT, "image format");
 
 /* A port the image keeps: bound, and not being closed. */
 static bool port_saved(uint64_t b)
@@ -96,71 +47,58 @@ static bool pirq_saved(struct evtchn_domain *d, uint32_t i)
 	       atomic_load(&d->pirq[i].emuirq) != EMUIRQ_UNBOUND;
 }
 
-/* The image, built under the domain lock. */
-static int save_locked(struct evtchn_domain *d, unsigned char **out,
-		       size_t *len)
+/* The image's values, taken under the domain lock (the timers are not:
+ * they have their own).  @si receives the shared_info page. */
+static int save_locked(struct evtchn_domain *d, struct image *im,
+		       unsigned char *si)
 {
-	uint32_t n = atomic_load(&d->valid_ports), np = 0, nq = 0;
+	uint32_t n = atomic_load(&d->valid_ports);
 	struct fifo_image_vcpu *fv;
-	uint64_t gfns[MAX_PAGES];
-	struct snap_hdr *h;
-	struct snap_vcpu *sv;
-	struct snap_port *sp;
-	struct snap_pirq *sq;
-	unsigned char *buf;
-	int npages;
-	size_t size;
+	struct img_port *sp;
+	struct img_pirq *sq;
+	int npages, rc;
 
 	for (uint32_t port = 1; port < n; port++)
-		np += port_saved(port_bind(port_get(d, port)));
+		im->nr_ports += port_saved(port_bind(port_get(d, port)));
 	for (uint32_t i = 0; i < d->nr_pirqs; i++)
-		nq += pirq_saved(d, i);
+		im->nr_pirqs += pirq_saved(d, i);
 	fv = calloc(d->nr_vcpus, sizeof(*fv));
 	if (!fv)
 		return -ENOMEM;
-	npages = fifo_image_save(d, fv, gfns);
-	size = image_size(d->nr_vcpus, np, nq, npages > 0 ? npages : 0);
-	buf = calloc(1, size);
-	if (!buf) {
-		free(fv);
-		return -ENOMEM;
-	}
-	h = (struct snap_hdr *)buf;
-	memcpy(h->magic, SNAP_MAGIC, sizeof(h->magic));
-	h->version = SNAP_VERSION;
-	h->size = (uint32_t)size;
-	h->nr_vcpus = d->nr_vcpus;
-	h->nr_ports = np;
-	h->nr_pirqs = nq;
-	h->nr_pages = npages > 0 ? (uint32_t)npages : 0;
-	h->layout = (uint8_t)domain_layout(d);
-	h->fifo = npages >= 0;
-	h->callback_via = atomic_load(&d->callback_via);
-	h->gsi_level = atomic_load(&d->gsi_level);
-	h->msi_emu_pirq = atomic_load(&d->msi_emu_pirq);
-	memcpy(buf + sizeof(*h), d->shared_info, EVTCHN_PAGE_SIZE);
-
-	sv = (struct snap_vcpu *)(buf + sizeof(*h) + EVTCHN_PAGE_SIZE);
+	npages = fifo_image_save(d, fv, im->gfns);
+	im->nr_vcpus = d->nr_vcpus;
+	im->nr_pages = npages > 0 ? (uint32_t)npages : 0;
+	im->layout = (uint8_t)domain_layout(d);
+	im->fifo = npages >= 0;
+	im->callback_via = atomic_load(&d->callback_via);
+	im->gsi_level = atomic_load(&d->gsi_level);
+	im->msi_emu_pirq = atomic_load(&d->msi_emu_pirq);
+	memcpy(si, d->shared_info, EVTCHN_PAGE_SIZE);
+	im->shared_info = si;
+	rc = image_alloc(im);
+	if (rc)
+		goto out;
 	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
 		struct evtchn_vcpu *v = &d->vcpu[i];
+		struct img_vcpu *iv = &im->v[i];
 
-		sv[i].registered = v->registered;
+		iv->registered = v->registered;
 		if (v->registered) {
-			sv[i].vi_gfn = v->vi_gfn;
-			sv[i].vi_offset = (uint32_t)(atomic_load(&v->vcpu_info) -
-						     (unsigned char *)v->vi_page);
+			iv->vi_gfn = v->vi_gfn;
+			iv->vi_offset = (uint32_t)(atomic_load(&v->vcpu_info) -
+						   (unsigned char *)v->vi_page);
 		}
-		sv[i].upcall_vector = atomic_load(&v->upcall_vector);
-		sv[i].cb_set = fv[i].cb_set;
-		sv[i].cb_gfn = fv[i].cb_gfn;
-		sv[i].cb_offset = fv[i].cb_offset;
-		memcpy(sv[i].tail, fv[i].tail, sizeof(sv[i].tail));
+		iv->upcall_vector = atomic_load(&v->upcall_vector);
+		iv->cb_set = fv[i].cb_set;
+		iv->cb_gfn = fv[i].cb_gfn;
+		iv->cb_offset = fv[i].cb_offset;
+		memcpy(iv->tail, fv[i].tail, sizeof(iv->tail));
 	}
-	memcpy(sv + d->nr_vcpus, gfns, h->nr_pages * sizeof(uint64_t));
-	sp = (struct snap_port *)((uint64_t *)(sv + d->nr_vcpus) + h->nr_pages);
+	sp = im->p;
 	for (uint32_t port = 1; port < n; port++) {
 		struct evtchn_port *p = port_get(d, port);
 		uint64_t b = port_bind(p);
+		uint16_t lastq;
 
 		if (!port_saved(b))
 			continue;
@@ -172,10 +110,12 @@ static int save_locked(struct evtchn_domain *d, unsigned char **out,
 		sp->arg32 = bind_state(b) == ECS_UNBOUND ? 0 : bind_port(b);
 		sp->priority = atomic_load(&p->priority);
 		sp->fifo_pending = atomic_load(&p->fifo_pending);
-		sp->lastq = atomic_load(&p->fifo_lastq);
+		lastq = atomic_load(&p->fifo_lastq);
+		sp->last_vcpu = lastq >> 4;
+		sp->last_prio = lastq & 15;
 		sp++;
 	}
-	sq = (struct snap_pirq *)sp;
+	sq = im->q;
 	for (uint32_t i = 0; i < d->nr_pirqs; i++) {
 		if (!pirq_saved(d, i))
 			continue;
@@ -185,79 +125,52 @@ static int save_locked(struct evtchn_domain *d, unsigned char **out,
 		sq->entry = d->pirq[i].entry;
 		sq++;
 	}
+out:
 	free(fv);
-	*out = buf;
-	*len = size;
-	return 0;
+	return rc;
 }
 
 int evtchn_domain_save(struct evtchn_domain *d, void **buf, size_t *len)
 {
-	unsigned char *img;
-	struct snap_vcpu *sv;
+	unsigned char *si, *img;
+	struct image im = { 0 };
 	int rc;
 
 	if (!d || !buf || !len)
 		return -EINVAL;
+	si = malloc(EVTCHN_PAGE_SIZE);
+	if (!si)
+		return -ENOMEM;
 	domain_lock(d);
-	rc = save_locked(d, &img, len);
+	rc = save_locked(d, &im, si);
 	domain_unlock(d);
 	if (rc)
-		return rc;
+		goto out;
 	/* The timers, under their own lock. */
-	sv = (struct snap_vcpu *)(img + sizeof(struct snap_hdr) +
-				  EVTCHN_PAGE_SIZE);
 	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
 		struct evtchn_vcpu_timer t;
 
 		evtchn_vcpu_timer_get(d, i, &t);
-		sv[i].singleshot = t.singleshot_ns;
-		sv[i].period = t.period_ns;
-		sv[i].periodic_next = t.periodic_next_ns;
+		im.v[i].singleshot = t.singleshot_ns;
+		im.v[i].period = t.period_ns;
+		im.v[i].periodic_next = t.periodic_next_ns;
 	}
-	*buf = img;
-	return 0;
+	rc = image_encode(&im, &img, len);
+	if (!rc)
+		*buf = img;
+out:
+	image_free(&im);
+	free(si);
+	return rc;
 }
 
 /* --- restore ---------------------------------------------------------- */
 
-struct image {
-	const struct snap_hdr *h;
-	const unsigned char *shared_info;
-	const struct snap_vcpu *v;
-	const uint64_t *gfns;
-	const struct snap_port *p;
-	const struct snap_pirq *q;
-};
-
-static int parse(struct evtchn_domain *d, const void *buf, size_t len,
-		 struct image *im)
-{
-	const unsigned char *b = buf;
-	const struct snap_hdr *h = buf;
-
-	if (len < sizeof(*h) || memcmp(h->magic, SNAP_MAGIC, 8) ||
-	    h->version != SNAP_VERSION || h->size != len)
-		return -EINVAL;
-	if (h->nr_vcpus != d->nr_vcpus || h->nr_pages > MAX_PAGES ||
-	    h->nr_ports >= STORAGE_MAX_PORTS || h->nr_pirqs > d->nr_pirqs ||
-	    image_size(h->nr_vcpus, h->nr_ports, h->nr_pirqs, h->nr_pages) !=
-		    len)
-		return -EINVAL;
-	im->h = h;
-	im->shared_info = b + sizeof(*h);
-	im->v = (const struct snap_vcpu *)(im->shared_info + EVTCHN_PAGE_SIZE);
-	im->gfns = (const uint64_t *)(im->v + h->nr_vcpus);
-	im->p = (const struct snap_port *)(im->gfns + h->nr_pages);
-	im->q = (const struct snap_pirq *)(im->p + h->nr_ports);
-	return 0;
-}
-
 /* The port record for @port, or NULL (records are in port order). */
-static const struct snap_port *find_port(const struct image *im,
-					 uint32_t port)
+static const struct img_port *find_port(const struct image *im,
+					uint32_t port)
 {
-	uint32_t lo = 0, hi = im->h->nr_ports;
+	uint32_t lo = 0, hi = im->nr_ports;
 
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -275,30 +188,29 @@ static const struct snap_port *find_port(const struct image *im,
 /* Every rule a live domain keeps, checked on the image. */
 static int check(struct evtchn_domain *d, const struct image *im)
 {
-	const struct snap_hdr *h = im->h;
 	uint32_t max_ports, vi_align;
 	int rc = -EINVAL;
 	uint8_t *virq_seen = NULL, *pirq_seen = NULL;
 
-	if (h->layout > EVTCHN_LAYOUT_32 || h->fifo > 1 ||
-	    (!h->fifo && h->nr_pages))
+	if (im->layout > EVTCHN_LAYOUT_32 || im->fifo > 1 ||
+	    (!im->fifo && im->nr_pages) || im->nr_pirqs > d->nr_pirqs)
 		return -EINVAL;
-	if (h->callback_via >> 56 > 2)
+	if (im->callback_via >> 56 > 2)
 		return -EINVAL;
-	if (h->gsi_level >> PIRQ_NR_HVM_GSIS)
+	if (im->gsi_level >> PIRQ_NR_HVM_GSIS)
 		return -EINVAL;
-	max_ports = h->fifo ? EVTCHN_FIFO_NR_CHANNELS
-		    : h->layout == EVTCHN_LAYOUT_32 ? EVTCHN_2L_PORTS_32
+	max_ports = im->fifo ? EVTCHN_FIFO_NR_CHANNELS
+		    : im->layout == EVTCHN_LAYOUT_32 ? EVTCHN_2L_PORTS_32
 						   : EVTCHN_2L_PORTS_64;
 	if (max_ports > d->max_evtchn_port + 1)
 		max_ports = d->max_evtchn_port + 1;
-	vi_align = h->layout == EVTCHN_LAYOUT_32
+	vi_align = im->layout == EVTCHN_LAYOUT_32
 			   ? _Alignof(struct vcpu_info_x86_32)
 			   : _Alignof(struct vcpu_info_x86_64);
 	bool any_cb = false;
 
-	for (uint32_t i = 0; i < h->nr_vcpus; i++) {
-		const struct snap_vcpu *v = &im->v[i];
+	for (uint32_t i = 0; i < im->nr_vcpus; i++) {
+		const struct img_vcpu *v = &im->v[i];
 
 		any_cb |= v->cb_set == 1;
 
@@ -308,7 +220,7 @@ static int check(struct evtchn_domain *d, const struct image *im)
 		if (v->registered && (v->vi_offset > EVTCHN_PAGE_SIZE - VI_SIZE ||
 				      (v->vi_offset & (vi_align - 1))))
 			return -EINVAL;
-		if (v->cb_set && !h->fifo)
+		if (v->cb_set && !im->fifo)
 			return -EINVAL;
 		/* the limits evtchn_vcpu_timer_set() applies */
 		if (v->period && !timer_period_valid(v->period))
@@ -316,12 +228,12 @@ static int check(struct evtchn_domain *d, const struct image *im)
 		/* a tail is a port with an event word */
 		for (uint32_t q = 0; q < EVTCHN_FIFO_MAX_QUEUES; q++)
 			if (v->tail[q] &&
-			    (v->tail[q] >= h->nr_pages * WORDS_PER_PAGE ||
+			    (v->tail[q] >= im->nr_pages * WORDS_PER_PAGE ||
 			     !v->cb_set))
 				return -EINVAL;
 	}
 	/* FIFO starts with a vCPU's control block */
-	if (h->fifo && !any_cb)
+	if (im->fifo && !any_cb)
 		return -EINVAL;
 	virq_seen = calloc(NR_VIRQS, d->nr_vcpus);
 	pirq_seen = calloc(d->nr_pirqs, 1);
@@ -329,14 +241,15 @@ static int check(struct evtchn_domain *d, const struct image *im)
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (uint32_t i = 0; i < h->nr_ports; i++) {
-		const struct snap_port *p = &im->p[i], *peer;
+	for (uint32_t i = 0; i < im->nr_ports; i++) {
+		const struct img_port *p = &im->p[i], *peer;
 
 		if (p->port == 0 || p->port >= max_ports ||
 		    (i && p->port <= im->p[i - 1].port) ||
 		    p->vcpu >= d->nr_vcpus ||
 		    p->priority >= EVTCHN_FIFO_MAX_QUEUES ||
-		    p->fifo_pending > 1 || (p->lastq >> 4) >= d->nr_vcpus)
+		    p->fifo_pending > 1 || p->last_vcpu >= d->nr_vcpus ||
+		    p->last_prio >= EVTCHN_FIFO_MAX_QUEUES)
 			goto out;
 		switch (p->state) {
 		case ECS_UNBOUND:
@@ -371,8 +284,8 @@ static int check(struct evtchn_domain *d, const struct image *im)
 		}
 	}
 	memset(pirq_seen, 0, d->nr_pirqs);
-	for (uint32_t i = 0; i < h->nr_pirqs; i++) {
-		const struct snap_pirq *q = &im->q[i];
+	for (uint32_t i = 0; i < im->nr_pirqs; i++) {
+		const struct img_pirq *q = &im->q[i];
 
 		if (q->pirq >= d->nr_pirqs || q->allocated > 1 || q->entry > 1 ||
 		    pirq_seen[q->pirq]++ ||
@@ -387,16 +300,16 @@ static int check(struct evtchn_domain *d, const struct image *im)
 			if (q->emuirq >= 0 && im->q[k].emuirq == q->emuirq)
 				goto out;
 		if (q->emuirq == EMUIRQ_MSI_EMU &&
-		    h->msi_emu_pirq != (int32_t)q->pirq)
+		    im->msi_emu_pirq != (int32_t)q->pirq)
 			goto out;
 	}
 	/* The key names the one PIRQ mapped as an emulated MSI (checked
 	 * above: every such PIRQ is the key), or none. */
-	if (h->msi_emu_pirq != -1) {
+	if (im->msi_emu_pirq != -1) {
 		bool named = false;
 
-		for (uint32_t i = 0; i < h->nr_pirqs; i++)
-			named |= (int32_t)im->q[i].pirq == h->msi_emu_pirq &&
+		for (uint32_t i = 0; i < im->nr_pirqs; i++)
+			named |= (int32_t)im->q[i].pirq == im->msi_emu_pirq &&
 				 im->q[i].emuirq == EMUIRQ_MSI_EMU;
 		if (!named)
 			goto out;
@@ -431,15 +344,16 @@ static bool domain_fresh(struct evtchn_domain *d)
 /* The bindings (lock held, the image checked). */
 static void restore_ports(struct evtchn_domain *d, const struct image *im)
 {
-	for (uint32_t i = 0; i < im->h->nr_ports; i++) {
-		const struct snap_port *sp = &im->p[i];
+	for (uint32_t i = 0; i < im->nr_ports; i++) {
+		const struct img_port *sp = &im->p[i];
 		struct evtchn_port *p = port_get(d, sp->port);
 		uint64_t b;
 
 		port_set_notify(d, sp->port, sp->vcpu);
 		atomic_store(&p->priority, sp->priority);
 		atomic_store(&p->fifo_pending, sp->fifo_pending);
-		atomic_store(&p->fifo_lastq, sp->lastq);
+		atomic_store(&p->fifo_lastq,
+			     (uint16_t)(sp->last_vcpu << 4 | sp->last_prio));
 		switch (sp->state) {
 		case ECS_INTERDOMAIN:
 			b = sp->arg16 == d->domid
@@ -472,8 +386,8 @@ static void restore_ports(struct evtchn_domain *d, const struct image *im)
 
 static void restore_pirqs(struct evtchn_domain *d, const struct image *im)
 {
-	for (uint32_t i = 0; i < im->h->nr_pirqs; i++) {
-		const struct snap_pirq *q = &im->q[i];
+	for (uint32_t i = 0; i < im->nr_pirqs; i++) {
+		const struct img_pirq *q = &im->q[i];
 
 		d->pirq[q->pirq].allocated = q->allocated;
 		d->pirq[q->pirq].entry = q->entry;
@@ -481,8 +395,8 @@ static void restore_pirqs(struct evtchn_domain *d, const struct image *im)
 		if (q->emuirq >= 0)
 			atomic_store(&d->gsi_pirq[q->emuirq], (int32_t)q->pirq);
 	}
-	atomic_store(&d->msi_emu_pirq, im->h->msi_emu_pirq);
-	atomic_store(&d->gsi_level, im->h->gsi_level);
+	atomic_store(&d->msi_emu_pirq, im->msi_emu_pirq);
+	atomic_store(&d->gsi_level, im->gsi_level);
 }
 
 /* Everything that can fail, before anything changes: the vcpu_info pages,
@@ -490,7 +404,7 @@ static void restore_pirqs(struct evtchn_domain *d, const struct image *im)
 static int restore_prepare(struct evtchn_domain *d, const struct image *im,
 			   void **vi_page)
 {
-	uint32_t top = im->h->nr_ports ? im->p[im->h->nr_ports - 1].port : 0;
+	uint32_t top = im->nr_ports ? im->p[im->nr_ports - 1].port : 0;
 	int rc;
 
 	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
@@ -518,11 +432,12 @@ int evtchn_domain_restore(struct evtchn_domain *d, const void *buf,
 
 	if (!d || !buf)
 		return -EINVAL;
-	rc = parse(d, buf, len, &im);
-	if (!rc)
-		rc = check(d, &im);
+	rc = image_decode(buf, len, d->nr_vcpus, &im);
 	if (rc)
 		return rc;
+	rc = check(d, &im);
+	if (rc)
+		goto out_free;
 	vi_page = calloc(d->nr_vcpus, sizeof(*vi_page));
 	fv = calloc(d->nr_vcpus, sizeof(*fv));
 	if (!vi_page || !fv) {
@@ -542,14 +457,14 @@ int evtchn_domain_restore(struct evtchn_domain *d, const void *buf,
 		goto out;
 	}
 	rc = restore_prepare(d, &im, vi_page);
-	if (!rc && im.h->fifo)
-		rc = fifo_image_restore(d, fv, im.gfns, im.h->nr_pages);
+	if (!rc && im.fifo)
+		rc = fifo_image_restore(d, fv, im.gfns, im.nr_pages);
 	if (rc)
 		goto out;
 	/* From here nothing fails. */
-	atomic_store_explicit(&d->layout, im.h->layout, memory_order_relaxed);
+	atomic_store_explicit(&d->layout, im.layout, memory_order_relaxed);
 	memcpy(d->shared_info, im.shared_info, EVTCHN_PAGE_SIZE);
-	atomic_store_explicit(&d->callback_via, im.h->callback_via,
+	atomic_store_explicit(&d->callback_via, im.callback_via,
 			      memory_order_release);
 	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
 		struct evtchn_vcpu *v = &d->vcpu[i];
@@ -595,5 +510,6 @@ out:
 out_free:
 	free(vi_page);
 	free(fv);
+	image_free(&im);
 	return rc;
 }

@@ -292,6 +292,244 @@ static void pending_upcall_raised_again(void **state)
 	free(img);
 }
 
+/* --- the image format (docs/snapshot-format.md) ---------------------- */
+
+#define HDR_SIZE 32u
+#define SEC_HDR 16u
+#define SEC_REQUIRED 1u
+#define SEC_SHARED_INFO 2u
+#define SEC_TIMERS 4u
+
+static uint32_t le32(const unsigned char *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+	return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* The offset of section @type's header in a format-2 image, or 0. */
+static size_t find_section(const unsigned char *img, size_t len,
+			   uint32_t type)
+{
+	for (size_t off = le32(img + 12); off + SEC_HDR <= len;
+	     off += SEC_HDR + ((le64(img + off + 8) + 7) & ~7ull))
+		if (le32(img + off) == type)
+			return off;
+	return 0;
+}
+
+/* @img with a section { @type, @flags, @plen bytes of 0x5a } inserted
+ * before the one at @at (or at the end: @at == len); in a new buffer. */
+static unsigned char *add_section(const unsigned char *img, size_t len,
+				  size_t at, uint32_t type, uint32_t flags,
+				  size_t plen, size_t *out_len)
+{
+	size_t slen = SEC_HDR + ((plen + 7) & ~(size_t)7);
+	unsigned char *out = calloc(1, len + slen);
+
+	assert_non_null(out);
+	memcpy(out, img, at);
+	put32(out + at, type);
+	put32(out + at + 4, flags);
+	put64(out + at + 8, plen);
+	memset(out + at + SEC_HDR, 0x5a, plen);
+	memcpy(out + at + slen, img + at, len - at);
+	put64(out + 16, len + slen);
+	put32(out + 28, le32(img + 28) + 1);
+	*out_len = len + slen;
+	return out;
+}
+
+/* A restore into a fresh domain 9 of @h gives @want; when it refuses, the
+ * domain is still fresh (@good restores after it). */
+static void restore_as(struct evtchn_host *h, const void *img, size_t len,
+		       int want, const void *good, size_t good_len)
+{
+	struct th_domain td;
+	struct th_domain_opts o = { .domid = 9, .nr_vcpus = 3 };
+
+	assert_int_equal(th_domain_create(h, &td, &o), 0);
+	assert_int_equal(evtchn_domain_restore(td.d, img, len), want);
+	if (want)
+		assert_int_equal(evtchn_domain_restore(td.d, good, good_len),
+				 0);
+	th_domain_destroy(&td);
+}
+
+/* The image this library writes: format 2, every section required, the
+ * header's size and count right. */
+static void image_layout(void **state)
+{
+	M;
+	struct evtchn_image_info info;
+	unsigned char *img;
+	size_t len;
+
+	build_state(m);
+	assert_int_equal(evtchn_domain_save(m->g[0].d, (void **)&img, &len), 0);
+	assert_memory_equal(img, "EVTCHNS", 8);
+	assert_int_equal(le32(img + 8), EVTCHN_IMAGE_FORMAT);
+	assert_int_equal(le32(img + 12), HDR_SIZE);
+	assert_int_equal(le64(img + 16), len);
+	assert_int_equal(le32(img + 24), 0);
+	assert_int_equal(len % 8, 0);
+	assert_int_equal(evtchn_image_inspect(img, len, &info), 0);
+	assert_int_equal(info.format, 2);
+	assert_int_equal(info.nr_sections, 6); /* 2-level: no FIFO sections */
+	assert_int_equal(info.nr_skipped, 0);
+	assert_int_equal(info.unknown_required, 0);
+	assert_int_equal(le32(img + find_section(img, len, SEC_SHARED_INFO) +
+			      4),
+			 SEC_REQUIRED);
+	assert_memory_equal(img + find_section(img, len, SEC_SHARED_INFO) +
+				    SEC_HDR,
+			    evtchn_domain_shared_info(m->g[0].d),
+			    EVTCHN_PAGE_SIZE);
+	free(img);
+}
+
+/* A newer library's optional section is skipped, wherever it is: the
+ * restore gives the same domain as without it. */
+static void unknown_optional_section(void **state)
+{
+	M;
+	struct evtchn_image_info info;
+	struct th_domain_opts o = { .domid = 1, .nr_vcpus = 3 };
+	unsigned char *img, *more, *again;
+	size_t len, mlen, alen;
+	void *img2;
+	size_t len2;
+
+	build_state(m);
+	assert_int_equal(evtchn_domain_save(m->g[0].d, (void **)&img, &len), 0);
+	/* first, between two, last; payloads padded or not */
+	more = add_section(img, len, HDR_SIZE, 0x1000, 0, 13, &mlen);
+	again = add_section(more, mlen,
+			    find_section(more, mlen, SEC_TIMERS), 0x7fffffff,
+			    0xfffffffe, 0, &alen);
+	free(more);
+	more = add_section(again, alen, alen, 0x1001, 0, 4096, &mlen);
+	free(again);
+	assert_int_equal(evtchn_image_inspect(more, mlen, &info), 0);
+	assert_int_equal(info.nr_sections, 9);
+	assert_int_equal(info.nr_skipped, 3);
+	assert_int_equal(info.unknown_required, 0);
+	memcpy(m->g[1].mem, m->g[0].mem, TH_MEM_SIZE);
+	assert_int_equal(evtchn_domain_restore(m->g[1].d, more, mlen), 0);
+	/* the same domain: it saves what one restored from the image
+	 * without the sections saves */
+	assert_int_equal(evtchn_domain_save(m->g[1].d, &img2, &len2), 0);
+	th_domain_destroy(&m->g[1]);
+	assert_int_equal(th_domain_create(m->h[1], &m->g[1], &o), 0);
+	memcpy(m->g[1].mem, m->g[0].mem, TH_MEM_SIZE);
+	assert_int_equal(evtchn_domain_restore(m->g[1].d, img, len), 0);
+	free(img);
+	assert_int_equal(evtchn_domain_save(m->g[1].d, (void **)&img, &len),
+			 0);
+	assert_int_equal(len2, len);
+	assert_memory_equal(img2, img, len);
+	free(img2);
+	free(more);
+	free(img);
+}
+
+/* A newer library's required section, a newer format or an unknown
+ * header flag: -EOPNOTSUPP, the domain as it was, and
+ * evtchn_image_inspect() says why. */
+static void newer_image_refused(void **state)
+{
+	M;
+	struct evtchn_image_info info;
+	unsigned char *img, *more;
+	size_t len, mlen;
+
+	build_state(m);
+	assert_int_equal(evtchn_domain_save(m->g[0].d, (void **)&img, &len), 0);
+	more = add_section(img, len, find_section(img, len, SEC_TIMERS),
+			   0x1234, SEC_REQUIRED, 40, &mlen);
+	restore_as(m->h[1], more, mlen, -EOPNOTSUPP, img, len);
+	assert_int_equal(evtchn_image_inspect(more, mlen, &info),
+			 -EOPNOTSUPP);
+	assert_int_equal(info.format, 2);
+	assert_int_equal(info.unknown_required, 0x1234);
+	/* damage wins over what is unknown */
+	put64(more + 16, mlen + 8);
+	assert_int_equal(evtchn_image_inspect(more, mlen, &info), -EINVAL);
+	restore_as(m->h[1], more, mlen, -EINVAL, img, len);
+	free(more);
+
+	more = malloc(len);
+	assert_non_null(more);
+	memcpy(more, img, len);
+	put32(more + 24, 1u << 31); /* a header flag */
+	restore_as(m->h[1], more, len, -EOPNOTSUPP, img, len);
+	assert_int_equal(evtchn_image_inspect(more, len, &info), -EOPNOTSUPP);
+	assert_int_equal(info.unknown_flags, 1u << 31);
+	memcpy(more, img, len);
+	put32(more + 8, EVTCHN_IMAGE_FORMAT + 1);
+	restore_as(m->h[1], more, len, -EOPNOTSUPP, img, len);
+	assert_int_equal(evtchn_image_inspect(more, len, &info), -EOPNOTSUPP);
+	assert_int_equal(info.format, EVTCHN_IMAGE_FORMAT + 1);
+	put32(more + 8, 0);
+	restore_as(m->h[1], more, len, -EINVAL, img, len);
+	free(more);
+	free(img);
+}
+
+/* Damage to the structure is -EINVAL: a section twice, one missing, a
+ * length past the end, padding that is not zero, a wrong count. */
+static void damaged_structure(void **state)
+{
+	M;
+	unsigned char *img, *bad;
+	size_t len, blen, si;
+
+	build_state(m);
+	assert_int_equal(evtchn_domain_save(m->g[0].d, (void **)&img, &len), 0);
+	si = find_section(img, len, SEC_SHARED_INFO);
+	bad = add_section(img, len, len, SEC_TIMERS, SEC_REQUIRED, 72, &blen);
+	restore_as(m->h[1], bad, blen, -EINVAL, img, len); /* twice */
+	put32(bad + len, 0); /* type 0 */
+	restore_as(m->h[1], bad, blen, -EINVAL, img, len);
+	free(bad);
+	bad = malloc(len);
+	assert_non_null(bad);
+	memcpy(bad, img, len);
+	put32(bad + si, 0x4000); /* shared_info becomes an unknown section */
+	restore_as(m->h[1], bad, len, -EOPNOTSUPP, img, len);
+	put32(bad + si + 4, 0);  /* optional: skipped, and then missing */
+	restore_as(m->h[1], bad, len, -EINVAL, img, len);
+	memcpy(bad, img, len);
+	put64(bad + si + 8, len); /* past the end */
+	restore_as(m->h[1], bad, len, -EINVAL, img, len);
+	memcpy(bad, img, len);
+	put64(bad + si + 8, EVTCHN_PAGE_SIZE - 1); /* a byte of padding */
+	restore_as(m->h[1], bad, len, -EINVAL, img, len);
+	memcpy(bad, img, len);
+	put32(bad + 28, le32(img + 28) + 1); /* count */
+	restore_as(m->h[1], bad, len, -EINVAL, img, len);
+	memcpy(bad, img, len);
+	put32(bad + 12, 24); /* header size */
+	restore_as(m->h[1], bad, len, -EINVAL, img, len);
+	free(bad);
+	free(img);
+}
+
 /* Every byte of the image but shared_info (guest data) mutated: the
  * restore either accepts a consistent state or refuses and changes
  * nothing; never a crash (the suite runs under ASan and UBSan). */
@@ -299,13 +537,14 @@ static void hostile_images(void **state)
 {
 	M;
 	unsigned char *img, *bad;
-	size_t len;
+	size_t len, si;
 	unsigned accepted = 0, refused = 0;
 	static const uint8_t flips[] = { 0x01, 0x80, 0xff };
 	FILE *null = fopen("/dev/null", "w");
 
 	build_state(m);
 	assert_int_equal(evtchn_domain_save(m->g[0].d, (void **)&img, &len), 0);
+	si = find_section(img, len, SEC_SHARED_INFO) + SEC_HDR;
 	bad = malloc(len);
 	/* short, long, foreign */
 	assert_int_equal(evtchn_domain_restore(m->g[1].d, img, len - 1),
@@ -316,7 +555,7 @@ static void hostile_images(void **state)
 	assert_int_equal(evtchn_domain_restore(m->dom0[1].d, img, len),
 			 -EINVAL); /* 1 vCPU, not 3 */
 	for (size_t off = 0; off < len; off++) {
-		if (off == 64)
+		if (off == si)
 			off += EVTCHN_PAGE_SIZE; /* shared_info */
 		for (size_t k = 0; k < sizeof(flips); k++) {
 			struct th_domain td;
@@ -327,7 +566,9 @@ static void hostile_images(void **state)
 			bad[off] ^= flips[k];
 			assert_int_equal(th_domain_create(m->h[1], &td, &o), 0);
 			rc = evtchn_domain_restore(td.d, bad, len);
-			assert_true(rc == 0 || rc == -EINVAL);
+			/* -EOPNOTSUPP: a type, flag or format made unknown */
+			assert_true(rc == 0 || rc == -EINVAL ||
+				    rc == -EOPNOTSUPP);
 			if (rc == 0) {
 				accepted++;
 				assert_true(evtchn_domain_dump(td.d, null) >= 0);
@@ -389,6 +630,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(pending_upcall_raised_again,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(image_layout, setup, teardown),
+		cmocka_unit_test_setup_teardown(unknown_optional_section, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(newer_image_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(damaged_structure, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(hostile_images, setup, teardown),
 		cmocka_unit_test(random_image_mutations),
 	};

@@ -11,6 +11,7 @@
  * __HYPERVISOR_event_channel_op to the old compat hypercall 16. */
 #define __XEN_TOOLS__ 1
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,13 @@ int main(void)
 		return 1;
 	rc = evtchn_domain_restore(dom2, img, len);
 	printf("restored a %zu-byte image: %ld\n", len, rc);
+	if (rc == -EOPNOTSUPP) { /* a newer libevtchn's image: say why */
+		struct evtchn_image_info info;
+
+		evtchn_image_inspect(img, len, &info);
+		printf("image format %u needs section %u\n", info.format,
+		       info.unknown_required);
+	}
 	free(img);
 	if (rc)
 		return 1;

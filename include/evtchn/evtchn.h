@@ -360,12 +360,43 @@ EVTCHN_API int evtchn_upcall_level_update(struct evtchn_domain *d);
  *   VMM sets them up again; an interdomain channel to another domain comes
  *   back unbound for that domain, which binds it again with
  *   EVTCHNOP_bind_interdomain (or evtchn_backend_bind_interdomain()) on the
- *   same port.  Any thread; not from a callback.
+ *   same port.  -EOPNOTSUPP (nothing changed) for an image of a newer
+ *   library that holds state this one cannot restore: a newer format, or a
+ *   section marked required that this library does not know; sections it
+ *   does not know and that are not marked required are skipped.  Any
+ *   thread; not from a callback.
+ * The image is little-endian and the same on every host; this library
+ * writes format EVTCHN_IMAGE_FORMAT and restores every earlier format
+ * (docs/snapshot-format.md).
  */
 EVTCHN_API int evtchn_domain_save(struct evtchn_domain *d, void **buf,
 				  size_t *len);
 EVTCHN_API int evtchn_domain_restore(struct evtchn_domain *d, const void *buf,
 				     size_t len);
+
+/* The image format this library writes. */
+#define EVTCHN_IMAGE_FORMAT 2
+
+/*
+ * What an image is, for a VMM to say why a restore refused it.
+ * evtchn_image_inspect() reads the structure of the image at @buf (not its
+ * values: those only a restore checks) and fills @info.  Returns 0 when
+ * this library knows everything the image says a restore needs, -EINVAL for
+ * a damaged or foreign image, -EOPNOTSUPP when the image needs what this
+ * library lacks (@info says what).  Any thread; touches no domain.
+ */
+struct evtchn_image_info {
+	uint32_t format;           /* the image's format */
+	uint32_t nr_sections;      /* its sections (format 2 and later) */
+	uint32_t nr_skipped;       /* sections a restore skips: optional ones
+				    * this library does not know */
+	uint32_t unknown_required; /* the first section type this library does
+				    * not know and a restore needs; 0: none */
+	uint32_t unknown_flags;    /* header flags this library does not know */
+};
+
+EVTCHN_API int evtchn_image_inspect(const void *buf, size_t len,
+				    struct evtchn_image_info *info);
 
 /* Whether vCPU @vcpu is in SCHEDOP_poll now (1), or not (0). */
 EVTCHN_API int evtchn_vcpu_polling(struct evtchn_domain *d, uint32_t vcpu);

@@ -10,7 +10,9 @@
  * The file is this example's own: a header, then records { tag, vCPU,
  * length, bytes } in host byte order, for the same evtchn-vmm build on
  * the same kind of host.  The library's image inside is what a VMM
- * migrates between versions of libevtchn.
+ * migrates between versions of libevtchn (little-endian, readable by every
+ * later release; docs/snapshot-format.md); when a restore refuses it as a
+ * newer library's (-EOPNOTSUPP), evtchn_image_inspect() says why.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -274,6 +276,29 @@ static int restore_record(struct vmm *vm, const struct snap_record *r,
 	return ioctl(v->fd, req, p) ? -errno : 0;
 }
 
+/* Why the library refused its image: a newer libevtchn's. */
+static void explain_image(const void *img, size_t len)
+{
+	struct evtchn_image_info info;
+
+	(void)evtchn_image_inspect(img, len, &info);
+	if (info.format > EVTCHN_IMAGE_FORMAT)
+		fprintf(stderr,
+			"evtchn-vmm: libevtchn image format %u; this libevtchn "
+			"reads up to %d\n",
+			info.format, EVTCHN_IMAGE_FORMAT);
+	else if (info.unknown_required)
+		fprintf(stderr,
+			"evtchn-vmm: the libevtchn image needs section type "
+			"%#x, which this libevtchn does not know\n",
+			info.unknown_required);
+	else if (info.unknown_flags)
+		fprintf(stderr,
+			"evtchn-vmm: the libevtchn image has flags %#x, which "
+			"this libevtchn does not know\n",
+			info.unknown_flags);
+}
+
 int vmm_snapshot_restore(struct vmm *vm, const char *path)
 {
 	struct snap_header h;
@@ -328,6 +353,8 @@ int vmm_snapshot_restore(struct vmm *vm, const char *path)
 					   EVTCHN_PAGE_SIZE);
 	if (!rc)
 		rc = evtchn_domain_restore(vm->dom, img, img_len);
+	if (rc == -EOPNOTSUPP)
+		explain_image(img, img_len);
 	free(img);
 	return rc;
 }
