@@ -94,13 +94,14 @@ for m in $($bb cat /mod/order); do $bb insmod /mod/$m.ko || echo "insmod $m fail
 HEAD
 }
 
-# One TCG thread for all of L1's vCPUs (thread=single): with a thread per
+# L1_QEMU_ARGS: more QEMU options, for experiments (e.g. "-icount
+# shift=auto").  One TCG thread for all of L1's vCPUs (thread=single): with a thread per
 # vCPU, QEMU now and then lets one vCPU run code another has just patched
 # (the L1 kernel flips static keys with text_poke_bp()), and L1 dies of an
 # "Oops: int3".  One thread is not slower here, the host having two cores.
 l1_boot_once() {
 	echo "$NAME: booting $kver under QEMU (TCG, -cpu max, $SMP vCPUs), evtchn-vmm inside"
-	timeout "${L1_TIMEOUT:-540}" qemu-system-x86_64 -machine q35 -accel tcg,thread=single -cpu max \
+	timeout "${L1_TIMEOUT:-540}" qemu-system-x86_64 -machine q35 -accel tcg,thread=single -cpu max ${L1_QEMU_ARGS:-} \
 		-m "${L1_MEMORY:-1024}" -smp "$SMP" -nographic -no-reboot \
 		-kernel "$ROOT/boot/vmlinuz-$kver" -initrd "$WORK/initrd.gz" \
 		-append "console=ttyS0 panic=-1 loglevel=4" \

@@ -343,6 +343,13 @@ static void handle_io(struct vmm_vcpu *v)
 				      r->io.direction == KVM_EXIT_IO_OUT,
 				      data + i * r->io.size);
 		return;
+	case 0x70 ... 0x71:
+		vmm_count(vm, EXIT_IO_OTHER);
+		for (uint32_t i = 0; i < r->io.count; i++)
+			vmm_rtc_io(vm, r->io.port,
+				   r->io.direction == KVM_EXIT_IO_OUT,
+				   data + i * r->io.size);
+		return;
 	case VMM_PORT_LOAD:
 		vmm_count(vm, EXIT_IO_OTHER);
 		if (r->io.direction == KVM_EXIT_IO_OUT)

@@ -209,7 +209,8 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	static struct vmm vm = { .nr_vcpus = 2, .status = -1,
-				 .ram_size = VMM_RAM_SIZE };
+				 .ram_size = VMM_RAM_SIZE,
+				 .rtc_b = VMM_RTC_REG_B_DEFAULT };
 	const char *guest = NULL, *restore = NULL, *kernel = NULL;
 	const char *initrd = NULL, *cmdline = "console=ttyS0";
 	unsigned long timeout = 60;

@@ -56,6 +56,7 @@ struct vmm {
 	bool is_linux;                /* --kernel: a bzImage (linux.c) */
 	uint64_t boot_params;        /* its zero page */
 	struct vmm_serial *serial;   /* serial.c: COM1 */
+	_Atomic uint8_t rtc_index, rtc_b; /* rtc.c: the CMOS clock */
 	uint32_t nr_vcpus;
 	struct vmm_vcpu vcpu[VMM_MAX_VCPUS];
 	uint32_t next_slot;          /* KVM memory slots in use */
@@ -105,6 +106,10 @@ void vmm_serial_io(struct vmm *vm, uint16_t port, bool out, uint8_t *data);
 #define VMM_SERIAL_STATE 8
 void vmm_serial_save(struct vmm *vm, unsigned char *state);
 void vmm_serial_restore(struct vmm *vm, const unsigned char *state);
+
+/* rtc.c: the CMOS clock (ports 0x70 and 0x71): the host's time, read only */
+#define VMM_RTC_REG_B_DEFAULT 0x02
+void vmm_rtc_io(struct vmm *vm, uint16_t port, bool out, uint8_t *data);
 
 /* xen.c */
 int vmm_xen_setup(struct vmm *vm);

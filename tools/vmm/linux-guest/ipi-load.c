@@ -2,11 +2,14 @@
 /*
  * A load that makes a guest's CPUs wake each other, and the proof in
  * /proc/interrupts that Xen's event channels carried it: one thread per
- * CPU, pinned, passing a token round the ring with futex waits and wakes
- * (a wake of a sleeping CPU is a reschedule IPI), and now and then a page
- * all of them write is taken away (MADV_DONTNEED: a TLB shootdown, a
- * call-function IPI to the others).  Afterwards each CPU's timerN, reschedN, callfuncN and
- * callfuncsingleN rows must have grown.
+ * CPU, pinned, passing a token round the ring with futex waits and wakes,
+ * and now and then a page all of them write is taken away (MADV_DONTNEED:
+ * a TLB shootdown, a call-function IPI to the others).  A wake of an idle
+ * CPU is queued on it with a call-function-single IPI; so that the wakes
+ * also make reschedule IPIs, the second half of the load adds a spinning
+ * SCHED_IDLE thread on every CPU: a woken thread then preempts it, and
+ * the waker tells that CPU with a reschedule IPI.  Afterwards each CPU's
+ * timerN, reschedN, callfuncN and callfuncsingleN rows must have grown.
  *
  *   ipi-load [SECONDS [MARK-PORT [idle]]]
  *
@@ -45,7 +48,7 @@ static const char *const rows[] = { "timer", "resched", "callfunc",
 
 static int ncpu;
 static _Atomic int token;        /* whose turn */
-static _Atomic bool stop;
+static _Atomic bool stop, hogs_stop;
 static _Atomic unsigned long passes;
 static volatile char *shared_page;
 
@@ -76,6 +79,21 @@ static void *ring(void *arg)
 		futex(&token, FUTEX_WAKE, ncpu);
 	}
 	futex(&token, FUTEX_WAKE, ncpu);
+	return NULL;
+}
+
+/* A spinning thread on CPU @arg that any other thread preempts. */
+static void *hog(void *arg)
+{
+	struct sched_param none = { 0 };
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET((int)(long)arg, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
+	while (!atomic_load_explicit(&hogs_stop, memory_order_relaxed))
+		;
 	return NULL;
 }
 
@@ -125,12 +143,13 @@ static void read_counts(unsigned long c[NR_ROWS][MAX_CPUS])
 int main(int argc, char **argv)
 {
 	static unsigned long before[NR_ROWS][MAX_CPUS], after[NR_ROWS][MAX_CPUS];
-	pthread_t t[MAX_CPUS];
+	pthread_t t[MAX_CPUS], h[MAX_CPUS];
+	bool hogs = false;
 	int secs = argc > 1 ? atoi(argv[1]) : 3, failed = 0;
 	int mark = argc > 2 ? (int)strtol(argv[2], NULL, 0) : 0;
 	bool idle = argc > 3 && !strcmp(argv[3], "idle");
 	unsigned long ipis = 0, ticks = 0;
-	struct timespec end, now;
+	struct timespec end, half, now;
 
 	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu > MAX_CPUS)
@@ -155,7 +174,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ncpu; i++)
 		pthread_create(&t[i], NULL, ring, (void *)(long)i);
 	clock_gettime(CLOCK_MONOTONIC, &end);
+	half = end;
 	end.tv_sec += secs;
+	half.tv_sec += secs / 2;
 	shared_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (shared_page == MAP_FAILED)
@@ -168,6 +189,13 @@ int main(int argc, char **argv)
 		if (shared_page)
 			madvise((void *)shared_page, 4096, MADV_DONTNEED);
 		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!hogs && (now.tv_sec > half.tv_sec ||
+			      (now.tv_sec == half.tv_sec &&
+			       now.tv_nsec >= half.tv_nsec))) {
+			for (int i = 0; i < ncpu; i++)
+				pthread_create(&h[i], NULL, hog, (void *)(long)i);
+			hogs = true;
+		}
 	} while (now.tv_sec < end.tv_sec ||
 		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
 	atomic_store(&stop, true);
@@ -175,6 +203,9 @@ int main(int argc, char **argv)
 	futex(&token, FUTEX_WAKE, ncpu);
 	for (int i = 0; i < ncpu; i++)
 		pthread_join(t[i], NULL);
+	atomic_store(&hogs_stop, true);
+	for (int i = 0; hogs && i < ncpu; i++)
+		pthread_join(h[i], NULL);
 	if (mark)
 		outb(2, (unsigned short)mark);
 	read_counts(after);
