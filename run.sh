@@ -6,13 +6,14 @@
 #   ./run.sh test        install what is needed, run every test: the suite,
 #                        the suite under ASan+UBSan, the threaded tests
 #                        under TSan, the Xen oracle, the nested-KVM run
-#                        (not yet the Linux guest: docs/vmm.md)
+#                        and the Linux guest on it
 #   ./run.sh asan|tsan   one sanitizer run only
 #   ./run.sh oracle      compare with a real Xen 4.17 booted under QEMU
 #   ./run.sh kvm         evtchn-vmm and its test guest on a real KVM (nested
 #                        in QEMU: Debian's 6.12 kernel with kvm-amd)
 #   ./run.sh linux       Debian's 6.1 Linux as a Xen HVM guest of evtchn-vmm
-#                        on the same nested KVM (FIFO, 2-level, back end)
+#                        on the same nested KVM (FIFO, 2-level, back end,
+#                        saved and restored; 2 and 4 vCPUs)
 #   ./run.sh fuzz [SEC]  run the libFuzzer target (clang) for SEC seconds
 #   ./run.sh fuzz-restore [SEC]  the same for hostile snapshot images
 #   ./run.sh bench [ARG] install gnuplot, build optimised (build-bench), run
@@ -193,6 +194,7 @@ test)
 	run_tsan
 	run_oracle
 	run_kvm
+	run_linux
 	summary
 	;;
 oracle)

@@ -412,6 +412,117 @@ static void dump_regs(struct vmm_vcpu *v, const char *why)
 		fprintf(stderr, "evtchn-vmm: vCPU %u: %s\n", v->id, why);
 }
 
+/* @len bytes of the guest at virtual address @gva, as the vCPU sees them */
+static void dump_bytes(struct vmm *vm, struct vmm_vcpu *v, const char *what,
+		       uint64_t gva, unsigned len)
+{
+	fprintf(stderr, "evtchn-vmm: vCPU %u: %s (%#llx):", v->id, what,
+		(unsigned long long)gva);
+	for (unsigned i = 0; i < len; i++) {
+		struct kvm_translation tr = { .linear_address = gva + i };
+
+		if (ioctl(v->fd, KVM_TRANSLATE, &tr) || !tr.valid ||
+		    tr.physical_address >= vm->ram_size) {
+			fprintf(stderr, " ??");
+			continue;
+		}
+		fprintf(stderr, " %02x", vm->ram[tr.physical_address]);
+	}
+	fprintf(stderr, "\n");
+}
+
+/* The vCPU's upcall flags and selector word in its vcpu_info, and the
+ * vectors its local APIC has requested and has in service. */
+static void dump_upcall(struct vmm *vm, struct vmm_vcpu *v)
+{
+	uint64_t gpa = atomic_load(&v->vcpu_info_gpa);
+	const unsigned char *vi = NULL;
+	struct kvm_lapic_state apic;
+	uint64_t sel = 0;
+
+	if (gpa && gpa + 16 <= vm->ram_size)
+		vi = vm->ram + gpa;
+	else if (!gpa && v->id < 32)
+		vi = (const unsigned char *)evtchn_domain_shared_info(vm->dom) +
+		     v->id * 64;
+	if (vi) {
+		memcpy(&sel, vi + 8, sizeof(sel));
+		fprintf(stderr,
+			"evtchn-vmm: vCPU %u: vcpu_info%s upcall_pending %u "
+			"upcall_mask %u pending_sel %#llx\n",
+			v->id, gpa ? "" : " (in shared_info)", vi[0], vi[1],
+			(unsigned long long)sel);
+	}
+	if (ioctl(v->fd, KVM_GET_LAPIC, &apic) == 0) {
+		fprintf(stderr, "evtchn-vmm: vCPU %u: local APIC IRR", v->id);
+		for (int i = 7; i >= 0; i--) {
+			uint32_t w;
+
+			memcpy(&w, apic.regs + 0x200 + 16 * i, sizeof(w));
+			fprintf(stderr, " %08x", w);
+		}
+		fprintf(stderr, " ISR");
+		for (int i = 7; i >= 0; i--) {
+			uint32_t w;
+
+			memcpy(&w, apic.regs + 0x100 + 16 * i, sizeof(w));
+			fprintf(stderr, " %08x", w);
+		}
+		fprintf(stderr, "\n");
+	}
+}
+
+void vmm_dump_machine(struct vmm *vm)
+{
+	uint64_t now = evtchn_host_now(vm->host);
+	static const char *const mp[] = { "runnable", "uninitialized",
+					  "init-received", "halted",
+					  "sipi-received" };
+
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		struct vmm_vcpu *v = &vm->vcpu[i];
+		struct kvm_regs regs;
+		struct kvm_mp_state st;
+		struct kvm_vcpu_events ev;
+		struct evtchn_vcpu_timer t;
+
+		if (ioctl(v->fd, KVM_GET_REGS, &regs) ||
+		    ioctl(v->fd, KVM_GET_MP_STATE, &st) ||
+		    ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev)) {
+			fprintf(stderr, "evtchn-vmm: vCPU %u: %s\n", v->id,
+				strerror(errno));
+			continue;
+		}
+		fprintf(stderr,
+			"evtchn-vmm: vCPU %u: rip %#llx rsp %#llx IF=%d %s; "
+			"interrupt injected=%u nr=%u; nmi pending=%u; "
+			"exception injected=%u\n",
+			v->id, regs.rip, regs.rsp, !!(regs.rflags & 0x200),
+			st.mp_state < sizeof(mp) / sizeof(mp[0])
+				? mp[st.mp_state]
+				: "?",
+			ev.interrupt.injected, ev.interrupt.nr, ev.nmi.pending,
+			ev.exception.injected);
+		dump_upcall(vm, v);
+		dump_bytes(vm, v, "code at rip-16", regs.rip - 16, 48);
+		dump_bytes(vm, v, "stack", regs.rsp, 64);
+		if (evtchn_vcpu_timer_get(vm->dom, v->id, &t) == 0)
+			fprintf(stderr,
+				"evtchn-vmm: vCPU %u: timer singleshot %+.6f s, "
+				"periodic %llu ns next %+.6f s (from now)\n",
+				v->id,
+				t.singleshot_ns ? ((double)t.singleshot_ns -
+						   (double)now) / 1e9
+						: 0.0,
+				(unsigned long long)t.period_ns,
+				t.period_ns ? ((double)t.periodic_next_ns -
+					       (double)now) / 1e9
+					    : 0.0);
+	}
+	fprintf(stderr, "evtchn-vmm: libevtchn's ports:\n");
+	(void)evtchn_domain_dump(vm->dom, stderr);
+}
+
 /* The vCPU thread: KVM_RUN until the guest is done. */
 int vmm_vcpu_run(struct vmm_vcpu *v)
 {

@@ -29,7 +29,10 @@
  * The guest's serial console goes to standard output; at the end the VMM
  * prints how many exits of each kind reached it, and exits with the
  * guest's verdict (what it wrote to the exit port; 0 = passed), or 64 and
- * up for a failure of its own.
+ * up for a failure of its own: 66 when --timeout passes first, after
+ * printing what each vCPU was doing (registers, run state, pending
+ * events, the code at its RIP, its stack, its timers) and libevtchn's
+ * port table.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -128,7 +131,7 @@ static void *watchdog(void *arg)
 	if (!atomic_load(&vm->stop)) {
 		fprintf(stderr, "evtchn-vmm: the guest did not finish in %lu s\n",
 			sec);
-		vmm_stop(vm, 66);
+		vmm_stop(vm, VMM_EXIT_TIMEOUT);
 	}
 	return NULL;
 }
@@ -330,6 +333,8 @@ int main(int argc, char **argv)
 		pthread_join(vcpus[i], NULL);
 	atomic_store(&vm.stop, true);
 	pthread_join(wd, NULL);
+	if (atomic_load(&vm.status) == VMM_EXIT_TIMEOUT)
+		vmm_dump_machine(&vm);
 	report(&vm, now_s() - t0);
 	vmm_device_stop(&vm);
 	vmm_xen_teardown(&vm);

@@ -45,6 +45,8 @@ struct vmm_vcpu {
 	struct kvm_run *run;
 	pthread_t tid;               /* set by the vCPU's own thread */
 	_Atomic bool running;
+	/* the vcpu_info the guest registered (0: its shared_info slot) */
+	_Atomic uint64_t vcpu_info_gpa;
 };
 
 struct vmm {
@@ -92,6 +94,12 @@ int vmm_kvm_map(struct vmm *vm, uint64_t gpa, void *hva, uint64_t size);
 int vmm_kvm_overlay(struct vmm *vm, uint64_t gpa, void *hva);
 int vmm_vcpu_run(struct vmm_vcpu *v);
 void vmm_stop(struct vmm *vm, int status);
+/* the exit status when --timeout passes first */
+#define VMM_EXIT_TIMEOUT 66
+/* what a guest that stopped making progress was doing: each vCPU's
+ * registers, run state and pending events, then libevtchn's port table
+ * (the vCPU threads have stopped) */
+void vmm_dump_machine(struct vmm *vm);
 
 /* loader.c: the guest's ELF64 image into RAM; its entry point */
 int vmm_load_elf(struct vmm *vm, const char *path);

@@ -402,6 +402,23 @@ static enum evtchn_mode call_mode(struct vmm_vcpu *v,
 	return (enum evtchn_mode)mode;
 }
 
+/* Where a vCPU's vcpu_info now is, for the dump of a guest that stopped
+ * (vmm_dump_machine()); libevtchn has accepted the registration. */
+static void note_vcpu_info(struct vmm_vcpu *v, uint64_t vcpu, uint64_t arg)
+{
+	struct vmm *vm = v->vm;
+	struct vcpu_register_vcpu_info info;
+	uint64_t gpa;
+
+	if (vcpu >= vm->nr_vcpus ||
+	    translate(vm->dom, v->id, arg, &gpa, vm) ||
+	    gpa + sizeof(info) > vm->ram_size)
+		return;
+	memcpy(&info, vm->ram + gpa, sizeof(info));
+	atomic_store(&vm->vcpu[vcpu].vcpu_info_gpa,
+		     info.mfn * EVTCHN_PAGE_SIZE + info.offset);
+}
+
 /* KVM_EXIT_XEN: libevtchn first, then what is the VMM's. */
 void vmm_xen_hypercall(struct vmm_vcpu *v, struct kvm_xen_exit *x)
 {
@@ -419,6 +436,9 @@ void vmm_xen_hypercall(struct vmm_vcpu *v, struct kvm_xen_exit *x)
 		return;
 	}
 	rc = evtchn_hypercall_mode(vm->dom, v->id, call_mode(v, x), nr, a);
+	if (rc == 0 && nr == __HYPERVISOR_vcpu_op &&
+	    (int)a[0] == VCPUOP_register_vcpu_info)
+		note_vcpu_info(v, a[1], a[2]);
 	if (rc == -ENOSYS) {
 		switch (nr) {
 		case __HYPERVISOR_xen_version:
