@@ -137,7 +137,7 @@ CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 loglevel=5 nokaslr no5lvl
 # end's classes (e.g. --kvm-offload=ipi,loopback); LINUX_LOAD the seconds
 # of ipi-load; LINUX_RETRIES how often a guest that died of the nested
 # platform's crash or hung (below) is run again.
-RUNS=${LINUX_RUNS:-"fifo:2 2level:2 2level-offload:2 migrate:2 fifo:4 2level-offload:4"}
+RUNS=${LINUX_RUNS:-"fifo:2 2level:2 2level-offload:2 migrate:2 fifo:4 2level:4 2level-offload:4"}
 OFFLOAD=${LINUX_OFFLOAD:---kvm-offload}
 RETRIES=${LINUX_RETRIES:-3}
 for run in $RUNS; do
