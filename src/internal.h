@@ -238,6 +238,7 @@ struct evtchn_host {
 	evtchn_clock_cb clock_cb;
 	void *clock_opaque;
 	struct evtchn_domain *timer_domains;
+	uint64_t collected_at;            /* latest time a collection used */
 	bool timer_running;
 	pthread_t timer_tid;
 	struct debug_server *debug;       /* debug.c */
