@@ -556,13 +556,13 @@ int fifo_image_save(struct evtchn_domain *d, struct fifo_image_vcpu *v,
 	return (int)npages;
 }
 
-int fifo_image_restore(struct evtchn_domain *d,
-		       const struct fifo_image_vcpu *v, const uint64_t *gfns,
-		       uint32_t npages)
+int fifo_image_map(struct evtchn_domain *d, const struct fifo_image_vcpu *v,
+		   const uint64_t *gfns, uint32_t npages,
+		   struct fifo_domain **out)
 {
 	struct fifo_domain *fd;
 
-	domain_assert_locked(d);
+	*out = NULL;
 	if (npages > MAX_ARRAY_PAGES)
 		return -EINVAL;
 	fd = fifo_alloc(d);
@@ -588,14 +588,21 @@ int fifo_image_restore(struct evtchn_domain *d,
 		fd->array_gfn[i] = gfns[i];
 	}
 	atomic_store_explicit(&fd->num_evtchns, npages * WORDS_PER_PAGE,
-			      memory_order_release);
-	/* pairs with fifo_of() and domain_abi() */
-	atomic_store_explicit(&d->fifo, fd, memory_order_release);
-	atomic_store_explicit(&d->abi, &evtchn_abi_fifo, memory_order_release);
+			      memory_order_relaxed);
+	*out = fd;
 	return 0;
 fail:
 	fifo_free(d, fd);
 	return -EINVAL;
+}
+
+void fifo_image_install(struct evtchn_domain *d, struct fifo_domain *fd)
+{
+	domain_assert_locked(d);
+	/* Its pages and words before the state, the state before the ABI.
+	 * pairs with word_of(), fifo_of() and domain_abi() */
+	atomic_store_explicit(&d->fifo, fd, memory_order_release);
+	atomic_store_explicit(&d->abi, &evtchn_abi_fifo, memory_order_release);
 }
 
 /* Back to 2-level (Xen's evtchn_fifo_destroy() + evtchn_2l_init()). */

@@ -474,11 +474,15 @@ struct fifo_image_vcpu {
  * pages, or -1 when the domain is on 2-level. */
 int fifo_image_save(struct evtchn_domain *d, struct fifo_image_vcpu *v,
 		    uint64_t *gfns);
-/* Maps what @v and @gfns name into a new FIFO state and makes it the
- * domain's ABI; -EINVAL (nothing changed) when a page is not RAM. */
-int fifo_image_restore(struct evtchn_domain *d,
-		       const struct fifo_image_vcpu *v, const uint64_t *gfns,
-		       uint32_t npages);
+/* Maps what @v and @gfns name into a new FIFO state (lock not held: the
+ * VMM's map callback runs), not yet the domain's: -EINVAL when a page is
+ * not RAM or an offset is wrong, -ENOMEM; a state not installed is freed
+ * with fifo_free(), with no lock held. */
+int fifo_image_map(struct evtchn_domain *d, const struct fifo_image_vcpu *v,
+		   const uint64_t *gfns, uint32_t npages,
+		   struct fifo_domain **out);
+/* Make @fd, from fifo_image_map(), the domain's ABI.  Lock held. */
+void fifo_image_install(struct evtchn_domain *d, struct fifo_domain *fd);
 
 /* snapshot.c needs these from vcpu_op.c and port.c */
 void vcpu_info_restore(struct evtchn_domain *d, struct evtchn_vcpu *v,
