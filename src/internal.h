@@ -184,6 +184,10 @@ struct evtchn_domain {
 	/* Xen's event_lock: every control operation on this domain. */
 	pthread_mutex_t lock;
 	bool dying;                       /* under lock */
+	/* Under the host's xlock: operations of another domain that still
+	 * use this one after they dropped xlock (a reset unmapping its FIFO
+	 * pages).  destroy waits until there are none. */
+	unsigned xrefs;
 	_Atomic bool paused;
 	_Atomic int layout;               /* enum evtchn_layout */
 	/* The ABI and its state; switched under lock, read by senders
@@ -231,6 +235,7 @@ struct evtchn_host {
 	 * one domain lock unless it holds xlock, so two domain locks are never
 	 * taken in opposite orders. */
 	pthread_mutex_t xlock;
+	pthread_cond_t xref_cond;         /* a domain's xrefs fell to 0 */
 	unsigned nr_domains;              /* under xlock */
 	/* timer.c */
 	pthread_mutex_t timer_lock;
@@ -293,6 +298,8 @@ void domain_assert_locked(struct evtchn_domain *d);
 struct evtchn_domain *host_domain_rcu(struct evtchn_host *h, uint16_t domid);
 void domain_lock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
 void domain_unlock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
+/* Drop a reference taken (xrefs++) under xlock; takes xlock. */
+void domain_unref(struct evtchn_domain *d);
 
 /*
  * No VMM callback (upcall, irq) runs while this thread holds a lock of the
@@ -434,7 +441,6 @@ int evtchn_close(struct evtchn_domain *d, uint32_t port, bool guest);
 int evtchn_close_owned(struct evtchn_domain *d, uint32_t port,
 		       const struct be_port *owner);
 void evtchn_close_finish(struct evtchn_domain *d, uint32_t port);
-int evtchn_reset_domain(struct evtchn_domain *d);
 void evtchn_close_all(struct evtchn_domain *d);
 
 /* abi_fifo.c: the FIFO sub-ops, domain lock not held. */
