@@ -302,22 +302,33 @@ void domain_unlock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
 void domain_unref(struct evtchn_domain *d);
 
 /*
- * No VMM callback (upcall, irq) runs while this thread holds a lock of the
- * library: a callback that takes a lock of the VMM's, which a vCPU thread
- * holds while it calls into the library, would deadlock.  Test builds
- * count the locks a thread holds and trap at a callback made under one.
+ * No VMM callback runs while this thread holds a lock of the library: a
+ * callback that takes a lock of the VMM's, which a vCPU thread holds while
+ * it calls into the library, would deadlock.  The upcall and irq callbacks
+ * run inside the RCU read-side section of the send path; the memory
+ * (map, unmap) and clock callbacks run outside it too, so a VMM lock they
+ * take may be held across a call that waits for a grace period.  Test
+ * builds count the locks a thread holds and its read-side depth (rcu.h),
+ * and trap at a callback made under either.
  */
 #ifdef EVTCHN_PARK
 extern __thread int evtchn_locks_held;
+extern __thread int evtchn_rcu_depth;
 #define LOCK_NOTE(n) (evtchn_locks_held += (n))
 #define ASSERT_NO_LOCK_HELD()                                               \
 	do {                                                                \
 		if (evtchn_locks_held)                                      \
 			__builtin_trap();                                   \
 	} while (0)
+#define ASSERT_NO_LOCK_NOR_READER()                                         \
+	do {                                                                \
+		if (evtchn_locks_held || evtchn_rcu_depth)                  \
+			__builtin_trap();                                   \
+	} while (0)
 #else
 #define LOCK_NOTE(n) do { } while (0)
 #define ASSERT_NO_LOCK_HELD() do { } while (0)
+#define ASSERT_NO_LOCK_NOR_READER() do { } while (0)
 #endif
 
 static inline void lib_lock(pthread_mutex_t *m)

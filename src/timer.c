@@ -57,9 +57,10 @@ uint64_t evtchn_host_now(struct evtchn_host *h)
 
 /* The clock as the library reads it: under no lock of its own and outside
  * its read-side section, so the VMM's clock callback may take any lock of
- * the VMM's. */
+ * the VMM's (internal.h). */
 static uint64_t host_clock(struct evtchn_host *h)
 {
+	ASSERT_NO_LOCK_NOR_READER();
 	return evtchn_host_now(h);
 }
 
