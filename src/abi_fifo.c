@@ -368,16 +368,17 @@ static void setup_ports(struct evtchn_domain *d, uint32_t prev_ports,
 	}
 }
 
-/* Xen's map_control_block(); lock held. */
-static long map_control_block(struct evtchn_domain *d, struct fifo_domain *fd,
-			      uint32_t vcpu, uint64_t gfn, uint32_t offset)
+/* Xen's map_control_block(), lock held (or @fd not published yet): @page
+ * is @gfn mapped before the lock was taken (NULL: not RAM), installed
+ * only when the call succeeds. */
+static long map_control_block(struct fifo_domain *fd, uint32_t vcpu,
+			      uint64_t gfn, unsigned char *page,
+			      uint32_t offset)
 {
 	struct fifo_vcpu *fv = &fd->vcpu[vcpu];
-	unsigned char *page;
 
 	if (atomic_load_explicit(&fv->cb, memory_order_relaxed))
 		return -XEN_EINVAL;
-	page = map_guest_page(d, gfn);
 	if (!page)
 		return -XEN_EINVAL;
 	fv->cb_gfn = gfn;
@@ -389,41 +390,21 @@ static long map_control_block(struct evtchn_domain *d, struct fifo_domain *fd,
 	return 0;
 }
 
-/* EVTCHNOP_init_control (Xen's evtchn_fifo_init_control()). */
-long fifo_init_control(struct evtchn_domain *d,
-		       struct evtchn_init_control *ic)
+/* The first control block: set up FIFO with @page and switch to it.  Lock
+ * held. */
+static long fifo_switch(struct evtchn_domain *d, uint32_t vcpu, uint64_t gfn,
+			unsigned char *page, uint32_t offset)
 {
-	struct fifo_domain *fd;
-	uint32_t prev_ports;
+	uint32_t prev_ports = domain_abi(d)->max_ports(d);
+	struct fifo_domain *fd = fifo_alloc(d);
 	long rc;
 
-	/* Written before any check (copied out only on success). */
-	ic->link_bits = EVTCHN_FIFO_LINK_BITS;
-	if (!domain_vcpu(d, ic->vcpu))
-		return -XEN_ENOENT;
-	if (ic->offset > EVTCHN_PAGE_SIZE - CB_SIZE)
-		return -XEN_EINVAL;
-	if (ic->offset & 7)
-		return -XEN_EINVAL;
-
-	domain_lock(d);
-	fd = fifo_of(d);
-	if (fd) {
-		rc = map_control_block(d, fd, ic->vcpu, ic->control_gfn,
-				       ic->offset);
-		goto out;
-	}
-	/* The first control block: set up FIFO and switch to it. */
-	prev_ports = domain_abi(d)->max_ports(d);
-	fd = fifo_alloc(d);
-	if (!fd) {
-		rc = -XEN_ENOMEM;
-		goto out;
-	}
-	rc = map_control_block(d, fd, ic->vcpu, ic->control_gfn, ic->offset);
+	if (!fd)
+		return -XEN_ENOMEM;
+	rc = map_control_block(fd, vcpu, gfn, page, offset);
 	if (rc) {
-		fifo_free(d, fd);
-		goto out;
+		free(fd); /* nothing mapped in it */
+		return rc;
 	}
 	setup_ports(d, prev_ports, true);
 	/* The state before the ABI that uses it.  pairs with fifo_of() and
@@ -437,17 +418,59 @@ long fifo_init_control(struct evtchn_domain *d,
 	 * page exists yet, so the saved state is all there is. */
 	evtchn_synchronize_rcu();
 	setup_ports(d, prev_ports, false);
-out:
+	return 0;
+}
+
+/*
+ * EVTCHNOP_init_control (Xen's evtchn_fifo_init_control()).  The control
+ * block's page is mapped before the domain lock is taken, so the VMM's map
+ * callback runs under no lock (internal.h); the checks that need the lock
+ * come after, in Xen's order, and a page they refuse is unmapped once the
+ * lock is dropped.  Xen maps last, so a gfn that is not RAM is reported
+ * last.
+ */
+long fifo_init_control(struct evtchn_domain *d,
+		       struct evtchn_init_control *ic)
+{
+	struct fifo_domain *fd;
+	unsigned char *page;
+	long rc;
+
+	/* Written before any check (copied out only on success). */
+	ic->link_bits = EVTCHN_FIFO_LINK_BITS;
+	if (!domain_vcpu(d, ic->vcpu))
+		return -XEN_ENOENT;
+	if (ic->offset > EVTCHN_PAGE_SIZE - CB_SIZE)
+		return -XEN_EINVAL;
+	if (ic->offset & 7)
+		return -XEN_EINVAL;
+
+	page = map_guest_page(d, ic->control_gfn);
+	domain_lock(d);
+	fd = fifo_of(d);
+	if (fd)
+		rc = map_control_block(fd, ic->vcpu, ic->control_gfn, page,
+				       ic->offset);
+	else
+		rc = fifo_switch(d, ic->vcpu, ic->control_gfn, page,
+				 ic->offset);
 	domain_unlock(d);
+	if (rc)
+		guest_unmap_gfn(d, ic->control_gfn, page);
 	return rc;
 }
 
-/* EVTCHNOP_expand_array (Xen's add_page_to_event_array()). */
+/*
+ * EVTCHNOP_expand_array (Xen's add_page_to_event_array()).  The page is
+ * mapped before the domain lock is taken (see fifo_init_control()); Xen's
+ * checks follow under the lock in its order (no FIFO, no slot left, not
+ * RAM), and a page they refuse is unmapped once the lock is dropped.
+ */
 long fifo_expand_array(struct evtchn_domain *d, uint64_t gfn)
 {
 	struct fifo_domain *fd;
 	uint32_t port, slot, end, saved[WORDS_PER_PAGE], nsaved = 0;
-	void *page;
+	void *page = map_guest_page(d, gfn);
 	long rc = 0;
 
 	domain_lock(d);
@@ -462,7 +485,6 @@ long fifo_expand_array(struct evtchn_domain *d, uint64_t gfn)
 		rc = -XEN_ENOSPC;
 		goto out;
 	}
-	page = map_guest_page(d, gfn);
 	if (!page) {
 		rc = -XEN_EINVAL;
 		goto out;
@@ -500,6 +522,8 @@ out:
 			deliver_port(d, atomic_load(&p->notify_vcpu), saved[i]);
 	}
 	evtchn_rcu_read_unlock();
+	if (rc)
+		guest_unmap_gfn(d, gfn, page);
 	return rc;
 }
 
@@ -532,13 +556,13 @@ int fifo_image_save(struct evtchn_domain *d, struct fifo_image_vcpu *v,
 	return (int)npages;
 }
 
-int fifo_image_restore(struct evtchn_domain *d,
-		       const struct fifo_image_vcpu *v, const uint64_t *gfns,
-		       uint32_t npages)
+int fifo_image_map(struct evtchn_domain *d, const struct fifo_image_vcpu *v,
+		   const uint64_t *gfns, uint32_t npages,
+		   struct fifo_domain **out)
 {
 	struct fifo_domain *fd;
 
-	domain_assert_locked(d);
+	*out = NULL;
 	if (npages > MAX_ARRAY_PAGES)
 		return -EINVAL;
 	fd = fifo_alloc(d);
@@ -548,8 +572,11 @@ int fifo_image_restore(struct evtchn_domain *d,
 		if (!v[i].cb_set)
 			continue;
 		if (v[i].cb_offset > EVTCHN_PAGE_SIZE - CB_SIZE ||
-		    (v[i].cb_offset & 7) ||
-		    map_control_block(d, fd, i, v[i].cb_gfn, v[i].cb_offset))
+		    (v[i].cb_offset & 7))
+			goto fail;
+		if (map_control_block(fd, i, v[i].cb_gfn,
+				      map_guest_page(d, v[i].cb_gfn),
+				      v[i].cb_offset))
 			goto fail;
 		for (uint32_t q = 0; q < EVTCHN_FIFO_MAX_QUEUES; q++)
 			fd->vcpu[i].queue[q].tail = v[i].tail[q];
@@ -561,14 +588,21 @@ int fifo_image_restore(struct evtchn_domain *d,
 		fd->array_gfn[i] = gfns[i];
 	}
 	atomic_store_explicit(&fd->num_evtchns, npages * WORDS_PER_PAGE,
-			      memory_order_release);
-	/* pairs with fifo_of() and domain_abi() */
-	atomic_store_explicit(&d->fifo, fd, memory_order_release);
-	atomic_store_explicit(&d->abi, &evtchn_abi_fifo, memory_order_release);
+			      memory_order_relaxed);
+	*out = fd;
 	return 0;
 fail:
 	fifo_free(d, fd);
 	return -EINVAL;
+}
+
+void fifo_image_install(struct evtchn_domain *d, struct fifo_domain *fd)
+{
+	domain_assert_locked(d);
+	/* Its pages and words before the state, the state before the ABI.
+	 * pairs with word_of(), fifo_of() and domain_abi() */
+	atomic_store_explicit(&d->fifo, fd, memory_order_release);
+	atomic_store_explicit(&d->abi, &evtchn_abi_fifo, memory_order_release);
 }
 
 /* Back to 2-level (Xen's evtchn_fifo_destroy() + evtchn_2l_init()). */

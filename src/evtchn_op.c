@@ -587,9 +587,12 @@ static long op_unmask(struct evtchn_domain *d, uint32_t vcpu, void *arg)
  * guest's way), then finish them after one grace period.  xlock is held by
  * the caller, so no other reset runs meanwhile.  Returns 0: unlike Xen,
  * never -EAGAIN (ports opened by other vCPUs during the reset, in buckets
- * added meanwhile, stay open).
+ * added meanwhile, stay open).  A FIFO domain goes back to 2-level; its
+ * FIFO state is left in *@fifo for the caller to release with
+ * reset_release() once it holds no lock.
  */
-int evtchn_reset_domain(struct evtchn_domain *d)
+static int evtchn_reset_domain(struct evtchn_domain *d,
+			       struct fifo_domain **fifo)
 {
 	uint32_t n = atomic_load(&d->valid_ports);
 	uint32_t *freed = malloc(n * sizeof(*freed));
@@ -609,22 +612,26 @@ int evtchn_reset_domain(struct evtchn_domain *d)
 		port_free_finish(d, port);
 		domain_unlock(d);
 	}
-	struct fifo_domain *fd;
-
 	if (nfreed)
 		evtchn_synchronize_rcu();
 	domain_lock(d);
 	for (uint32_t i = 0; i < nfreed; i++)
 		port_free_finish(d, freed[i]);
-	/* FIFO goes back to 2-level; its state dies after a grace period. */
-	fd = fifo_detach(d);
+	*fifo = fifo_detach(d);
 	domain_unlock(d);
 	free(freed);
-	if (fd) {
-		evtchn_synchronize_rcu();
-		fifo_free(d, fd);
-	}
 	return 0;
+}
+
+/* The FIFO state a reset detached dies after a grace period (senders may
+ * still link through it); its pages are unmapped then, under no lock and
+ * outside the read side, as every call of the VMM's unmap callback is. */
+static void reset_release(struct evtchn_domain *d, struct fifo_domain *fd)
+{
+	if (!fd)
+		return;
+	evtchn_synchronize_rcu();
+	fifo_free(d, fd);
 }
 
 static long op_reset(struct evtchn_domain *cur, uint32_t vcpu, void *arg,
@@ -632,6 +639,7 @@ static long op_reset(struct evtchn_domain *cur, uint32_t vcpu, void *arg,
 {
 	struct evtchn_reset *r = arg;
 	struct evtchn_host *h = cur->host;
+	struct fifo_domain *fd = NULL;
 	struct evtchn_domain *d;
 	bool xheld;
 	long rc;
@@ -655,9 +663,18 @@ static long op_reset(struct evtchn_domain *cur, uint32_t vcpu, void *arg,
 		lib_lock(&h->xlock);
 		xheld = true;
 	}
-	rc = evtchn_reset_domain(d);
+	rc = evtchn_reset_domain(d, &fd);
+	/* Another domain stays alive until its pages are unmapped (destroy
+	 * waits for it); the caller's own is alive for the whole call. */
+	if (fd && d != cur)
+		d->xrefs++;
 out:
 	domain_put(cur, xheld);
+	if (fd) {
+		reset_release(d, fd);
+		if (d != cur)
+			domain_unref(d);
+	}
 	return rc;
 }
 

@@ -26,6 +26,7 @@ int evtchn_host_create(struct evtchn_host **out)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&h->xlock, NULL);
+	pthread_cond_init(&h->xref_cond, NULL);
 	pthread_mutex_init(&h->timer_lock, NULL);
 	{
 		/* The timer thread waits for deadlines on the monotonic
@@ -55,6 +56,7 @@ int evtchn_host_destroy(struct evtchn_host *h)
 	if (h->timer_running)
 		evtchn_host_timers_stop(h);
 	pthread_mutex_destroy(&h->xlock);
+	pthread_cond_destroy(&h->xref_cond);
 	pthread_mutex_destroy(&h->timer_lock);
 	pthread_cond_destroy(&h->timer_cond);
 	free(h->domains);
@@ -121,6 +123,16 @@ void domain_unlock_pair(struct evtchn_domain *a, struct evtchn_domain *b)
 	domain_unlock(a);
 	if (a != b)
 		domain_unlock(b);
+}
+
+void domain_unref(struct evtchn_domain *d)
+{
+	struct evtchn_host *h = d->host;
+
+	lib_lock(&h->xlock);
+	if (--d->xrefs == 0)
+		pthread_cond_broadcast(&h->xref_cond);
+	lib_unlock(&h->xlock);
 }
 
 static int domain_config_check(const struct evtchn_domain_config *cfg)
@@ -265,6 +277,9 @@ int evtchn_domain_destroy(struct evtchn_domain *d)
 	atomic_store_explicit(&h->domains[d->domid], NULL,
 			      memory_order_release);
 	h->nr_domains--;
+	/* Not to be found any more: wait for those that found it. */
+	while (d->xrefs)
+		pthread_cond_wait(&h->xref_cond, &h->xlock);
 	lib_unlock(&h->xlock);
 	/* No sender can reach the domain once this returns. */
 	evtchn_synchronize_rcu();

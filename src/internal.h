@@ -184,6 +184,10 @@ struct evtchn_domain {
 	/* Xen's event_lock: every control operation on this domain. */
 	pthread_mutex_t lock;
 	bool dying;                       /* under lock */
+	/* Under the host's xlock: operations of another domain that still
+	 * use this one after they dropped xlock (a reset unmapping its FIFO
+	 * pages).  destroy waits until there are none. */
+	unsigned xrefs;
 	_Atomic bool paused;
 	_Atomic int layout;               /* enum evtchn_layout */
 	/* The ABI and its state; switched under lock, read by senders
@@ -231,6 +235,7 @@ struct evtchn_host {
 	 * one domain lock unless it holds xlock, so two domain locks are never
 	 * taken in opposite orders. */
 	pthread_mutex_t xlock;
+	pthread_cond_t xref_cond;         /* a domain's xrefs fell to 0 */
 	unsigned nr_domains;              /* under xlock */
 	/* timer.c */
 	pthread_mutex_t timer_lock;
@@ -238,6 +243,7 @@ struct evtchn_host {
 	evtchn_clock_cb clock_cb;
 	void *clock_opaque;
 	struct evtchn_domain *timer_domains;
+	uint64_t collected_at;            /* latest time a collection used */
 	bool timer_running;
 	pthread_t timer_tid;
 	struct debug_server *debug;       /* debug.c */
@@ -292,24 +298,37 @@ void domain_assert_locked(struct evtchn_domain *d);
 struct evtchn_domain *host_domain_rcu(struct evtchn_host *h, uint16_t domid);
 void domain_lock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
 void domain_unlock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
+/* Drop a reference taken (xrefs++) under xlock; takes xlock. */
+void domain_unref(struct evtchn_domain *d);
 
 /*
- * No VMM callback (upcall, irq) runs while this thread holds a lock of the
- * library: a callback that takes a lock of the VMM's, which a vCPU thread
- * holds while it calls into the library, would deadlock.  Test builds
- * count the locks a thread holds and trap at a callback made under one.
+ * No VMM callback runs while this thread holds a lock of the library: a
+ * callback that takes a lock of the VMM's, which a vCPU thread holds while
+ * it calls into the library, would deadlock.  The upcall and irq callbacks
+ * run inside the RCU read-side section of the send path; the memory
+ * (map, unmap) and clock callbacks run outside it too, so a VMM lock they
+ * take may be held across a call that waits for a grace period.  Test
+ * builds count the locks a thread holds and its read-side depth (rcu.h),
+ * and trap at a callback made under either.
  */
 #ifdef EVTCHN_PARK
 extern __thread int evtchn_locks_held;
+extern __thread int evtchn_rcu_depth;
 #define LOCK_NOTE(n) (evtchn_locks_held += (n))
 #define ASSERT_NO_LOCK_HELD()                                               \
 	do {                                                                \
 		if (evtchn_locks_held)                                      \
 			__builtin_trap();                                   \
 	} while (0)
+#define ASSERT_NO_LOCK_NOR_READER()                                         \
+	do {                                                                \
+		if (evtchn_locks_held || evtchn_rcu_depth)                  \
+			__builtin_trap();                                   \
+	} while (0)
 #else
 #define LOCK_NOTE(n) do { } while (0)
 #define ASSERT_NO_LOCK_HELD() do { } while (0)
+#define ASSERT_NO_LOCK_NOR_READER() do { } while (0)
 #endif
 
 static inline void lib_lock(pthread_mutex_t *m)
@@ -433,7 +452,6 @@ int evtchn_close(struct evtchn_domain *d, uint32_t port, bool guest);
 int evtchn_close_owned(struct evtchn_domain *d, uint32_t port,
 		       const struct be_port *owner);
 void evtchn_close_finish(struct evtchn_domain *d, uint32_t port);
-int evtchn_reset_domain(struct evtchn_domain *d);
 void evtchn_close_all(struct evtchn_domain *d);
 
 /* abi_fifo.c: the FIFO sub-ops, domain lock not held. */
@@ -473,11 +491,15 @@ struct fifo_image_vcpu {
  * pages, or -1 when the domain is on 2-level. */
 int fifo_image_save(struct evtchn_domain *d, struct fifo_image_vcpu *v,
 		    uint64_t *gfns);
-/* Maps what @v and @gfns name into a new FIFO state and makes it the
- * domain's ABI; -EINVAL (nothing changed) when a page is not RAM. */
-int fifo_image_restore(struct evtchn_domain *d,
-		       const struct fifo_image_vcpu *v, const uint64_t *gfns,
-		       uint32_t npages);
+/* Maps what @v and @gfns name into a new FIFO state (lock not held: the
+ * VMM's map callback runs), not yet the domain's: -EINVAL when a page is
+ * not RAM or an offset is wrong, -ENOMEM; a state not installed is freed
+ * with fifo_free(), with no lock held. */
+int fifo_image_map(struct evtchn_domain *d, const struct fifo_image_vcpu *v,
+		   const uint64_t *gfns, uint32_t npages,
+		   struct fifo_domain **out);
+/* Make @fd, from fifo_image_map(), the domain's ABI.  Lock held. */
+void fifo_image_install(struct evtchn_domain *d, struct fifo_domain *fd);
 
 /* snapshot.c needs these from vcpu_op.c and port.c */
 void vcpu_info_restore(struct evtchn_domain *d, struct evtchn_vcpu *v,

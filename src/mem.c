@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Guest memory: copying hypercall arguments in and out, page by page, and
- * mapping guest pages the library keeps (vcpu_info).  Every address comes
- * from the guest and is checked; a bad one gives -EFAULT, never a crash.
+ * mapping guest pages the library keeps (vcpu_info, FIFO control blocks
+ * and event arrays).  Every address comes from the guest and is checked; a
+ * bad one gives -EFAULT, never a crash.
+ *
+ * The VMM's memory callbacks (map, unmap, translate) are made under no
+ * lock of the library and outside its read-side section (internal.h): a
+ * page kept under a lock is mapped before the lock is taken and installed
+ * or discarded under it, and a page that loses its owner is unmapped once
+ * the lock is dropped and no reader can still use it.
  */
 #include <string.h>
 
@@ -20,6 +27,7 @@ void *guest_map_gfn(struct evtchn_domain *d, uint64_t gfn, bool writable)
 {
 	const struct evtchn_guest_mem *m = &d->mem;
 
+	ASSERT_NO_LOCK_NOR_READER();
 	if (m->map_cb)
 		return m->map_cb(d, gfn, writable, m->opaque);
 	if (!m->flat_base || gfn >= (m->flat_size >> EVTCHN_PAGE_SHIFT))
@@ -29,6 +37,7 @@ void *guest_map_gfn(struct evtchn_domain *d, uint64_t gfn, bool writable)
 
 void guest_unmap_gfn(struct evtchn_domain *d, uint64_t gfn, void *hva)
 {
+	ASSERT_NO_LOCK_NOR_READER();
 	if (d->mem.map_cb && d->mem.unmap_cb && hva)
 		d->mem.unmap_cb(d, gfn, hva, d->mem.opaque);
 }
@@ -41,6 +50,7 @@ static unsigned char *guest_page_ptr(struct evtchn_domain *d, uint32_t vcpu,
 	uint64_t gpa = gva;
 	unsigned char *page;
 
+	ASSERT_NO_LOCK_NOR_READER();
 	if (d->mem.translate_cb &&
 	    d->mem.translate_cb(d, vcpu, gva, &gpa, d->mem.opaque) != 0)
 		return NULL;

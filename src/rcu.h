@@ -43,6 +43,15 @@ void evtchn_rcu_register_slow(void);
 extern __thread int evtchn_rcu_registered;
 
 #ifdef EVTCHN_PARK
+/* Test builds: the calling thread's read-side depth (internal.h,
+ * ASSERT_NO_LOCK_NOR_READER()). */
+extern __thread int evtchn_rcu_depth;
+#define RCU_DEPTH_NOTE(n) (evtchn_rcu_depth += (n))
+#else
+#define RCU_DEPTH_NOTE(n) do { } while (0)
+#endif
+
+#ifdef EVTCHN_PARK
 /* Test builds: a grace period no other thread can be in (park.h,
  * evtchn_lone_grace()). */
 bool evtchn_rcu_lone(void);
@@ -53,10 +62,12 @@ static inline void evtchn_rcu_read_lock(void)
 	if (__builtin_expect(!evtchn_rcu_registered, 0))
 		evtchn_rcu_register_slow();
 	urcu_memb_read_lock();
+	RCU_DEPTH_NOTE(1);
 }
 
 static inline void evtchn_rcu_read_unlock(void)
 {
+	RCU_DEPTH_NOTE(-1);
 	evtchn_tsan_release();
 	urcu_memb_read_unlock();
 }

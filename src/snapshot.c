@@ -399,34 +399,54 @@ static void restore_pirqs(struct evtchn_domain *d, const struct image *im)
 	atomic_store(&d->gsi_level, im->gsi_level);
 }
 
-/* Everything that can fail, before anything changes: the vcpu_info pages,
- * the port storage.  Lock held. */
-static int restore_prepare(struct evtchn_domain *d, const struct image *im,
-			   void **vi_page)
+/* The guest pages the image names (vcpu_info, FIFO control blocks and
+ * event arrays), mapped before the domain lock is taken so the VMM's map
+ * callback runs under none (internal.h).  *@vi_rc and *@fifo_rc are what
+ * the mapping answers, reported after the checks that need the lock
+ * (restore_prepare()). */
+static void restore_map(struct evtchn_domain *d, const struct image *im,
+			const struct fifo_image_vcpu *fv, void **vi_page,
+			struct fifo_domain **fd, int *vi_rc, int *fifo_rc)
 {
-	uint32_t top = im->nr_ports ? im->p[im->nr_ports - 1].port : 0;
-	int rc;
-
+	*vi_rc = *fifo_rc = 0;
 	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
 		if (!im->v[i].registered)
 			continue;
 		vi_page[i] = guest_map_gfn(d, im->v[i].vi_gfn, true);
-		if (!vi_page[i])
-			return -EINVAL;
+		if (!vi_page[i]) {
+			*vi_rc = -EINVAL;
+			return;
+		}
 	}
+	if (im->fifo)
+		*fifo_rc = fifo_image_map(d, fv, im->gfns, im->nr_pages, fd);
+}
+
+/* Everything that can fail, before anything changes, in this order: the
+ * vcpu_info pages, the port storage, the FIFO state.  Lock held. */
+static int restore_prepare(struct evtchn_domain *d, const struct image *im,
+			   int vi_rc, int fifo_rc)
+{
+	uint32_t top = im->nr_ports ? im->p[im->nr_ports - 1].port : 0;
+	int rc;
+
+	if (vi_rc)
+		return vi_rc;
 	while (atomic_load(&d->valid_ports) <= top) {
 		rc = port_alloc_bucket(d, atomic_load(&d->valid_ports));
 		if (rc)
 			return rc == -XEN_ENOMEM ? -ENOMEM : -EINVAL;
 	}
-	return 0;
+	return fifo_rc;
 }
 
 int evtchn_domain_restore(struct evtchn_domain *d, const void *buf,
 			  size_t len)
 {
 	struct fifo_image_vcpu *fv = NULL;
+	struct fifo_domain *fd = NULL;
 	void **vi_page = NULL;
+	int vi_rc, fifo_rc;
 	struct image im;
 	int rc;
 
@@ -450,18 +470,21 @@ int evtchn_domain_restore(struct evtchn_domain *d, const void *buf,
 		fv[i].cb_offset = im.v[i].cb_offset;
 		memcpy(fv[i].tail, im.v[i].tail, sizeof(fv[i].tail));
 	}
+	restore_map(d, &im, fv, vi_page, &fd, &vi_rc, &fifo_rc);
 
 	domain_lock(d);
 	if (!domain_fresh(d)) {
 		rc = -EBUSY;
 		goto out;
 	}
-	rc = restore_prepare(d, &im, vi_page);
-	if (!rc && im.fifo)
-		rc = fifo_image_restore(d, fv, im.gfns, im.nr_pages);
+	rc = restore_prepare(d, &im, vi_rc, fifo_rc);
 	if (rc)
 		goto out;
 	/* From here nothing fails. */
+	if (fd) {
+		fifo_image_install(d, fd);
+		fd = NULL;
+	}
 	atomic_store_explicit(&d->layout, im.layout, memory_order_relaxed);
 	memcpy(d->shared_info, im.shared_info, EVTCHN_PAGE_SIZE);
 	atomic_store_explicit(&d->callback_via, im.callback_via,
@@ -480,10 +503,12 @@ int evtchn_domain_restore(struct evtchn_domain *d, const void *buf,
 	restore_pirqs(d, &im);
 	kvm_resync(d); /* KVM's copy rebuilt from what was restored */
 out:
+	domain_unlock(d);
+	/* What was mapped and not kept (never published: no grace period). */
 	for (uint32_t i = 0; i < d->nr_vcpus; i++)
 		if (vi_page[i])
 			guest_unmap_gfn(d, im.v[i].vi_gfn, vi_page[i]);
-	domain_unlock(d);
+	fifo_free(d, fd);
 	/* An upcall that was pending is raised again, outside the lock for
 	 * the VMM's callback: the interrupt may have been in flight (a
 	 * spurious one is harmless, as after Xen's register_vcpu_info). */

@@ -9,8 +9,9 @@
  * start()) sleeps until the earliest deadline of all vCPUs and fires what
  * expired; a VMM that drives time itself calls evtchn_host_timers_run()
  * instead.  Expiry raises VIRQ_TIMER on the vCPU (send_guest_vcpu_virq).
- * The timer lock protects every deadline; firing happens under it, so a
- * domain leaves the timer list (destroy) only between firings.
+ * The timer lock protects every deadline.  The clock is read before it is
+ * taken and VIRQ_TIMER raised after it is dropped, so neither the VMM's
+ * clock callback nor its interrupt callback runs under it.
  *
  * Polling: the vCPU thread blocks on a futex in its vCPU; a sender that
  * makes a polled port pending (masked or not), or raises the vCPU's
@@ -54,6 +55,15 @@ uint64_t evtchn_host_now(struct evtchn_host *h)
 	return cb ? cb(h->clock_opaque) : mono_ns();
 }
 
+/* The clock as the library reads it: under no lock of its own and outside
+ * its read-side section, so the VMM's clock callback may take any lock of
+ * the VMM's (internal.h). */
+static uint64_t host_clock(struct evtchn_host *h)
+{
+	ASSERT_NO_LOCK_NOR_READER();
+	return evtchn_host_now(h);
+}
+
 int evtchn_host_set_clock(struct evtchn_host *h, evtchn_clock_cb cb,
 			  void *opaque)
 {
@@ -62,6 +72,7 @@ int evtchn_host_set_clock(struct evtchn_host *h, evtchn_clock_cb cb,
 	lib_lock(&h->timer_lock);
 	h->clock_cb = cb;
 	h->clock_opaque = opaque;
+	h->collected_at = 0; /* a time of the old clock */
 	pthread_cond_signal(&h->timer_cond);
 	lib_unlock(&h->timer_lock);
 	return 0;
@@ -155,6 +166,8 @@ static uint64_t timers_collect(struct evtchn_host *h, uint64_t now,
 
 	*n = 0;
 	*more = false;
+	if (now > h->collected_at)
+		h->collected_at = now;
 	for (struct evtchn_domain *d = h->timer_domains; d; d = d->timer_next) {
 		for (uint32_t i = 0; i < d->nr_vcpus; i++) {
 			struct evtchn_vcpu *v = &d->vcpu[i];
@@ -197,13 +210,16 @@ static uint64_t timers_collect(struct evtchn_host *h, uint64_t now,
 }
 
 /*
- * Fire what expired (timer lock held on entry and on return).  VIRQ_TIMER
- * is raised with the lock dropped, so the VMM's callback never runs under
- * it; the RCU read-side section, entered before the lock is dropped, keeps
- * the collected domains alive (destroy waits for a grace period after it
- * leaves the timer list).
+ * Fire what expired (timer lock held on entry and on return).  The clock
+ * is read with the lock dropped and VIRQ_TIMER raised with it dropped, so
+ * neither the VMM's clock callback nor its interrupt callback runs under
+ * it; the RCU read-side section, entered before the lock is dropped to
+ * fire, keeps the collected domains alive (destroy waits for a grace
+ * period after it leaves the timer list).  *now is the time of the last
+ * collection and *mono the monotonic clock read with it.
  */
-static uint64_t timers_fire(struct evtchn_host *h, unsigned *fired)
+static uint64_t timers_fire(struct evtchn_host *h, unsigned *fired,
+			    uint64_t *now, uint64_t *mono)
 {
 	struct expired ex[EXPIRED_BATCH];
 	uint64_t next;
@@ -213,7 +229,11 @@ static uint64_t timers_fire(struct evtchn_host *h, unsigned *fired)
 	/* Until a collection finds nothing: the deadline returned is then
 	 * current, even if timers changed while the lock was dropped. */
 	for (;;) {
-		next = timers_collect(h, evtchn_host_now(h), ex, &n, &more);
+		lib_unlock(&h->timer_lock);
+		*now = host_clock(h);
+		*mono = mono_ns();
+		lib_lock(&h->timer_lock);
+		next = timers_collect(h, *now, ex, &n, &more);
 		if (!n)
 			return next;
 		evtchn_rcu_read_lock();
@@ -228,12 +248,13 @@ static uint64_t timers_fire(struct evtchn_host *h, unsigned *fired)
 
 int evtchn_host_timers_run(struct evtchn_host *h)
 {
+	uint64_t now, mono;
 	unsigned fired = 0;
 
 	if (!h)
 		return -EINVAL;
 	lib_lock(&h->timer_lock);
-	(void)timers_fire(h, &fired);
+	(void)timers_fire(h, &fired, &now, &mono);
 	lib_unlock(&h->timer_lock);
 	return (int)fired;
 }
@@ -245,20 +266,21 @@ static void *timer_thread(void *arg)
 
 	lib_lock(&h->timer_lock);
 	while (h->timer_running) {
-		uint64_t next = timers_fire(h, &fired);
-		uint64_t now = evtchn_host_now(h);
+		uint64_t now, mono;
+		uint64_t next = timers_fire(h, &fired, &now, &mono);
 
-		/* Stopped while the lock was dropped to fire: its signal is
-		 * gone, do not wait for it. */
+		/* Stopped while the lock was dropped: its signal is gone, do
+		 * not wait for it. */
 		if (!h->timer_running)
 			break;
+		/* Collected under the lock held since: a timer set from now
+		 * on signals the wait below.  Every deadline left is after
+		 * @now. */
 		if (!next) {
 			pthread_cond_wait(&h->timer_cond, &h->timer_lock);
-		} else if (next <= now) {
-			continue; /* expired while firing */
 		} else {
 			/* The host clock runs at the monotonic clock's rate. */
-			uint64_t at = mono_ns() + (next - now);
+			uint64_t at = mono + (next - now);
 			struct timespec ts = { .tv_sec = at / 1000000000ull,
 					       .tv_nsec = at % 1000000000ull };
 
@@ -307,16 +329,32 @@ int evtchn_host_timers_stop(struct evtchn_host *h)
 
 /* --- guest operations ------------------------------------------------ */
 
+/*
+ * The time a deadline set now is measured against (timer lock held):
+ * @now, read before the lock was taken (host_clock()), or a later time a
+ * collection already used.  A collection that ran between the clock read
+ * and the lock did not see the deadline about to be set: against its time,
+ * a deadline it would have found expired is expired for the setter too,
+ * so no deadline is left behind a collection.
+ */
+static uint64_t timer_now(struct evtchn_host *h, uint64_t now)
+{
+	return h->collected_at > now ? h->collected_at : now;
+}
+
 /* set_timer(): @deadline expired already fires now (and so does one
- * that is negative as Xen's s_time_t). */
+ * that is negative as Xen's s_time_t).  The clock is read before the
+ * timer lock is taken (host_clock()). */
 static void set_singleshot(struct evtchn_domain *d, struct evtchn_vcpu *v,
 			   uint64_t deadline)
 {
 	struct evtchn_host *h = d->host;
+	uint64_t t = host_clock(h);
 	bool now;
 
+	PARK_POINT("timer:clock_read", v->id);
 	lib_lock(&h->timer_lock);
-	now = deadline <= evtchn_host_now(h) || (int64_t)deadline < 0;
+	now = deadline <= timer_now(h, t) || (int64_t)deadline < 0;
 	v->singleshot = now ? 0 : deadline;
 	timer_kick(h);
 	lib_unlock(&h->timer_lock);
@@ -357,19 +395,21 @@ static void stop_singleshot(struct evtchn_domain *d, struct evtchn_vcpu *v)
  * (periodic_last, 0 until the first tick); when that time has come the
  * tick fires now, in the call, and the phase starts again from now.  So
  * the first set fires at once, and a new period keeps the last tick's
- * phase.  A stop leaves the last tick where it was.
+ * phase.  A stop leaves the last tick where it was.  The clock is read
+ * before the timer lock is taken (host_clock()); a tick the timer thread
+ * fires in between only moves periodic_last later than @now.
  */
 static void set_periodic(struct evtchn_domain *d, struct evtchn_vcpu *v,
 			 uint64_t period)
 {
 	struct evtchn_host *h = d->host;
+	uint64_t now = period ? host_clock(h) : 0;
 	bool fire = false;
 
 	lib_lock(&h->timer_lock);
 	v->period = period;
 	if (period) {
-		uint64_t now = evtchn_host_now(h);
-
+		now = timer_now(h, now);
 		v->periodic_next = v->periodic_last + period;
 		if (now >= v->periodic_next) {
 			fire = true;
@@ -461,7 +501,7 @@ long timer_vcpu_op(struct evtchn_domain *d, uint32_t caller, int cmd,
 long do_set_timer_op(struct evtchn_domain *d, uint32_t vcpu, uint64_t timeout)
 {
 	struct evtchn_vcpu *v = &d->vcpu[vcpu];
-	uint64_t now = evtchn_host_now(d->host);
+	uint64_t now = host_clock(d->host);
 	int64_t offset = (int64_t)(timeout - now);
 
 	if (timeout == 0) {
@@ -500,7 +540,7 @@ static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg,
 {
 	struct evtchn_vcpu *v = &d->vcpu[vcpu];
 	struct evtchn_host *h = d->host;
-	uint64_t ports, timeout;
+	uint64_t ports, timeout, now;
 	uint32_t nr, port = 0;
 	long rc;
 
@@ -554,8 +594,10 @@ static long do_poll(struct evtchn_domain *d, uint32_t vcpu, uint64_t arg,
 		atomic_compare_exchange_strong(&v->poll_evtchn, &any,
 					       (int32_t)port);
 	}
+	now = timeout ? host_clock(h) : 0;
+	PARK_POINT("timer:clock_read", vcpu);
 	lib_lock(&h->timer_lock);
-	if (timeout && timeout <= evtchn_host_now(h)) {
+	if (timeout && timeout <= timer_now(h, now)) {
 		lib_unlock(&h->timer_lock);
 		goto out; /* absolute time already passed */
 	}

@@ -28,19 +28,32 @@ static void vcpu_info_copy(unsigned char *dst, unsigned char *src)
 				 __ATOMIC_RELAXED);
 }
 
-/* Xen 4.17's map_vcpu_info(), domain lock held. */
-static long map_vcpu_info(struct evtchn_domain *d, uint32_t caller,
-			  struct evtchn_vcpu *v, uint64_t gfn,
-			  uint32_t offset)
+/* Xen 4.17's map_vcpu_info() checks that need no lock, in its order. */
+static long vcpu_info_check(struct evtchn_domain *d, uint32_t offset)
 {
-	bool compat = domain_layout(d) == EVTCHN_LAYOUT_32;
-	size_t align = compat ? _Alignof(struct vcpu_info_x86_32)
-			      : _Alignof(struct vcpu_info_x86_64);
-	unsigned char *page, *vi, *old;
+	size_t align = domain_layout(d) == EVTCHN_LAYOUT_32
+			       ? _Alignof(struct vcpu_info_x86_32)
+			       : _Alignof(struct vcpu_info_x86_64);
 
 	if (offset > EVTCHN_PAGE_SIZE - VCPU_INFO_SIZE)
 		return -XEN_ENXIO;
 	if (offset & (align - 1))
+		return -XEN_ENXIO;
+	return 0;
+}
+
+/* The rest of Xen 4.17's map_vcpu_info(), domain lock held: @page is
+ * @gfn mapped before the lock was taken (NULL: not RAM), installed only
+ * when the call succeeds. */
+static long map_vcpu_info(struct evtchn_domain *d, uint32_t caller,
+			  struct evtchn_vcpu *v, uint64_t gfn,
+			  unsigned char *page, uint32_t offset)
+{
+	bool compat = domain_layout(d) == EVTCHN_LAYOUT_32;
+	unsigned char *vi, *old;
+
+	/* The layout may have changed since the unlocked check. */
+	if (vcpu_info_check(d, offset))
 		return -XEN_ENXIO;
 	/* Xen 4.18 and later answer -EBUSY here. */
 	if (v->registered)
@@ -48,7 +61,6 @@ static long map_vcpu_info(struct evtchn_domain *d, uint32_t caller,
 	/* Run this on yourself or on an offline vCPU. */
 	if (v->id != caller && atomic_load(&v->online))
 		return -XEN_EINVAL;
-	page = guest_map_gfn(d, gfn, true);
 	if (!page)
 		return -XEN_EINVAL;
 
@@ -109,6 +121,7 @@ long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
 {
 	struct vcpu_register_vcpu_info info;
 	struct evtchn_vcpu *v;
+	unsigned char *page;
 	long rc;
 
 	switch (cmd) {
@@ -128,15 +141,23 @@ long do_vcpu_op(struct evtchn_domain *d, uint32_t vcpu, int cmd,
 		return timer_vcpu_op(d, vcpu, cmd, v, arg, compat);
 	if (guest_copy_from(d, vcpu, arg, &info, sizeof(info)))
 		return -XEN_EFAULT;
+	rc = vcpu_info_check(d, info.offset);
+	if (rc)
+		return rc;
+	/* Mapped before the lock, so the VMM's map callback runs under none
+	 * of the library's (internal.h); unmapped after it unless kept. */
+	page = guest_map_gfn(d, info.mfn, true);
 	domain_lock(d);
-	rc = map_vcpu_info(d, vcpu, v, info.mfn, info.offset);
+	rc = map_vcpu_info(d, vcpu, v, info.mfn, page, info.offset);
 	domain_unlock(d);
+	if (rc) {
+		guest_unmap_gfn(d, info.mfn, page);
+		return rc;
+	}
 	/* Everything pending, so nothing is lost: a spurious upcall (Xen's
 	 * map_vcpu_info()), outside the lock for the VMM's callback. */
-	if (rc == 0) {
-		evtchn_rcu_read_lock();
-		vcpu_mark_events_pending(d, v);
-		evtchn_rcu_read_unlock();
-	}
-	return rc;
+	evtchn_rcu_read_lock();
+	vcpu_mark_events_pending(d, v);
+	evtchn_rcu_read_unlock();
+	return 0;
 }

@@ -17,6 +17,7 @@
 
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
+#include <xen/vcpu.h>
 
 #include "evtchn/backend.h"
 #include "evtchn/route.h"
@@ -62,14 +63,22 @@ static long job_join(struct job *j)
 	return j->rc;
 }
 
-/* Whether @j ended within WAIT_MS (then joined). */
-static bool job_ended(struct job *j)
+/* Whether thread @tid ends within @ms (then joined). */
+static bool joined_within(pthread_t tid, unsigned ms)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += WAIT_MS / 1000;
-	return pthread_timedjoin_np(j->tid, NULL, &ts) == 0;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	return pthread_timedjoin_np(tid, NULL, &ts) == 0;
+}
+
+/* Whether @j ended within WAIT_MS (then joined). */
+static bool job_ended(struct job *j)
+{
+	return joined_within(j->tid, WAIT_MS);
 }
 
 static long do_send(struct job *j)
@@ -431,13 +440,7 @@ static void reset_while_sender_stalled(void **state)
 /* Whether @j ends within @ms (then joined). */
 static bool job_ended_within(struct job *j, unsigned ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
-	ts.tv_nsec %= 1000000000;
-	return pthread_timedjoin_np(j->tid, NULL, &ts) == 0;
+	return joined_within(j->tid, ms);
 }
 
 /*
@@ -538,9 +541,10 @@ static void route_replaced_while_sender_stalled(void **state)
  * takes a mutex of the VMM's ("vmm") that another vCPU thread holds while
  * it calls into the library; if the library called back under one of its
  * locks that the other call needs, the two would wait for each other.
- * (The callback still runs inside the library's RCU read-side section: a
- * call that waits for a grace period -- close, reset, unbind, destroy --
- * must not hold what a callback waits for; docs/api.md says so.)
+ * (The interrupt callback still runs inside the library's RCU read-side
+ * section: a call that waits for a grace period -- close, reset, unbind,
+ * destroy... -- must not hold what it waits for; docs/api.md says so.  The
+ * memory and clock callbacks below run outside it.)
  */
 struct cbx {
 	pthread_mutex_t vmm;
@@ -637,6 +641,18 @@ static void *cb_job_main(void *arg)
 	return NULL;
 }
 
+/* With the VMM mutex held, start @fn(@arg) and wait until its callback
+ * blocks on the mutex. */
+static void start_blocked(struct cbx *x, pthread_t *tid, void *(*fn)(void *),
+			  void *arg)
+{
+	pthread_mutex_lock(&x->vmm);
+	assert_int_equal(pthread_create(tid, NULL, fn, arg), 0);
+	for (int i = 0; i < 5000 && !atomic_load(&x->in_cb); i++)
+		usleep(1000); /* bounded: reports a missing callback */
+	assert_true(atomic_load(&x->in_cb));
+}
+
 /* Thread B makes a call whose callback blocks on the VMM mutex; thread A,
  * holding it, makes a call that needs the domain; A must finish. */
 static void callback_case(int b_what, int a_what, bool via_first)
@@ -646,7 +662,6 @@ static void callback_case(int b_what, int a_what, bool via_first)
 					    .irq_cb = cb_irq, .opaque = &x };
 	struct cb_job b = { .x = &x, .what = b_what };
 	struct cb_job a = { .x = &x, .what = a_what };
-	struct timespec ts;
 	bool a_done;
 
 	x.mem = calloc(1, CB_MEM);
@@ -679,15 +694,9 @@ static void callback_case(int b_what, int a_what, bool via_first)
 					 HVMOP_set_param, 2, &p, sizeof(p)), 0);
 	}
 	x.calls = 0;
-	pthread_mutex_lock(&x.vmm);
-	assert_int_equal(pthread_create(&b.tid, NULL, cb_job_main, &b), 0);
-	for (int i = 0; i < 5000 && !atomic_load(&x.in_cb); i++)
-		usleep(1000); /* bounded: reports a missing callback */
-	assert_true(atomic_load(&x.in_cb));
+	start_blocked(&x, &b.tid, cb_job_main, &b);
 	assert_int_equal(pthread_create(&a.tid, NULL, cb_job_main, &a), 0);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += WAIT_MS / 1000;
-	a_done = pthread_timedjoin_np(a.tid, NULL, &ts) == 0;
+	a_done = joined_within(a.tid, WAIT_MS);
 	pthread_mutex_unlock(&x.vmm);
 	if (!a_done)
 		pthread_join(a.tid, NULL);
@@ -715,6 +724,396 @@ static void callback_outside_locks_set_callback_via(void **state)
 	callback_case(CB_SET_VIA, CB_STATUS, true);
 }
 
+/*
+ * The memory and clock callbacks: not under a lock, and not inside the
+ * read-side section either (a reset waits for a grace period).  Thread B
+ * makes a call whose map, unmap or clock callback blocks on the VMM mutex
+ * held by the test; thread A then makes a call that needs the domain lock,
+ * the host's lock (a reset) or the timer lock, and must finish.  After the
+ * mutex is let go, B's call must give the answer it gives after A's, and
+ * B's upcall must arrive.
+ */
+enum { CB_REGISTER = 10, CB_INIT_CONTROL, CB_EXPAND, CB_TIMER, CB_RESET,
+       CB_PERIODIC };
+enum { BLOCK_MAP = 1, BLOCK_UNMAP, BLOCK_CLOCK };
+
+#define CB_PAGE 10    /* the page B's call maps or unmaps */
+#define CB_CTRL 11    /* vCPU 0's FIFO control block (set up first) */
+#define CB_ARRAY 12   /* the event array's first page (B_RESET) */
+
+struct ux {
+	struct cbx x;
+	struct evtchn_guest_mem mem; /* ux_map() and ux_unmap() on x.mem */
+	int block;
+	_Atomic int maps, unmaps, irqs[2];
+};
+
+static __thread bool ux_blocker; /* thread B */
+
+static void ux_block(struct ux *u, int what, uint64_t gfn)
+{
+	if (!ux_blocker || u->block != what ||
+	    (what != BLOCK_CLOCK && gfn != CB_PAGE))
+		return;
+	atomic_store(&u->x.in_cb, 1);
+	pthread_mutex_lock(&u->x.vmm);
+	pthread_mutex_unlock(&u->x.vmm);
+}
+
+static void *ux_map(struct evtchn_domain *d, uint64_t gfn, bool writable,
+		    void *opaque)
+{
+	struct ux *u = opaque;
+
+	(void)d;
+	(void)writable;
+	if (gfn >= CB_MEM / EVTCHN_PAGE_SIZE)
+		return NULL;
+	ux_block(u, BLOCK_MAP, gfn);
+	atomic_fetch_add(&u->maps, 1);
+	return u->x.mem + gfn * EVTCHN_PAGE_SIZE;
+}
+
+static void ux_unmap(struct evtchn_domain *d, uint64_t gfn, void *hva,
+		     void *opaque)
+{
+	struct ux *u = opaque;
+
+	assert_ptr_equal(hva, u->x.mem + gfn * EVTCHN_PAGE_SIZE);
+	ux_block(u, BLOCK_UNMAP, gfn);
+	assert_int_equal(evtchn_domain_id(d), 1); /* still alive */
+	atomic_fetch_add(&u->unmaps, 1);
+}
+
+static uint64_t ux_clock(void *opaque)
+{
+	ux_block(opaque, BLOCK_CLOCK, 0);
+	return 1000000000ull;
+}
+
+static void ux_irq(struct evtchn_domain *d, const struct evtchn_irq *irq,
+		   void *opaque)
+{
+	struct ux *u = opaque;
+
+	(void)d;
+	if (irq->vcpu < 2)
+		atomic_fetch_add(&u->irqs[irq->vcpu], 1);
+}
+
+static struct ux *ux_new(int block)
+{
+	struct ux *u = calloc(1, sizeof(*u));
+
+	assert_non_null(u);
+	pthread_mutex_init(&u->x.vmm, NULL);
+	u->block = block;
+	u->x.mem = calloc(1, CB_MEM);
+	assert_non_null(u->x.mem);
+	u->mem.map_cb = ux_map;
+	u->mem.unmap_cb = ux_unmap;
+	u->mem.opaque = u;
+	assert_int_equal(evtchn_host_create(&u->x.h), 0);
+	return u;
+}
+
+/* Once every domain is destroyed. */
+static void ux_free(struct ux *u)
+{
+	assert_int_equal(evtchn_host_destroy(u->x.h), 0);
+	/* Every page mapped was unmapped once: those a call kept, those it
+	 * let go, those a reset took away. */
+	assert_int_equal(atomic_load(&u->maps), atomic_load(&u->unmaps));
+	pthread_mutex_destroy(&u->x.vmm);
+	free(u->x.mem);
+	free(u);
+}
+
+static long ux_vcpu_op(struct ux *u, uint32_t vcpu, int cmd, void *arg,
+		       size_t len)
+{
+	uint64_t gpa = 3 * EVTCHN_PAGE_SIZE;
+	const uint64_t a[6] = { (uint64_t)cmd, vcpu, gpa };
+
+	memcpy(u->x.mem + gpa, arg, len);
+	return evtchn_hypercall(u->x.d, vcpu, __HYPERVISOR_vcpu_op, a);
+}
+
+static long ux_evtchn_op(struct ux *u, uint32_t vcpu, int cmd, void *arg,
+			 size_t len)
+{
+	return cb_call(&u->x, vcpu, __HYPERVISOR_event_channel_op,
+		       (uint64_t)cmd, 2, arg, len);
+}
+
+static long ux_init_control(struct ux *u, uint32_t vcpu, uint64_t gfn)
+{
+	struct evtchn_init_control ic = { .control_gfn = gfn, .vcpu = vcpu };
+
+	return ux_evtchn_op(u, vcpu, EVTCHNOP_init_control, &ic, sizeof(ic));
+}
+
+static long ux_expand(struct ux *u, uint64_t gfn)
+{
+	struct evtchn_expand_array ea = { .array_gfn = gfn };
+
+	return ux_evtchn_op(u, 0, EVTCHNOP_expand_array, &ea, sizeof(ea));
+}
+
+static long ux_reset(struct ux *u)
+{
+	struct evtchn_reset r = { .dom = DOMID_SELF };
+
+	return ux_evtchn_op(u, 0, EVTCHNOP_reset, &r, sizeof(r));
+}
+
+struct ux_job {
+	pthread_t tid;
+	struct ux *u;
+	int what;
+	bool blocker;
+	long rc;
+};
+
+static void *ux_job_main(void *arg)
+{
+	struct ux_job *j = arg;
+	struct ux *u = j->u;
+
+	ux_blocker = j->blocker;
+	switch (j->what) {
+	case CB_REGISTER: {
+		struct vcpu_register_vcpu_info vi = { .mfn = CB_PAGE };
+
+		j->rc = ux_vcpu_op(u, 1, VCPUOP_register_vcpu_info, &vi,
+				   sizeof(vi));
+		break;
+	}
+	case CB_INIT_CONTROL:
+		/* then the saved event arrives with the first array page */
+		j->rc = ux_init_control(u, 0, CB_PAGE);
+		if (!j->rc)
+			j->rc = ux_expand(u, CB_ARRAY);
+		break;
+	case CB_EXPAND:
+		j->rc = ux_expand(u, CB_PAGE);
+		break;
+	case CB_TIMER: {
+		struct vcpu_set_singleshot_timer st = { .timeout_abs_ns = 1 };
+
+		j->rc = ux_vcpu_op(u, 0, VCPUOP_set_singleshot_timer, &st,
+				   sizeof(st));
+		break;
+	}
+	case CB_RESET:
+		j->rc = ux_reset(u);
+		break;
+	case CB_PERIODIC: {
+		struct vcpu_set_periodic_timer pt = { .period_ns = 10000000 };
+
+		j->rc = ux_vcpu_op(u, 1, VCPUOP_set_periodic_timer, &pt,
+				   sizeof(pt));
+		break;
+	}
+	default: {
+		struct evtchn_bind_ipi b = { .vcpu = 1 };
+
+		j->rc = ux_evtchn_op(u, 1, EVTCHNOP_bind_ipi, &b, sizeof(b));
+		break;
+	}
+	}
+	return NULL;
+}
+
+/* An event pending on vCPU 0 under 2-level, then FIFO with it saved. */
+static void ux_saved_event(struct ux *u, bool fifo)
+{
+	struct evtchn_bind_ipi b = { .vcpu = 0 };
+	struct evtchn_send s;
+
+	assert_int_equal(ux_evtchn_op(u, 0, EVTCHNOP_bind_ipi, &b, sizeof(b)),
+			 0);
+	s.port = b.port;
+	assert_int_equal(ux_evtchn_op(u, 0, EVTCHNOP_send, &s, sizeof(s)), 0);
+	if (fifo)
+		assert_int_equal(ux_init_control(u, 0, CB_CTRL), 0);
+}
+
+static void ux_setup(struct ux *u, int b_what)
+{
+	struct xen_hvm_param p = { .domid = DOMID_SELF,
+				   .index = HVM_PARAM_CALLBACK_IRQ,
+				   .value = (2ull << 56) | 0xf3 };
+	unsigned char *si = evtchn_domain_shared_info(u->x.d);
+
+	assert_int_equal(cb_call(&u->x, 0, __HYPERVISOR_hvm_op,
+				 HVMOP_set_param, 2, &p, sizeof(p)), 0);
+	switch (b_what) {
+	case CB_INIT_CONTROL:
+		ux_saved_event(u, false);
+		break;
+	case CB_EXPAND:
+		ux_saved_event(u, true);
+		break;
+	case CB_TIMER: {
+		struct evtchn_bind_virq bv = { .virq = VIRQ_TIMER, .vcpu = 0 };
+
+		assert_int_equal(ux_evtchn_op(u, 0, EVTCHNOP_bind_virq, &bv,
+					      sizeof(bv)), 0);
+		break;
+	}
+	case CB_RESET:
+		assert_int_equal(ux_init_control(u, 0, CB_PAGE), 0);
+		assert_int_equal(ux_expand(u, CB_ARRAY), 0);
+		break;
+	}
+	/* No upcall pending: the one B's call raises is seen. */
+	for (int v = 0; v < 2; v++)
+		si[v * sizeof(struct vcpu_info)] = 0;
+	atomic_store(&u->irqs[0], 0);
+	atomic_store(&u->irqs[1], 0);
+}
+
+/* B (@b_what, blocked in the callback @block) against A (@a_what).  B
+ * then answers @b_rc; its upcall arrives on vCPU @b_vcpu (-1: none is
+ * owed, A's reset took the event). */
+static void unlocked_case(int b_what, int block, int a_what, long b_rc,
+			  int b_vcpu)
+{
+	struct ux *u = ux_new(block);
+	struct evtchn_domain_config cfg = { .domid = 1, .nr_vcpus = 2,
+					    .irq_cb = ux_irq };
+	struct ux_job b = { .what = b_what, .blocker = true };
+	struct ux_job a = { .what = a_what };
+	bool a_done;
+
+	b.u = a.u = u;
+	cfg.opaque = u;
+	cfg.mem = u->mem;
+	assert_int_equal(evtchn_host_set_clock(u->x.h, ux_clock, u), 0);
+	assert_int_equal(evtchn_domain_create(u->x.h, &cfg, &u->x.d), 0);
+	ux_setup(u, b_what);
+
+	start_blocked(&u->x, &b.tid, ux_job_main, &b);
+	assert_int_equal(pthread_create(&a.tid, NULL, ux_job_main, &a), 0);
+	a_done = joined_within(a.tid, WAIT_MS);
+	pthread_mutex_unlock(&u->x.vmm);
+	if (!a_done)
+		pthread_join(a.tid, NULL);
+	pthread_join(b.tid, NULL);
+	assert_true(a_done); /* no deadlock */
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, b_rc);
+	if (b_vcpu >= 0) /* no upcall lost */
+		assert_true(atomic_load(&u->irqs[b_vcpu]) >= 1);
+	assert_int_equal(evtchn_domain_destroy(u->x.d), 0);
+	ux_free(u);
+}
+
+static void map_outside_locks_register_vcpu_info(void **state)
+{
+	(void)state;
+	unlocked_case(CB_REGISTER, BLOCK_MAP, CB_BIND_IPI, 0, 1);
+	unlocked_case(CB_REGISTER, BLOCK_MAP, CB_RESET, 0, 1);
+}
+
+static void map_outside_locks_init_control(void **state)
+{
+	(void)state;
+	unlocked_case(CB_INIT_CONTROL, BLOCK_MAP, CB_BIND_IPI, 0, 0);
+	/* the reset closed the pending port first */
+	unlocked_case(CB_INIT_CONTROL, BLOCK_MAP, CB_RESET, 0, -1);
+}
+
+static void map_outside_locks_expand_array(void **state)
+{
+	(void)state;
+	unlocked_case(CB_EXPAND, BLOCK_MAP, CB_BIND_IPI, 0, 0);
+	/* back on 2-level before the page comes: Xen's answer, page let go */
+	unlocked_case(CB_EXPAND, BLOCK_MAP, CB_RESET, -XEN_EOPNOTSUPP, -1);
+}
+
+static void unmap_outside_locks_reset(void **state)
+{
+	(void)state;
+	unlocked_case(CB_RESET, BLOCK_UNMAP, CB_BIND_IPI, 0, -1);
+	unlocked_case(CB_RESET, BLOCK_UNMAP, CB_RESET, 0, -1);
+}
+
+/* Domain 0 resets paused domain 1, and its unmap callback blocks; the VMM
+ * destroys domain 1 meanwhile: the destroy waits for the reset to let go
+ * of it (ASan sees any use after free). */
+struct xreset {
+	pthread_t tid;
+	struct evtchn_domain *d0, *d1;
+	unsigned char *mem0;
+	long rc;
+};
+
+static void *xreset_main(void *arg)
+{
+	struct xreset *r = arg;
+	struct evtchn_reset rs = { .dom = 1 };
+	const uint64_t a[6] = { EVTCHNOP_reset, EVTCHN_PAGE_SIZE };
+
+	ux_blocker = true;
+	memcpy(r->mem0 + EVTCHN_PAGE_SIZE, &rs, sizeof(rs));
+	r->rc = evtchn_hypercall(r->d0, 0, __HYPERVISOR_event_channel_op, a);
+	return NULL;
+}
+
+static void *destroy_main(void *arg)
+{
+	struct xreset *r = arg;
+
+	r->rc = evtchn_domain_destroy(r->d1);
+	return NULL;
+}
+
+static void unmap_outside_locks_reset_of_another_domain(void **state)
+{
+	struct ux *u = ux_new(BLOCK_UNMAP);
+	struct evtchn_domain_config c0 = { .domid = 0, .nr_vcpus = 1,
+					   .privileged = true };
+	struct evtchn_domain_config c1 = { .domid = 1, .nr_vcpus = 2,
+					   .mem = u->mem };
+	struct xreset r = { 0 }, dr;
+
+	(void)state;
+	r.mem0 = calloc(1, CB_MEM);
+	assert_non_null(r.mem0);
+	evtchn_guest_mem_flat(&c0.mem, r.mem0, CB_MEM);
+	assert_int_equal(evtchn_domain_create(u->x.h, &c0, &r.d0), 0);
+	assert_int_equal(evtchn_domain_create(u->x.h, &c1, &u->x.d), 0);
+	r.d1 = u->x.d;
+	assert_int_equal(ux_init_control(u, 0, CB_PAGE), 0);
+	assert_int_equal(ux_expand(u, CB_ARRAY), 0);
+	assert_int_equal(evtchn_domain_set_paused(r.d1, true), 0);
+
+	start_blocked(&u->x, &r.tid, xreset_main, &r);
+	dr = r;
+	assert_int_equal(pthread_create(&dr.tid, NULL, destroy_main, &dr), 0);
+	/* Bounded only to see it wait: it may not end before the unmap. */
+	assert_false(joined_within(dr.tid, 200));
+	pthread_mutex_unlock(&u->x.vmm);
+	pthread_join(r.tid, NULL);
+	pthread_join(dr.tid, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(dr.rc, 0);
+	assert_int_equal(evtchn_domain_destroy(r.d0), 0);
+	ux_free(u);
+	free(r.mem0);
+}
+
+static void clock_outside_locks_timer_ops(void **state)
+{
+	(void)state;
+	unlocked_case(CB_TIMER, BLOCK_CLOCK, CB_PERIODIC, 0, 0);
+	unlocked_case(CB_TIMER, BLOCK_CLOCK, CB_BIND_IPI, 0, 0);
+	/* the reset closed VIRQ_TIMER's port: no event owed */
+	unlocked_case(CB_TIMER, BLOCK_CLOCK, CB_RESET, 0, -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -730,6 +1129,12 @@ int main(void)
 		FX_TEST(lone_grace_waits_for_another_reader),
 		cmocka_unit_test(callback_outside_locks_bind_interdomain),
 		cmocka_unit_test(callback_outside_locks_set_callback_via),
+		cmocka_unit_test(map_outside_locks_register_vcpu_info),
+		cmocka_unit_test(map_outside_locks_init_control),
+		cmocka_unit_test(map_outside_locks_expand_array),
+		cmocka_unit_test(unmap_outside_locks_reset),
+		cmocka_unit_test(unmap_outside_locks_reset_of_another_domain),
+		cmocka_unit_test(clock_outside_locks_timer_ops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "fixture.h"
+#include "park.h"
 
 #define F struct fx *f = *state
 #define MS 1000000ull
@@ -499,6 +500,65 @@ static void poll_wakes(void **state)
 	assert_int_equal(evtchn_vcpu_kick(f->d1.d, 9), -EINVAL);
 }
 
+/* A singleshot timer set on vCPU 0 from a thread of its own. */
+struct sshot {
+	struct fx *f;
+	uint64_t deadline;
+	long rc;
+};
+
+static void *sshot_main(void *arg)
+{
+	struct sshot *s = arg;
+
+	s->rc = singleshot(&s->f->d1, 0, 0, s->deadline, 0);
+	return NULL;
+}
+
+/*
+ * A deadline that passes between the clock read and the timer lock: a
+ * vCPU parked there (timer:clock_read) while the clock moves past its
+ * deadline and the timers run must not miss it -- the poll returns, the
+ * singleshot fires, with no later run of the timers.
+ */
+static void deadline_passed_before_the_lock(void **state)
+{
+#ifndef EVTCHN_PARK
+	(void)state;
+	skip(); /* built without park points (release) */
+#else
+	F;
+	long t0 = th_bind_virq(&f->d1, VIRQ_TIMER, 0);
+	long m = th_bind_ipi(&f->d1, 3);
+	struct poller pl = { .td = &f->d1, .vcpu = 3, .nr = 1, .ports = { m },
+			     .timeout = atomic_load(&test_now) + 5 * MS };
+	struct sshot s = { .f = f, .deadline = atomic_load(&test_now) + 5 * MS };
+	pthread_t t;
+
+	evtchn_park_reset();
+	assert_int_equal(evtchn_park_arm("timer:clock_read", 3, 1), 0);
+	th_mask(&f->d1, m);
+	assert_int_equal(pthread_create(&t, NULL, poller_main, &pl), 0);
+	assert_true(evtchn_park_wait("timer:clock_read", 1, 5000));
+	advance(f, 10 * MS);
+	evtchn_park_release("timer:clock_read");
+	wait_done(&pl, t);
+	assert_int_equal(pl.rc, 0);
+
+	evtchn_park_reset();
+	assert_int_equal(evtchn_park_arm("timer:clock_read", 0, 1), 0);
+	s.deadline = atomic_load(&test_now) + 5 * MS;
+	assert_int_equal(pthread_create(&t, NULL, sshot_main, &s), 0);
+	assert_true(evtchn_park_wait("timer:clock_read", 1, 5000));
+	advance(f, 10 * MS);
+	evtchn_park_release("timer:clock_read");
+	pthread_join(t, NULL);
+	assert_int_equal(s.rc, 0);
+	assert_true(th_pending(&f->d1, t0));
+	evtchn_park_reset();
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -514,6 +574,7 @@ int main(void)
 		T(timer_thread_fires),
 		T(poll_rules),
 		T(poll_wakes),
+		T(deadline_passed_before_the_lock),
 	};
 
 	return cmocka_run_group_tests_name("timer", tests, NULL, NULL);

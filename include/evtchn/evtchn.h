@@ -43,14 +43,23 @@ struct evtchn_domain;
  *
  * map_cb: return the host address of the 4 KiB guest-physical page @gfn, or
  *   NULL when @gfn is not RAM the guest may use.  The library keeps a mapping
- *   it uses for guest state (vcpu_info pages) until unmap_cb or until the
- *   domain is destroyed; mappings used to copy hypercall arguments are
- *   released at once.  Called on control paths only (never on the send path).
+ *   it uses for guest state (vcpu_info pages until the domain is destroyed,
+ *   FIFO control blocks and event-array pages until EVTCHNOP_reset or
+ *   destroy) and releases it with unmap_cb; mappings used to copy hypercall
+ *   arguments, and pages a sub-op refuses, are released at once.  Called on
+ *   control paths only (never on the send path).
  * unmap_cb: optional; releases a mapping returned by map_cb.
  * translate_cb: optional; turns a hypercall argument address (a guest
  *   virtual address for the calling vCPU) into a guest-physical address.
  *   Return 0, or -EFAULT when the address is not mapped.  NULL means
  *   hypercall argument addresses are guest-physical (identity).
+ * All three are called on the thread of the library call that needs them,
+ * under no lock of the library and outside its RCU read-side section: they
+ * may take any lock of the VMM's, even one a vCPU thread holds while it is
+ * inside any library call.  One exception: the pages of a domain reset by
+ * another (a control domain's EVTCHNOP_reset) are unmapped on the
+ * resetting thread, and evtchn_domain_destroy() of the reset domain waits
+ * for that, so unmap_cb must not wait for a thread inside that destroy.
  */
 struct evtchn_guest_mem {
 	void *(*map_cb)(struct evtchn_domain *d, uint64_t gfn, bool writable,
@@ -73,9 +82,14 @@ EVTCHN_API void evtchn_guest_mem_flat(struct evtchn_guest_mem *mem, void *base,
  * vcpu_info.evtchn_upcall_pending went from 0 to 1).  Called from whatever
  * thread raised the event (a vCPU thread, a backend, a timer), possibly
  * several at once for different vCPUs, never under a lock of the library,
- * but inside its RCU read-side section: it may take the VMM's own locks,
- * but must not wait for a thread inside a library call that waits for a
- * grace period (close, reset, unbind, destroy), nor make such a call.
+ * but inside its RCU read-side section (the section of the send that set
+ * the event): it may take the VMM's own locks, but must not wait for a
+ * thread inside a library call that waits for a grace period, nor make
+ * such a call.  Those calls: EVTCHNOP_close, EVTCHNOP_reset,
+ * EVTCHNOP_bind_interdomain (to a port whose last channel just closed),
+ * EVTCHNOP_init_control (the first) and EVTCHNOP_expand_array; a route
+ * table change, a backend handle's unbind or close, KVM detach and domain
+ * destroy.  docs/api.md says why.
  */
 typedef void (*evtchn_upcall_cb)(struct evtchn_domain *d, uint32_t vcpu,
 				 void *opaque);
@@ -312,7 +326,10 @@ EVTCHN_API int evtchn_gsi_set(struct evtchn_domain *d, uint32_t gsi,
  * evtchn_vcpu_timer_get/set read and restore a vCPU's timers (migration:
  * absolute deadlines in system time); with the KVM back end they read and
  * set the singleshot deadline KVM holds (call them while the vCPU is not
- * in KVM_RUN).  evtchn_vcpu_kick() makes a vCPU
+ * in KVM_RUN).  The library calls @cb under no lock of its own and outside
+ * its read-side section (it may take any lock of the VMM's); set it before
+ * the domains' vCPUs run and the timer thread starts, as @cb and @opaque
+ * are read without a lock.  evtchn_vcpu_kick() makes a vCPU
  * that is blocked in SCHEDOP_poll return (to stop or pause it).
  */
 typedef uint64_t (*evtchn_clock_cb)(void *opaque);
