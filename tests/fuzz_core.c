@@ -3626,12 +3626,12 @@ static void verify_dump(struct fz *f, int di)
 
 /*
  * The library's port table of @di against the model.
- * CHK_DEEP: port by port (EVTCHNOP_status of every valid port and of the
- *   first invalid one, a closed port's notify vCPU too), and the dump.
- * CHK_WHOLE: every valid port in one read (verify_table(): the same
- *   fields as CHK_DEEP's) and, up to a few buckets, the dump
- *   (verify_dump(): pending, masked, FIFO priority and LINKED too; beyond
- *   that its text costs more than the rest of an input).
+ * CHK_DEEP: every valid port (verify_table(): status, notify vCPU,
+ *   binding, a closed port's notify vCPU too; the end through
+ *   EVTCHNOP_status) and the dump (verify_dump(): pending, masked, FIFO
+ *   priority and LINKED too), whatever the size.
+ * CHK_WHOLE: the same, the dump only up to a few buckets (beyond that its
+ *   text costs more than the rest of an input).
  * CHK_BOUND: each port the model has bound (the caller checks that no
  *   other is, recycle()).
  */
@@ -3639,11 +3639,8 @@ static void check_ports(struct fz *f, int di, int how)
 {
 	struct fz_scan *s = scan(f, di);
 
-	if (how == CHK_DEEP)
-		verify_all(f, di);
-	else if (how == CHK_WHOLE)
-		verify_table(f, di);
 	if (how != CHK_BOUND) {
+		verify_table(f, di);
 		if (how == CHK_DEEP || s->end <= 4 * BUCKET)
 			verify_dump(f, di);
 		return;
