@@ -549,6 +549,23 @@ int evtchn_test_status(struct evtchn_domain *d, uint32_t first, uint32_t n,
 	domain_unlock(d);
 	return (int)valid;
 }
+
+int evtchn_test_changed(struct evtchn_domain *d, uint32_t *ports,
+			uint32_t max)
+{
+	uint32_t n, i;
+
+	if (!d || (max && !ports))
+		return -EINVAL;
+	domain_lock(d);
+	n = atomic_load_explicit(&d->test_nchanged, memory_order_relaxed);
+	for (i = 0; i < n && i < max && i < TEST_CHANGED_MAX; i++)
+		ports[i] = atomic_load_explicit(&d->test_changed[i],
+						memory_order_relaxed);
+	atomic_store_explicit(&d->test_nchanged, 0, memory_order_relaxed);
+	domain_unlock(d);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
 #endif
 
 static long op_bind_vcpu(struct evtchn_domain *d, uint32_t vcpu, void *arg)

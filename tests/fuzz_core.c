@@ -29,13 +29,16 @@
  *    operations and after every operation with FZ_HDR_CHECK_ALWAYS, for
  *    each domain a library call may have changed since its last check;
  *    and at the end of every input, for each domain the input reached.
- *    evtchn_domain_dump() lists port 0 and every port that is not free;
- *    its text must be the model's line for line (state, notify vCPU,
- *    binding, pending and masked, FIFO priority and LINKED, the number of
- *    valid ports): every bound port is as the model says and no other
- *    port is bound, in one call.  FZ_OP_CHECK also reads every valid port
- *    with EVTCHNOP_status (a closed port's notify vCPU, which the dump
- *    does not show) and every PIRQ with PHYSDEVOP_irq_status_query.
+ *    Every valid port is read in one call (evtchn_test_status(): what
+ *    EVTCHNOP_status answers, from the function the hypercall uses) and
+ *    must be the model's: state, notify vCPU (a closed port's too),
+ *    binding; where the valid ports end, through EVTCHNOP_status.  At the
+ *    end of an input, and at FZ_OP_CHECK, evtchn_domain_dump() too: it
+ *    lists port 0 and every port that is not free, and its text must be
+ *    the model's line for line (pending and masked as the library reads
+ *    them, a closing or settling port, FIFO priority and LINKED, the
+ *    number of valid ports).  FZ_OP_CHECK also reads every PIRQ with
+ *    PHYSDEVOP_irq_status_query.
  *  - PIRQs: every GSI's route at every table check of a domain a PIRQ call
  *    reached; every PIRQ's mapping at its end (and at FZ_OP_CHECK).
  *  - Guest memory: with FIFO, the whole memory the operation may have
@@ -184,10 +187,14 @@ static const struct {
 /* Test builds of the library (src/park.h): grace periods no other thread
  * can be in end at once.  Everything here runs on one thread. */
 extern unsigned long evtchn_lone_grace(bool on) __attribute__((weak));
-/* The same builds read a port table in one call (src/park.h). */
+/* The same builds read a port table in one call, and log the ports whose
+ * binding or notify vCPU changed (src/park.h). */
 extern int evtchn_test_status(struct evtchn_domain *d, uint32_t first,
 			      uint32_t n, struct evtchn_status *out)
 	__attribute__((weak));
+extern int evtchn_test_changed(struct evtchn_domain *d, uint32_t *ports,
+			       uint32_t max) __attribute__((weak));
+#define FZ_CHANGED_MAX 64 /* the library's log holds 64 */
 
 static struct evtchn_fuzz_stats stats;
 /* The counts when the last input's operations ended (before its end). */
@@ -1175,8 +1182,42 @@ static void verify_table(struct fz *f, int di)
 	verify_end(f, di);
 }
 
+/*
+ * Every port the library changed since the last look (its log,
+ * evtchn_test_changed(): each write of a binding or a notify vCPU) is as
+ * the model says, and the valid ports end where it says: a port the
+ * operation should not have changed is found at once.  A log that ran
+ * over: the whole table.  Without the log (not a test build): every
+ * FZ_CHECK_EVERY operations, the whole table (check_ports()).
+ */
+static void verify_changed(struct fz *f, int di)
+{
+	struct fz_scan *s = &f->scan[di];
+	struct evtchn_domain *d = f->dom[di].d;
+	uint32_t ports[FZ_CHANGED_MAX];
+	int n;
+
+	if (!evtchn_test_changed || !evtchn_test_status)
+		return;
+	n = evtchn_test_changed(d, ports, FZ_CHANGED_MAX);
+	CHECK(n >= 0);
+	if (n > FZ_CHANGED_MAX) {
+		verify_table(f, di);
+		return;
+	}
+	CHECK(evtchn_test_status(d, 0, 0, NULL) == (int)s->end);
+	for (int i = 0; i < n; i++) {
+		struct evtchn_status got;
+
+		CHECK(ports[i] < s->end);
+		CHECK(evtchn_test_status(d, ports[i], 1, &got) ==
+		      (int)s->end);
+		same_status(f, di, ports[i], &got);
+	}
+}
+
 /* How much of a table check_ports() compares. */
-enum { CHK_BOUND, CHK_WHOLE, CHK_DEEP };
+enum { CHK_TABLE, CHK_WHOLE, CHK_DEEP };
 
 static void check_ports(struct fz *f, int di, int how);
 static void check_tables(struct fz *f, int di, int how, bool deep_pirqs);
@@ -1195,7 +1236,11 @@ static void fz_flush(struct fz *f)
 			continue;
 		}
 		if (dd->all) {
-			check_tables(f, di, CHK_WHOLE, false);
+			/* (the whole table: the library's log too) */
+			if (evtchn_test_changed)
+				(void)evtchn_test_changed(f->dom[di].d, NULL, 0);
+			verify_table(f, di);
+			check_tables(f, di, CHK_TABLE, false);
 		} else {
 			for (uint32_t i = 0; i < dd->n; i++)
 				verify_port(f, di, dd->port[i]);
@@ -1203,6 +1248,7 @@ static void fz_flush(struct fz *f)
 				verify_end(f, di);
 			if (dd->count)
 				verify_dump(f, di);
+			verify_changed(f, di);
 		}
 		memset(dd, 0, sizeof(*dd));
 	}
@@ -3626,28 +3672,24 @@ static void verify_dump(struct fz *f, int di)
 
 /*
  * The library's port table of @di against the model.
- * CHK_DEEP: every valid port (verify_table(): status, notify vCPU,
+ * CHK_TABLE: nothing more in a test build of the library, where each
+ *   operation is followed by a look at every port the library changed
+ *   (verify_changed()); else as CHK_WHOLE.
+ * CHK_WHOLE: every valid port (verify_table(): status, notify vCPU,
  *   binding, a closed port's notify vCPU too; the end through
- *   EVTCHNOP_status) and the dump (verify_dump(): pending, masked, FIFO
- *   priority and LINKED too), whatever the size.
- * CHK_WHOLE: the same, the dump only up to a few buckets (beyond that its
- *   text costs more than the rest of an input).
- * CHK_BOUND: each port the model has bound (the caller checks that no
- *   other is, recycle()).
+ *   EVTCHNOP_status) and, up to a few buckets, the dump (verify_dump():
+ *   pending, masked, closing, settling, FIFO priority and LINKED too;
+ *   beyond that its text costs more than the rest of an input).
+ * CHK_DEEP: the same, the dump whatever the size.
  */
 static void check_ports(struct fz *f, int di, int how)
 {
 	struct fz_scan *s = scan(f, di);
 
-	if (how != CHK_BOUND) {
+	if (how != CHK_TABLE || !evtchn_test_changed)
 		verify_table(f, di);
-		if (how == CHK_DEEP || s->end <= 4 * BUCKET)
-			verify_dump(f, di);
-		return;
-	}
-	for (uint32_t p = 1; p < s->end; p++)
-		if (s->st[p].status != EVTCHNSTAT_closed)
-			verify_port(f, di, p);
+	if (how == CHK_DEEP || (how == CHK_WHOLE && s->end <= 4 * BUCKET))
+		verify_dump(f, di);
 }
 
 /*
@@ -3764,7 +3806,7 @@ static void check_tables(struct fz *f, int di, int how, bool deep_pirqs)
 	/* Nothing to do again at the input's end until something changes
 	 * (the deliveries above change no binding). */
 	z->touched_check = false;
-	z->verified = how != CHK_BOUND && (deep_pirqs || !z->pirq_used);
+	z->verified = how != CHK_TABLE && (deep_pirqs || !z->pirq_used);
 }
 
 /* The tables of the domains a library call may have changed: since the
@@ -3778,7 +3820,7 @@ static void check_all(struct fz *f, bool deep)
 
 		CHECK(evtchn_host_domain(f->h, (uint16_t)di) == z->d);
 		if (z->d && (deep ? z->touched : z->touched_check))
-			check_tables(f, di, deep ? CHK_DEEP : CHK_WHOLE, deep);
+			check_tables(f, di, deep ? CHK_DEEP : CHK_TABLE, deep);
 	}
 }
 
@@ -5219,11 +5261,8 @@ static void teardown(struct fz *f, uint8_t flags)
 	for (int di = 0; di < NDOM; di++) {
 		struct fz_dom *z = &f->dom[di];
 
-		/* (recycle() checks no other port is bound) */
 		if (z->d && z->touched && !z->verified)
-			check_tables(f, di,
-				     recyclable(f, di) ? CHK_BOUND : CHK_WHOLE,
-				     z->pirq_used);
+			check_tables(f, di, CHK_WHOLE, z->pirq_used);
 	}
 	/* Domains go in the order the input says, the tables checked after
 	 * each (peers unbound for it); domain 0, which the checks look
