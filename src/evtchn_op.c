@@ -540,7 +540,7 @@ int evtchn_test_status(struct evtchn_domain *d, uint32_t first, uint32_t n,
 		return -EINVAL;
 	domain_lock(d);
 	valid = atomic_load(&d->valid_ports);
-	for (i = 0; i < n && first + i < valid; i++) {
+	for (i = 0; i < n && first < valid && i < valid - first; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
 		out[i].dom = d->domid;
 		out[i].port = first + i;
