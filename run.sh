@@ -5,8 +5,9 @@
 #                        (evtchn-sim, 5 s; OPT go to it: --help lists them)
 #   ./run.sh test        install what is needed, run every test: the suite,
 #                        the suite under ASan+UBSan, the threaded tests
-#                        under TSan, the Xen oracle, the nested-KVM run
-#                        and the Linux guest on it
+#                        under TSan, the Xen oracle, the nested-KVM run,
+#                        the Linux guest on it, and 30 s of each fuzz
+#                        target beside the Xen oracle's run
 #   ./run.sh asan|tsan   one sanitizer run only
 #   ./run.sh oracle      compare with a real Xen 4.17 booted under QEMU
 #   ./run.sh kvm         evtchn-vmm and its test guest on a real KVM (nested
@@ -14,8 +15,12 @@
 #   ./run.sh linux       Debian's 6.1 Linux as a Xen HVM guest of evtchn-vmm
 #                        on the same nested KVM (FIFO, 2-level, back end,
 #                        saved and restored; 2 and 4 vCPUs)
-#   ./run.sh fuzz [SEC]  run the libFuzzer target (clang) for SEC seconds
-#   ./run.sh fuzz-restore [SEC]  the same for hostile snapshot images
+#   ./run.sh fuzz [SEC] [ARG]  run the libFuzzer target fuzz-hypercall
+#                        (clang) for SEC seconds from its corpus
+#                        (tests/corpus/hypercall; new inputs go to
+#                        build-fuzz/corpus-hypercall); ARG go to libFuzzer
+#   ./run.sh fuzz-restore [SEC] [ARG]  the same for hostile snapshot
+#                        images (fuzz-restore, tests/corpus/restore)
 #   ./run.sh bench [ARG] install gnuplot, build optimised (build-bench), run
 #                        evtchn-bench --plot docs/bench/ [ARG...]: the
 #                        figures of docs/benchmarks.md
@@ -165,6 +170,76 @@ run_qemu() {
 	esac
 }
 
+# The libFuzzer targets (clang, ASan+UBSan): build-fuzz, those two only.
+build_fuzz() {
+	if [ ! -f build-fuzz/build.ninja ]; then
+		CC=clang meson setup build-fuzz -Dfuzz=true \
+			-Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	fi
+	ninja -C build-fuzz -j "$JOBS" tests/fuzz-hypercall \
+		tests/fuzz-restore >/dev/null
+}
+
+# fuzz_run TARGET SECONDS [ARG...]: fuzz-TARGET from its committed corpus,
+# new inputs into build-fuzz/corpus-TARGET, crashes as build-fuzz/TARGET-*.
+# The frequency below which entropic scheduling counts a feature as rare
+# is 16 instead of 255: with the default, keeping the rare features'
+# counts took up to 70 % of fuzz-restore's time (docs/reliability.md).
+fuzz_run() {
+	local t=$1 sec=$2
+	shift 2
+	mkdir -p "build-fuzz/corpus-$t"
+	"./build-fuzz/tests/fuzz-$t" -max_total_time="$sec" -rss_limit_mb=2048 \
+		-entropic_feature_frequency_threshold=16 \
+		-artifact_prefix="build-fuzz/$t-" "$@" \
+		"build-fuzz/corpus-$t" "tests/corpus/$t"
+}
+
+# The smoke runs of ./run.sh test: 30 s of each target, one after the
+# other, in the background while the Xen oracle's run keeps one QEMU
+# thread busy (a core is idle then).  Not beside the nested-KVM runs: the
+# nested platform's own crash comes more often on a busy host
+# (docs/vmm.md).  A line "TARGET RC" each into $FUZZ_STATUS;
+# logs in build-fuzz/smoke-TARGET.log.
+fuzz_smoke() {
+	local t rc
+	if ! build_fuzz >/dev/null 2>&1; then
+		echo "build 1"
+		return
+	fi
+	for t in hypercall restore; do
+		rc=0
+		fuzz_run "$t" 30 >"build-fuzz/smoke-$t.log" 2>&1 || rc=$?
+		echo "$t $rc"
+	done
+}
+
+fuzz_smoke_start() {
+	FUZZ_STATUS=$(mktemp)
+	fuzz_smoke >"$FUZZ_STATUS" &
+	FUZZ_PID=$!
+}
+
+# Count them: a crash, a sanitizer report, a broken model check or a build
+# that fails is a failure; each target that ran 30 s clean a pass.
+fuzz_smoke_finish() {
+	local name rc runs=0
+	wait "$FUZZ_PID" || true
+	while read -r name rc; do
+		runs=$((runs + 1))
+		if [ "$rc" -eq 0 ]; then
+			echo "fuzz-$name: OK, 30 s ($(grep -o 'Done [0-9]* runs' \
+				"build-fuzz/smoke-$name.log"))"
+			PASSED=$((PASSED + 1))
+		else
+			echo "fuzz-$name: FAILED (exit $rc; build-fuzz/smoke-$name.log)"
+			FAILED=$((FAILED + 1))
+		fi
+	done <"$FUZZ_STATUS"
+	rm -f "$FUZZ_STATUS"
+	[ "$runs" -gt 0 ] || FAILED=$((FAILED + 1))
+}
+
 # The live comparison with Xen.
 run_oracle() { run_qemu scripts/oracle.sh; }
 # evtchn-vmm and its test guest on a nested KVM.
@@ -192,7 +267,9 @@ test)
 	run_install
 	run_asan
 	run_tsan
+	fuzz_smoke_start
 	run_oracle
+	fuzz_smoke_finish
 	run_kvm
 	run_linux
 	summary
@@ -223,22 +300,15 @@ tsan)
 	run_tsan
 	summary
 	;;
-fuzz)
+fuzz | fuzz-restore)
+	target=hypercall
+	[ "$1" = fuzz ] || target=restore
+	shift
+	sec=${1:-60}
+	[ $# -eq 0 ] || shift
 	install_deps
-	CC=clang build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
-		-Db_lundef=false
-	mkdir -p build-fuzz/corpus
-	./build-fuzz/tests/fuzz-hypercall -max_total_time="${2:-60}" \
-		-rss_limit_mb=2048 -artifact_prefix=build-fuzz/ build-fuzz/corpus
-	;;
-fuzz-restore)
-	install_deps
-	CC=clang build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
-		-Db_lundef=false
-	mkdir -p build-fuzz/corpus-restore
-	./build-fuzz/tests/fuzz-restore -max_total_time="${2:-60}" \
-		-rss_limit_mb=2048 -artifact_prefix=build-fuzz/ \
-		build-fuzz/corpus-restore
+	build_fuzz
+	fuzz_run "$target" "$sec" "$@"
 	;;
 bench)
 	shift
@@ -272,7 +342,7 @@ soak)
 	./$sim --chaos --interval 10 "${defaults[@]}" "$@"
 	;;
 *)
-	sed -n '2,24p' "$0"
+	sed -n '2,29p' "$0"
 	exit 2
 	;;
 esac

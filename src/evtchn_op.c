@@ -467,30 +467,12 @@ static long op_send(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 	return rc;
 }
 
-static long op_status(struct evtchn_domain *cur, uint32_t vcpu, void *arg)
+/* What EVTCHNOP_status reports of @p: its status, notify vCPU and the
+ * union member Xen writes (the rest of @s is left as it is). */
+static void port_status(struct evtchn_port *p, struct evtchn_status *s)
 {
-	struct evtchn_status *s = arg;
-	struct evtchn_domain *d;
-	struct evtchn_port *p;
-	bool xheld;
-	uint64_t b;
-	long rc;
+	uint64_t b = port_bind(p);
 
-	(void)vcpu;
-	d = domain_by_any_id(cur, s->dom, &xheld);
-	if (!d)
-		return -XEN_ESRCH;
-	domain_lock(d);
-	rc = -XEN_EINVAL;
-	if (!port_is_valid(d, s->port))
-		goto out;
-	rc = -XEN_EPERM;
-	if (!xsm_target_ok(cur, d))
-		goto out;
-	p = port_get(d, s->port);
-	b = port_bind(p);
-	/* Only the fields Xen writes; the rest of the union is what the
-	 * guest passed in. */
 	switch ((b & BIND_ZOMBIE) ? ECS_FREE : bind_state(b)) {
 	case ECS_UNBOUND:
 		s->status = EVTCHNSTAT_unbound;
@@ -518,12 +500,73 @@ static long op_status(struct evtchn_domain *cur, uint32_t vcpu, void *arg)
 	}
 	/* A port being freed is closed with vCPU 0 already, as in Xen. */
 	s->vcpu = (b & BIND_ZOMBIE) ? 0 : atomic_load(&p->notify_vcpu);
+}
+
+static long op_status(struct evtchn_domain *cur, uint32_t vcpu, void *arg)
+{
+	struct evtchn_status *s = arg;
+	struct evtchn_domain *d;
+	bool xheld;
+	long rc;
+
+	(void)vcpu;
+	d = domain_by_any_id(cur, s->dom, &xheld);
+	if (!d)
+		return -XEN_ESRCH;
+	domain_lock(d);
+	rc = -XEN_EINVAL;
+	if (!port_is_valid(d, s->port))
+		goto out;
+	rc = -XEN_EPERM;
+	if (!xsm_target_ok(cur, d))
+		goto out;
+	/* Only the fields Xen writes; the rest of the union is what the
+	 * guest passed in. */
+	port_status(port_get(d, s->port), s);
 	rc = 0;
 out:
 	domain_unlock(d);
 	domain_put(cur, xheld);
 	return rc;
 }
+
+#ifdef EVTCHN_PARK
+int evtchn_test_status(struct evtchn_domain *d, uint32_t first, uint32_t n,
+		       struct evtchn_status *out)
+{
+	uint32_t valid, i;
+
+	if (!d || (n && !out))
+		return -EINVAL;
+	domain_lock(d);
+	valid = atomic_load(&d->valid_ports);
+	for (i = 0; i < n && first < valid && i < valid - first; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].dom = d->domid;
+		out[i].port = first + i;
+		port_status(port_get(d, first + i), &out[i]);
+	}
+	domain_unlock(d);
+	return (int)valid;
+}
+
+int evtchn_test_changed(struct evtchn_domain *d, uint32_t *ports,
+			uint32_t max)
+{
+	uint32_t n, i;
+
+	if (!d || (max && !ports))
+		return -EINVAL;
+	domain_lock(d);
+	n = atomic_load_explicit(&d->test_nchanged, memory_order_relaxed);
+	for (i = 0; i < n && i < max && i < TEST_CHANGED_MAX; i++)
+		ports[i] = atomic_load_explicit(&d->test_changed[i],
+						memory_order_relaxed);
+	atomic_store_explicit(&d->test_nchanged, 0, memory_order_relaxed);
+	domain_unlock(d);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+#endif
 
 static long op_bind_vcpu(struct evtchn_domain *d, uint32_t vcpu, void *arg)
 {

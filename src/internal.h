@@ -152,6 +152,8 @@ struct pirq {
 				  * allocated for a map that was refused */
 };
 
+#define TEST_CHANGED_MAX 64u
+
 struct evtchn_domain {
 	struct evtchn_host *host;
 	uint16_t domid;
@@ -200,6 +202,12 @@ struct evtchn_domain {
 	 * under lock before valid_ports is raised with release; readers load
 	 * valid_ports with acquire (port_is_valid) before touching them. */
 	_Atomic uint32_t valid_ports;
+#ifdef EVTCHN_PARK
+	/* Test builds: the ports port_changed() saw since
+	 * evtchn_test_changed() last looked, the first TEST_CHANGED_MAX. */
+	_Atomic uint32_t test_changed[TEST_CHANGED_MAX];
+	_Atomic uint32_t test_nchanged;
+#endif
 	uint32_t settle_gen;              /* under lock: see BIND_SETTLING */
 	uint32_t free_hint;                /* under lock: no free port below
 					    * but the kept LINKED ones */

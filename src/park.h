@@ -19,6 +19,11 @@
  * The same builds can let a grace period that no reader can be in end at
  * once (evtchn_lone_grace()), for tests that run on one thread.
  *
+ * The same builds can read a domain's whole port table in one call
+ * (evtchn_test_status()), and say which ports changed since they last
+ * said (evtchn_test_changed()), for a test that compares the table with
+ * a model after every operation.
+ *
  * The same builds can make an allocation fail: evtchn_fail_alloc(n) makes
  * the n-th allocation of the library on the calling thread fail from now
  * (internal.h routes calloc, malloc and aligned_alloc through here), so a
@@ -69,6 +74,26 @@ PARK_API unsigned long evtchn_fail_alloc_count(void);
  * them real again.  Returns how many grace periods ended that way so far.
  */
 PARK_API unsigned long evtchn_lone_grace(bool on);
+/*
+ * EVTCHNOP_status of ports [@first, @first + @n) of @d as a privileged
+ * domain reads them (status, notify vCPU, the union member; every other
+ * byte 0; dom and port set), into @out, as far as they are valid, under
+ * the domain's lock.  Returns how many ports of @d are valid, or -EINVAL.
+ */
+struct evtchn_domain;
+struct evtchn_status;
+PARK_API int evtchn_test_status(struct evtchn_domain *d, uint32_t first,
+				uint32_t n, struct evtchn_status *out);
+/*
+ * The ports of @d whose binding or notify vCPU changed since the last call
+ * (every write of either goes through port_changed(), which the KVM back
+ * end's copy of the table also relies on), into @ports, the first
+ * min(@max, 64); the log starts again.  Returns how many changes there
+ * were (a port may be there twice; more than 64: the caller must look at
+ * every port), or -EINVAL.  Under the domain's lock.
+ */
+PARK_API int evtchn_test_changed(struct evtchn_domain *d, uint32_t *ports,
+				 uint32_t max);
 void *evtchn_test_calloc(size_t n, size_t size);
 void *evtchn_test_malloc(size_t size);
 void *evtchn_test_aligned_alloc(size_t align, size_t size);

@@ -26,6 +26,14 @@
  */
 static void port_changed(struct evtchn_domain *d, uint32_t port)
 {
+#ifdef EVTCHN_PARK
+	uint32_t n = atomic_fetch_add_explicit(&d->test_nchanged, 1,
+					       memory_order_relaxed);
+
+	if (n < TEST_CHANGED_MAX)
+		atomic_store_explicit(&d->test_changed[n], port,
+				      memory_order_relaxed);
+#endif
 	kvm_port_changed(d, port);
 }
 

@@ -29,13 +29,16 @@
  *    operations and after every operation with FZ_HDR_CHECK_ALWAYS, for
  *    each domain a library call may have changed since its last check;
  *    and at the end of every input, for each domain the input reached.
- *    evtchn_domain_dump() lists port 0 and every port that is not free;
- *    its text must be the model's line for line (state, notify vCPU,
- *    binding, pending and masked, FIFO priority and LINKED, the number of
- *    valid ports): every bound port is as the model says and no other
- *    port is bound, in one call.  FZ_OP_CHECK also reads every valid port
- *    with EVTCHNOP_status (a closed port's notify vCPU, which the dump
- *    does not show) and every PIRQ with PHYSDEVOP_irq_status_query.
+ *    Every valid port is read in one call (evtchn_test_status(): what
+ *    EVTCHNOP_status answers, from the function the hypercall uses) and
+ *    must be the model's: state, notify vCPU (a closed port's too),
+ *    binding; where the valid ports end, through EVTCHNOP_status.  At the
+ *    end of an input, and at FZ_OP_CHECK, evtchn_domain_dump() too: it
+ *    lists port 0 and every port that is not free, and its text must be
+ *    the model's line for line (pending and masked as the library reads
+ *    them, a closing or settling port, FIFO priority and LINKED, the
+ *    number of valid ports).  FZ_OP_CHECK also reads every PIRQ with
+ *    PHYSDEVOP_irq_status_query.
  *  - PIRQs: every GSI's route at every table check of a domain a PIRQ call
  *    reached; every PIRQ's mapping at its end (and at FZ_OP_CHECK).
  *  - Guest memory: with FIFO, the whole memory the operation may have
@@ -184,6 +187,14 @@ static const struct {
 /* Test builds of the library (src/park.h): grace periods no other thread
  * can be in end at once.  Everything here runs on one thread. */
 extern unsigned long evtchn_lone_grace(bool on) __attribute__((weak));
+/* The same builds read a port table in one call, and log the ports whose
+ * binding or notify vCPU changed (src/park.h). */
+extern int evtchn_test_status(struct evtchn_domain *d, uint32_t first,
+			      uint32_t n, struct evtchn_status *out)
+	__attribute__((weak));
+extern int evtchn_test_changed(struct evtchn_domain *d, uint32_t *ports,
+			       uint32_t max) __attribute__((weak));
+#define FZ_CHANGED_MAX 64 /* the library's log holds 64 */
 
 static struct evtchn_fuzz_stats stats;
 /* The counts when the last input's operations ended (before its end). */
@@ -1090,6 +1101,24 @@ static void m_peer_unbound(struct fz *f, int di, uint32_t port, int closer)
 	s->settling[port] = 1;
 }
 
+/* The library's status of @port of @di is the model's. */
+static void same_status(struct fz *f, int di, uint32_t port,
+			const struct evtchn_status *got)
+{
+	const struct evtchn_status *want = &f->scan[di].st[port];
+
+	if (!memcmp(got, want, sizeof(*got)))
+		return;
+	fprintf(stderr, "evtchn fuzz: dom%d port %u: status %u vcpu %u "
+			"(u %08x %08x), the model says %u vcpu %u "
+			"(u %08x %08x)\n", di, port, got->status,
+		got->vcpu, ((const uint32_t *)&got->u)[0],
+		((const uint32_t *)&got->u)[1], want->status, want->vcpu,
+		((const uint32_t *)&want->u)[0],
+		((const uint32_t *)&want->u)[1]);
+	CHECK(!"port status as the model says");
+}
+
 /* Compare one port of @di with the library. */
 static void verify_port(struct fz *f, int di, uint32_t port)
 {
@@ -1102,16 +1131,7 @@ static void verify_port(struct fz *f, int di, uint32_t port)
 		return;
 	}
 	CHECK(rc == 0);
-	if (memcmp(&got, &s->st[port], sizeof(got))) {
-		fprintf(stderr, "evtchn fuzz: dom%d port %u: status %u vcpu %u "
-				"(u %08x %08x), the model says %u vcpu %u "
-				"(u %08x %08x)\n", di, port, got.status,
-			got.vcpu, ((uint32_t *)&got.u)[0],
-			((uint32_t *)&got.u)[1], s->st[port].status,
-			s->st[port].vcpu, ((uint32_t *)&s->st[port].u)[0],
-			((uint32_t *)&s->st[port].u)[1]);
-		CHECK(!"port status as the model says");
-	}
+	same_status(f, di, port, &got);
 }
 
 /* The valid ports end where the model says: the last one answers, the
@@ -1132,8 +1152,72 @@ static void verify_all(struct fz *f, int di)
 		verify_port(f, di, p);
 }
 
+/*
+ * Every valid port of @di as verify_all() compares it (status, notify
+ * vCPU, binding), read in one call a few hundred ports at a time
+ * (evtchn_test_status(): what EVTCHNOP_status answers, without a
+ * hypercall's copies for each port), and where the valid ports end
+ * through EVTCHNOP_status.  Port by port where the library is not a test
+ * build.
+ */
+static void verify_table(struct fz *f, int di)
+{
+	struct fz_scan *s = &f->scan[di];
+	struct evtchn_status got[256];
+
+	if (!evtchn_test_status) {
+		verify_all(f, di);
+		return;
+	}
+	for (uint32_t p = 0; p < s->end; p += 256) {
+		uint32_t n = s->end - p < 256 ? s->end - p : 256;
+
+		CHECK(evtchn_test_status(f->dom[di].d, p, n, got) ==
+		      (int)s->end);
+		if (!memcmp(got, &s->st[p], n * sizeof(got[0])))
+			continue;
+		for (uint32_t i = 0; i < n; i++)
+			same_status(f, di, p + i, &got[i]);
+	}
+	verify_end(f, di);
+}
+
+/*
+ * Every port the library changed since the last look (its log,
+ * evtchn_test_changed(): each write of a binding or a notify vCPU) is as
+ * the model says, and the valid ports end where it says: a port the
+ * operation should not have changed is found at once.  A log that ran
+ * over: the whole table.  Without the log (not a test build): every
+ * FZ_CHECK_EVERY operations, the whole table (check_ports()).
+ */
+static void verify_changed(struct fz *f, int di)
+{
+	struct fz_scan *s = &f->scan[di];
+	struct evtchn_domain *d = f->dom[di].d;
+	uint32_t ports[FZ_CHANGED_MAX];
+	int n;
+
+	if (!evtchn_test_changed || !evtchn_test_status)
+		return;
+	n = evtchn_test_changed(d, ports, FZ_CHANGED_MAX);
+	CHECK(n >= 0);
+	if (n > FZ_CHANGED_MAX) {
+		verify_table(f, di);
+		return;
+	}
+	CHECK(evtchn_test_status(d, 0, 0, NULL) == (int)s->end);
+	for (int i = 0; i < n; i++) {
+		struct evtchn_status got;
+
+		CHECK(ports[i] < s->end);
+		CHECK(evtchn_test_status(d, ports[i], 1, &got) ==
+		      (int)s->end);
+		same_status(f, di, ports[i], &got);
+	}
+}
+
 /* How much of a table check_ports() compares. */
-enum { CHK_BOUND, CHK_WHOLE, CHK_DEEP };
+enum { CHK_TABLE, CHK_WHOLE, CHK_DEEP };
 
 static void check_ports(struct fz *f, int di, int how);
 static void check_tables(struct fz *f, int di, int how, bool deep_pirqs);
@@ -1152,7 +1236,11 @@ static void fz_flush(struct fz *f)
 			continue;
 		}
 		if (dd->all) {
-			check_tables(f, di, CHK_WHOLE, false);
+			/* (the whole table: the library's log too) */
+			if (evtchn_test_changed)
+				(void)evtchn_test_changed(f->dom[di].d, NULL, 0);
+			verify_table(f, di);
+			check_tables(f, di, CHK_TABLE, false);
 		} else {
 			for (uint32_t i = 0; i < dd->n; i++)
 				verify_port(f, di, dd->port[i]);
@@ -1160,6 +1248,7 @@ static void fz_flush(struct fz *f)
 				verify_end(f, di);
 			if (dd->count)
 				verify_dump(f, di);
+			verify_changed(f, di);
 		}
 		memset(dd, 0, sizeof(*dd));
 	}
@@ -2887,7 +2976,8 @@ static long fz_physdev_op(struct fz *f, int di, uint32_t vcpu,
 	uint64_t addr = a[1];
 	unsigned long total = f->total_upcalls;
 	unsigned char before[40], after[40];
-	struct fz_ev ev;
+	struct fz_ev ev = { .on = false };
+	struct fz_dom *shz;
 	size_t size = 0;
 	bool copied = false, predict = false;
 	long exp, rc;
@@ -3059,6 +3149,7 @@ static long fz_physdev_op(struct fz *f, int di, uint32_t vcpu,
 	}
 	if (size && in_mem(addr, size))
 		save(z, addr, before, size);
+	shz = f->sh.z;
 	rc = hcall(z, vcpu, __HYPERVISOR_physdev_op, a);
 	if (trace || rc != exp)
 		fprintf(stderr, "evtchn fuzz: dom%d vcpu %u physdev_op %d -> "
@@ -3072,7 +3163,14 @@ static long fz_physdev_op(struct fz *f, int di, uint32_t vcpu,
 		CHECK(f->total_upcalls == total);
 	if (rc == -XEN_EFAULT)
 		stats.efault++;
-	if (size && in_mem(addr, size))
+	/* Nothing changes the argument but the copy-back, and the event an
+	 * EOI raises again where the argument lies in what it writes: the
+	 * FIFO memory the prediction covers (sh_check() compared all of it,
+	 * argument included) or the vcpu_info it marks (ev_check_event()
+	 * compared those bits). */
+	if (size && in_mem(addr, size) && shz != z &&
+	    !(ev.on && ev.have_vi &&
+	      overlaps(z->mem + addr, size, z->vi[ev.vcpu], VCPU_INFO_SIZE)))
 		CHECK(same(z, addr, copied ? after : before, size));
 	return rc;
 }
@@ -3583,27 +3681,24 @@ static void verify_dump(struct fz *f, int di)
 
 /*
  * The library's port table of @di against the model.
- * CHK_DEEP: port by port (EVTCHNOP_status of every valid port and of the
- *   first invalid one, a closed port's notify vCPU too), and the dump.
- * CHK_WHOLE: the dump (verify_dump()); beyond a few buckets port by port,
- *   which costs less there than the dump's text.
- * CHK_BOUND: each port the model has bound (the caller checks that no
- *   other is, recycle()).
+ * CHK_TABLE: nothing more in a test build of the library, where each
+ *   operation is followed by a look at every port the library changed
+ *   (verify_changed()); else as CHK_WHOLE.
+ * CHK_WHOLE: every valid port (verify_table(): status, notify vCPU,
+ *   binding, a closed port's notify vCPU too; the end through
+ *   EVTCHNOP_status) and, up to a few buckets, the dump (verify_dump():
+ *   pending, masked, closing, settling, FIFO priority and LINKED too;
+ *   beyond that its text costs more than the rest of an input).
+ * CHK_DEEP: the same, the dump whatever the size.
  */
 static void check_ports(struct fz *f, int di, int how)
 {
 	struct fz_scan *s = scan(f, di);
 
-	if (how == CHK_DEEP || (how == CHK_WHOLE && s->end > 4 * BUCKET))
-		verify_all(f, di);
-	if (how != CHK_BOUND) {
-		if (how == CHK_DEEP || s->end <= 4 * BUCKET)
-			verify_dump(f, di);
-		return;
-	}
-	for (uint32_t p = 1; p < s->end; p++)
-		if (s->st[p].status != EVTCHNSTAT_closed)
-			verify_port(f, di, p);
+	if (how != CHK_TABLE || !evtchn_test_changed)
+		verify_table(f, di);
+	if (how == CHK_DEEP || (how == CHK_WHOLE && s->end <= 4 * BUCKET))
+		verify_dump(f, di);
 }
 
 /*
@@ -3720,7 +3815,7 @@ static void check_tables(struct fz *f, int di, int how, bool deep_pirqs)
 	/* Nothing to do again at the input's end until something changes
 	 * (the deliveries above change no binding). */
 	z->touched_check = false;
-	z->verified = how != CHK_BOUND && (deep_pirqs || !z->pirq_used);
+	z->verified = how != CHK_TABLE && (deep_pirqs || !z->pirq_used);
 }
 
 /* The tables of the domains a library call may have changed: since the
@@ -3734,7 +3829,7 @@ static void check_all(struct fz *f, bool deep)
 
 		CHECK(evtchn_host_domain(f->h, (uint16_t)di) == z->d);
 		if (z->d && (deep ? z->touched : z->touched_check))
-			check_tables(f, di, deep ? CHK_DEEP : CHK_WHOLE, deep);
+			check_tables(f, di, deep ? CHK_DEEP : CHK_TABLE, deep);
 	}
 }
 
@@ -5175,11 +5270,8 @@ static void teardown(struct fz *f, uint8_t flags)
 	for (int di = 0; di < NDOM; di++) {
 		struct fz_dom *z = &f->dom[di];
 
-		/* (recycle() checks no other port is bound) */
 		if (z->d && z->touched && !z->verified)
-			check_tables(f, di,
-				     recyclable(f, di) ? CHK_BOUND : CHK_WHOLE,
-				     z->pirq_used);
+			check_tables(f, di, CHK_WHOLE, z->pirq_used);
 	}
 	/* Domains go in the order the input says, the tables checked after
 	 * each (peers unbound for it); domain 0, which the checks look

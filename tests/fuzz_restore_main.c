@@ -6,10 +6,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 const char *__asan_default_options(void);
 
-/* As fuzz_hypercall.c: a 32 MB quarantine (ASAN_OPTIONS overrides it). */
+/* As fuzz_hypercall.c: a 32 MB quarantine, warm memory, no allocation
+ * stacks (ASAN_OPTIONS overrides them). */
 const char *__asan_default_options(void)
 {
-	return "quarantine_size_mb=32";
+	return "quarantine_size_mb=32:allocator_release_to_os_interval_ms=-1:"
+	       "malloc_context_size=0";
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
