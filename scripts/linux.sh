@@ -139,7 +139,7 @@ CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 loglevel=5 nokaslr no5lvl
 # platform's crash or hung (below) is run again.
 RUNS=${LINUX_RUNS:-"fifo:2 2level:2 2level-offload:2 migrate:2 fifo:4 2level:4 2level-offload:4"}
 OFFLOAD=${LINUX_OFFLOAD:---kvm-offload}
-RETRIES=${LINUX_RETRIES:-3}
+RETRIES=${LINUX_RETRIES:-5}
 for run in $RUNS; do
 	case ${run%:*} in
 	fifo | 2level | 2level-offload | migrate) ;;
@@ -170,7 +170,7 @@ for run in $RUNS; do
 	2level) cmd="\$cmd xen.fifo_events=0" ;;
 	migrate) cmd="\$cmd xen.fifo_events=0"; args="$OFFLOAD --save /snap" ;;
 	esac
-	vmm="/bin/evtchn-vmm --memory $GUEST_MEMORY --vcpus \$vcpus --timeout 120"
+	vmm="/bin/evtchn-vmm --memory $GUEST_MEMORY --vcpus \$vcpus --timeout 90"
 	tries=0
 	while :; do
 		echo "@@EVTCHN-LINUX-BEGIN \$run@@"
@@ -211,7 +211,7 @@ done
 INIT
 } >"$INITRD/init"
 
-L1_TIMEOUT=1500
+L1_TIMEOUT=2700
 l1_boot
 if ! grep -q '@@EVTCHN-LINUX-BEGIN' "$LOG"; then
 	echo "linux: the L1 kernel did not reach the VMM; console in $LOG"
