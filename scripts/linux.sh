@@ -139,7 +139,7 @@ CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 loglevel=5 nokaslr no5lvl
 # platform's crash or hung (below) is run again.
 RUNS=${LINUX_RUNS:-"fifo:2 2level:2 2level-offload:2 migrate:2 fifo:4 2level:4 2level-offload:4"}
 OFFLOAD=${LINUX_OFFLOAD:---kvm-offload}
-RETRIES=${LINUX_RETRIES:-5}
+RETRIES=${LINUX_RETRIES:-8}
 for run in $RUNS; do
 	case ${run%:*} in
 	fifo | 2level | 2level-offload | migrate) ;;
