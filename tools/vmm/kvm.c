@@ -431,6 +431,18 @@ static void dump_bytes(struct vmm *vm, struct vmm_vcpu *v, const char *what,
 	fprintf(stderr, "\n");
 }
 
+/* A 256-bit vector register of the local APIC at @reg (IRR, ISR), its
+ * eight words from the highest. */
+static void dump_vectors(const struct kvm_lapic_state *apic, unsigned reg)
+{
+	for (int i = 7; i >= 0; i--) {
+		uint32_t w;
+
+		memcpy(&w, apic->regs + reg + 16 * i, sizeof(w));
+		fprintf(stderr, " %08x", w);
+	}
+}
+
 /* The vCPU's upcall flags and selector word in its vcpu_info, and the
  * vectors its local APIC has requested and has in service. */
 static void dump_upcall(struct vmm *vm, struct vmm_vcpu *v)
@@ -455,19 +467,9 @@ static void dump_upcall(struct vmm *vm, struct vmm_vcpu *v)
 	}
 	if (ioctl(v->fd, KVM_GET_LAPIC, &apic) == 0) {
 		fprintf(stderr, "evtchn-vmm: vCPU %u: local APIC IRR", v->id);
-		for (int i = 7; i >= 0; i--) {
-			uint32_t w;
-
-			memcpy(&w, apic.regs + 0x200 + 16 * i, sizeof(w));
-			fprintf(stderr, " %08x", w);
-		}
+		dump_vectors(&apic, 0x200);
 		fprintf(stderr, " ISR");
-		for (int i = 7; i >= 0; i--) {
-			uint32_t w;
-
-			memcpy(&w, apic.regs + 0x100 + 16 * i, sizeof(w));
-			fprintf(stderr, " %08x", w);
-		}
+		dump_vectors(&apic, 0x100);
 		fprintf(stderr, "\n");
 	}
 }
