@@ -3,10 +3,11 @@
  * The send path: from a port to the ABI producer and the upcall.
  *
  * Contract (DESIGN invariant 2): no mutex, no allocation, no system call
- * except the VMM's upcall callback and, with the KVM back end, the
- * KVM_XEN_HVM_EVTCHN_SEND ioctl that replaces it.  Callers hold the RCU read lock, which
- * keeps every domain and port they can reach alive and every port they read
- * unreusable (see the freeing protocol in port.c).
+ * except, with the KVM back end, the KVM_XEN_HVM_EVTCHN_SEND ioctl.
+ * Callers hold the RCU read lock, which keeps every domain and port they
+ * can reach alive and every port they read unreusable (see the freeing
+ * protocol in port.c).  The VMM's upcall callback is owed here and made
+ * when the caller's outermost read-side section ends (upcall.c).
  */
 #include <errno.h>
 

@@ -214,6 +214,7 @@ int evtchn_domain_create(struct evtchn_host *h,
 	}
 	for (uint32_t i = 0; i < d->nr_vcpus; i++) {
 		d->vcpu[i].id = i;
+		d->vcpu[i].owner = d;
 		vcpu_info_reset(d, &d->vcpu[i]);
 	}
 
@@ -283,6 +284,9 @@ int evtchn_domain_destroy(struct evtchn_domain *d)
 	lib_unlock(&h->xlock);
 	/* No sender can reach the domain once this returns. */
 	evtchn_synchronize_rcu();
+	/* The VMM callbacks senders owe it were made as their sections
+	 * ended: wait for those still being made. */
+	upcall_wait(d);
 	domain_free(d);
 	return 0;
 }

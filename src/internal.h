@@ -99,6 +99,12 @@ struct evtchn_vcpu {
 	_Atomic uint8_t upcall_vector;    /* HVMOP_set_evtchn_upcall_vector */
 	/* VIRQ -> port; global VIRQs are recorded in vCPU 0's table. */
 	_Atomic uint32_t virq_to_evtchn[NR_VIRQS];
+	/* upcall.c: the VMM's callback owed for this vCPU (bit 0: on a
+	 * thread's list, owed_next its link) and the callbacks being made
+	 * (2 each); destroy waits until it is 0. */
+	struct evtchn_domain *owner;
+	_Atomic uint32_t owed;
+	struct evtchn_vcpu *owed_next;
 	_Alignas(64) unsigned char dummy_vcpu_info[64];
 };
 
@@ -310,18 +316,19 @@ void domain_unlock_pair(struct evtchn_domain *a, struct evtchn_domain *b);
 void domain_unref(struct evtchn_domain *d);
 
 /*
- * No VMM callback runs while this thread holds a lock of the library: a
- * callback that takes a lock of the VMM's, which a vCPU thread holds while
- * it calls into the library, would deadlock.  The upcall and irq callbacks
- * run inside the RCU read-side section of the send path; the memory
- * (map, unmap) and clock callbacks run outside it too, so a VMM lock they
- * take may be held across a call that waits for a grace period.  Test
+ * No VMM callback runs while this thread holds a lock of the library, or
+ * inside its RCU read side: a callback that takes a lock of the VMM's,
+ * which a vCPU thread holds while it calls into the library, would
+ * deadlock, and so would one whose lock is held across a call that waits
+ * for a grace period.  The upcall and irq callbacks of a send are made
+ * when the sender's outermost read-side section ends (upcall.c); the
+ * memory (map, unmap) and clock callbacks are made outside it.  Test
  * builds count the locks a thread holds and its read-side depth (rcu.h),
  * and trap at a callback made under either.
  */
 #ifdef EVTCHN_PARK
 extern __thread int evtchn_locks_held;
-extern __thread int evtchn_rcu_depth;
+extern __thread int evtchn_rcu_depth __attribute__((tls_model("initial-exec")));
 #define LOCK_NOTE(n) (evtchn_locks_held += (n))
 #define ASSERT_NO_LOCK_HELD()                                               \
 	do {                                                                \
@@ -414,6 +421,7 @@ int backend_kernel_fd(struct evtchn_domain *d, uint32_t port);
 /* upcall.c */
 /* Raise @v's upcall; true when Xen would kick the vCPU (see upcall.c). */
 bool upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v);
+void upcall_wait(struct evtchn_domain *d);
 /* An upcall pending on @v is an interrupt waiting for it (SCHEDOP_poll). */
 bool upcall_deliverable(struct evtchn_domain *d, struct evtchn_vcpu *v);
 long do_hvm_op(struct evtchn_domain *d, uint32_t vcpu, uint64_t op,

@@ -22,7 +22,6 @@ struct park {
 
 _Atomic int evtchn_park_armed;
 __thread int evtchn_locks_held;
-__thread int evtchn_rcu_depth;
 
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;

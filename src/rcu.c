@@ -15,6 +15,9 @@ char evtchn_rcu_tsan_token;
 #endif
 
 __thread int evtchn_rcu_registered;
+__thread int evtchn_rcu_depth __attribute__((tls_model("initial-exec")));
+__thread struct evtchn_vcpu *evtchn_upcalls_owed
+	__attribute__((tls_model("initial-exec")));
 
 #ifdef EVTCHN_PARK
 /*

@@ -42,14 +42,19 @@ extern char evtchn_rcu_tsan_token;
 void evtchn_rcu_register_slow(void);
 extern __thread int evtchn_rcu_registered;
 
-#ifdef EVTCHN_PARK
-/* Test builds: the calling thread's read-side depth (internal.h,
- * ASSERT_NO_LOCK_NOR_READER()). */
-extern __thread int evtchn_rcu_depth;
-#define RCU_DEPTH_NOTE(n) (evtchn_rcu_depth += (n))
-#else
-#define RCU_DEPTH_NOTE(n) do { } while (0)
-#endif
+/*
+ * The calling thread's read-side depth, and the vCPUs whose upcall it
+ * raised inside its sections and has not told the VMM of yet (upcall.c).
+ * The VMM's upcall and irq callbacks are made when the outermost section
+ * ends: outside the read side, so a VMM lock they take may be held across
+ * a call that waits for a grace period.  Initial-exec: the send path pays
+ * no __tls_get_addr for them.
+ */
+struct evtchn_vcpu;
+extern __thread int evtchn_rcu_depth __attribute__((tls_model("initial-exec")));
+extern __thread struct evtchn_vcpu *evtchn_upcalls_owed
+	__attribute__((tls_model("initial-exec")));
+void evtchn_upcalls_flush(void);
 
 #ifdef EVTCHN_PARK
 /* Test builds: a grace period no other thread can be in (park.h,
@@ -62,18 +67,20 @@ static inline void evtchn_rcu_read_lock(void)
 	if (__builtin_expect(!evtchn_rcu_registered, 0))
 		evtchn_rcu_register_slow();
 	urcu_memb_read_lock();
-	RCU_DEPTH_NOTE(1);
+	evtchn_rcu_depth++;
 }
 
 static inline void evtchn_rcu_read_unlock(void)
 {
-	RCU_DEPTH_NOTE(-1);
 	evtchn_tsan_release();
 	urcu_memb_read_unlock();
+	if (--evtchn_rcu_depth == 0 &&
+	    __builtin_expect(evtchn_upcalls_owed != NULL, 0))
+		evtchn_upcalls_flush();
 }
 
 /* Wait until every read-side section that began before the call has ended.
- * Never call it inside a read-side section or from an upcall callback. */
+ * Never call it inside a read-side section. */
 static inline void evtchn_synchronize_rcu(void)
 {
 #ifdef EVTCHN_PARK

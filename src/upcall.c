@@ -7,7 +7,8 @@
  * level follows vCPU 0's evtchn_upcall_pending.
  */
 #include <errno.h>
-
+#include <sched.h>
+#include <time.h>
 
 #include "internal.h"
 #include "rcu.h"
@@ -108,6 +109,105 @@ static bool via_is_line(const struct evtchn_domain *d, uint64_t via)
 }
 
 /*
+ * The VMM's callbacks for an upcall are made when the raising thread's
+ * outermost read-side section ends, not inside it: a VMM lock a callback
+ * takes may then be held across anything that waits for a grace period
+ * (close, unbind, reset, a route table's replacement).  Each vCPU is on at
+ * most one thread's list (bit 0 of owed, set by the thread that put it
+ * there); while it is, a raise on another thread leaves the callback to
+ * that one, which makes it after the raise.  The thread takes the vCPU off
+ * its list and counts the callback as being made (owed += 1 turns bit 0
+ * into 2) in one step, so a raise after that puts it on a list again: no
+ * upcall is lost, and one may be told twice, as an interrupt in flight
+ * is.  evtchn_domain_destroy() waits until no vCPU of the domain is owed
+ * or being told (upcall_wait()).
+ */
+static void upcall_owe(struct evtchn_vcpu *v)
+{
+	if (atomic_fetch_or(&v->owed, 1) & 1)
+		return;
+	v->owed_next = evtchn_upcalls_owed;
+	evtchn_upcalls_owed = v;
+	if (!evtchn_rcu_depth)
+		evtchn_upcalls_flush();
+}
+
+/* Tell the VMM of @v's upcall, by the method in force now. */
+static void upcall_tell(struct evtchn_domain *d, struct evtchn_vcpu *v)
+{
+	uint8_t vec = atomic_load(&v->upcall_vector);
+	uint64_t via;
+
+	ASSERT_NO_LOCK_NOR_READER();
+	if (!d->irq_cb) {
+		if (d->upcall_cb)
+			d->upcall_cb(d, v->id, d->opaque);
+		return;
+	}
+	if (vec) {
+		struct evtchn_irq irq = { .method = EVTCHN_UPCALL_VCPU_VECTOR,
+					  .vcpu = v->id, .vector = vec };
+
+		irq_raise(d, &irq);
+		return;
+	}
+	via = atomic_load_explicit(&d->callback_via, memory_order_acquire);
+	if (via >> 56 == VIA_VECTOR) {
+		struct evtchn_irq irq = { .method = EVTCHN_UPCALL_VECTOR,
+					  .vcpu = v->id, .vector = (uint8_t)via };
+
+		irq_raise(d, &irq);
+		return;
+	}
+	/* A GSI or INTx line: what it should be was set at the raise (or
+	 * since); vCPU 0 only. */
+	if (v->id == 0 && !atomic_load(&d->vcpu[0].upcall_vector)) {
+		line_lock(d);
+		line_commit(d);
+	}
+}
+
+void evtchn_upcalls_flush(void)
+{
+	static __thread bool flushing;
+	struct evtchn_vcpu *v;
+
+	/* A library call made from one of these callbacks leaves what it
+	 * raises to the loop below. */
+	if (flushing)
+		return;
+	flushing = true;
+	while ((v = evtchn_upcalls_owed)) {
+		evtchn_upcalls_owed = v->owed_next;
+		atomic_fetch_add(&v->owed, 1);
+		upcall_tell(v->owner, v);
+		/* pairs with the acquire load in upcall_wait() */
+		atomic_fetch_sub_explicit(&v->owed, 2, memory_order_release);
+	}
+	flushing = false;
+}
+
+/* Destroy: no callback for @d's vCPUs is owed or being made.  Called
+ * after the last grace period, when no thread can raise one any more;
+ * the threads that did make theirs at the end of their read-side
+ * sections, or are in a VMM callback. */
+void upcall_wait(struct evtchn_domain *d)
+{
+	for (uint32_t i = 0; i < d->nr_vcpus; i++)
+		for (unsigned spin = 0; atomic_load_explicit(
+			     &d->vcpu[i].owed, memory_order_acquire);
+		     spin++) {
+			if (spin < 64) {
+				sched_yield();
+			} else {
+				struct timespec ts = { .tv_nsec = 100000 };
+
+				nanosleep(&ts, NULL);
+			}
+		}
+}
+
+/*
  * Xen's hvm_assert_evtchn_irq(), after upcall_pending went 0 -> 1.
  * Returns whether Xen kicks the vCPU (vcpu_kick(), which also ends a
  * SCHEDOP_poll whatever it polls): a per-vCPU vector (vlapic_set_irq()),
@@ -116,33 +216,26 @@ static bool via_is_line(const struct evtchn_domain *d, uint64_t via)
  * only the vCPU its interrupt is routed to, which the VMM's interrupt
  * controller decides (it calls evtchn_vcpu_kick()); with no callback at
  * all, nothing is kicked.  Without irq_cb the VMM's upcall_cb stands for
- * a vector.
+ * a vector.  The VMM's callback is owed, made when the caller's read-side
+ * section ends (upcall_owe()).
  */
 bool upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
 {
-	uint8_t vec = atomic_load(&v->upcall_vector);
 	uint64_t via;
 
 	if (!d->irq_cb) {
-		ASSERT_NO_LOCK_HELD();
 		if (d->upcall_cb)
-			d->upcall_cb(d, v->id, d->opaque);
+			upcall_owe(v);
 		return true;
 	}
-	if (vec) {
-		struct evtchn_irq irq = { .method = EVTCHN_UPCALL_VCPU_VECTOR,
-					  .vcpu = v->id, .vector = vec };
-
-		irq_raise(d, &irq);
+	if (atomic_load(&v->upcall_vector)) {
+		upcall_owe(v);
 		return true;
 	}
 	/* pairs with the release store in set_callback_via() */
 	via = atomic_load_explicit(&d->callback_via, memory_order_acquire);
 	if (via >> 56 == VIA_VECTOR) {
-		struct evtchn_irq irq = { .method = EVTCHN_UPCALL_VECTOR,
-					  .vcpu = v->id, .vector = (uint8_t)via };
-
-		irq_raise(d, &irq);
+		upcall_owe(v);
 		return true;
 	}
 	if (atomic_load(&d->vcpu[0].upcall_vector))
@@ -150,7 +243,8 @@ bool upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
 	if (v->id == 0) {
 		line_lock(d);
 		d->line_want = true;
-		line_commit(d);
+		line_unlock(d);
+		upcall_owe(v);
 	}
 	return false;
 }
@@ -182,8 +276,11 @@ int evtchn_upcall_level_update(struct evtchn_domain *d)
 	 * then finds the line as we leave it. */
 	d->line_want = __atomic_load_n(atomic_load(&d->vcpu[0].vcpu_info),
 				       __ATOMIC_SEQ_CST) & 1;
-	line_commit(d);
+	line_unlock(d);
 	evtchn_rcu_read_unlock();
+	/* Told outside the read side, by whichever thread tells last. */
+	line_lock(d);
+	line_commit(d);
 	return 0;
 }
 
@@ -222,17 +319,20 @@ static long hvm_param(struct evtchn_domain *cur, uint32_t vcpu, int op,
 			rc = -XEN_ESRCH;
 		else if (!cur->privileged)
 			rc = -XEN_EPERM;
-		if (rc) {
-			lib_unlock(&cur->host->xlock);
+		else
+			d->xrefs++; /* alive without xlock (destroy waits) */
+		lib_unlock(&cur->host->xlock);
+		if (rc)
 			return rc;
-		}
 	}
+	/* No library lock held: set_callback_via() tells the VMM of the
+	 * line. */
 	if (op == HVMOP_set_param)
 		set_callback_via(d, p.value);
 	else
 		p.value = atomic_load(&d->callback_via);
 	if (d != cur)
-		lib_unlock(&cur->host->xlock);
+		domain_unref(d);
 	if (op == HVMOP_get_param &&
 	    guest_copy_to(cur, vcpu, arg, &p, sizeof(p)))
 		return -XEN_EFAULT;

@@ -537,14 +537,14 @@ static void route_replaced_while_sender_stalled(void **state)
 }
 
 /*
- * No VMM callback under a library lock.  The VMM's interrupt callback
- * takes a mutex of the VMM's ("vmm") that another vCPU thread holds while
- * it calls into the library; if the library called back under one of its
- * locks that the other call needs, the two would wait for each other.
- * (The interrupt callback still runs inside the library's RCU read-side
- * section: a call that waits for a grace period -- close, reset, unbind,
- * destroy... -- must not hold what it waits for; docs/api.md says so.  The
- * memory and clock callbacks below run outside it.)
+ * No VMM callback under a library lock, nor inside its RCU read side.  The
+ * VMM's interrupt callback takes a mutex of the VMM's ("vmm") that another
+ * vCPU thread holds while it calls into the library; if the library called
+ * back under one of its locks that the other call needs, or inside a
+ * read-side section while the other call waits for a grace period (a
+ * reset, a close), the two would wait for each other.  Only destroy waits
+ * for the callbacks of its domain being made (callback_ends_before_destroy
+ * below).
  */
 struct cbx {
 	pthread_mutex_t vmm;
@@ -590,7 +590,8 @@ struct cb_job {
 	long rc;
 };
 
-enum { CB_BIND_INTERDOMAIN, CB_SET_VIA, CB_BIND_IPI, CB_STATUS };
+enum { CB_BIND_INTERDOMAIN, CB_SET_VIA, CB_BIND_IPI, CB_STATUS, CB_SEND,
+       CB_RESET_SELF, CB_CLOSE };
 
 static void *cb_job_main(void *arg)
 {
@@ -628,6 +629,29 @@ static void *cb_job_main(void *arg)
 
 		j->rc = cb_call(x, 1, __HYPERVISOR_event_channel_op,
 				EVTCHNOP_bind_ipi, 3, &b, sizeof(b));
+		break;
+	}
+	case CB_SEND: {
+		/* an IPI to vCPU 1 (port 1, bound first): its vector */
+		struct evtchn_send s = { .port = 1 };
+
+		j->rc = cb_call(x, 0, __HYPERVISOR_event_channel_op,
+				EVTCHNOP_send, 1, &s, sizeof(s));
+		break;
+	}
+	case CB_RESET_SELF: {
+		/* closes every port, then waits for a grace period */
+		struct evtchn_reset r = { .dom = DOMID_SELF };
+
+		j->rc = cb_call(x, 1, __HYPERVISOR_event_channel_op,
+				EVTCHNOP_reset, 3, &r, sizeof(r));
+		break;
+	}
+	case CB_CLOSE: {
+		struct evtchn_close c = { .port = 1 };
+
+		j->rc = cb_call(x, 1, __HYPERVISOR_event_channel_op,
+				EVTCHNOP_close, 3, &c, sizeof(c));
 		break;
 	}
 	default: {
@@ -693,6 +717,14 @@ static void callback_case(int b_what, int a_what, bool via_first)
 		assert_int_equal(cb_call(&x, 0, __HYPERVISOR_hvm_op,
 					 HVMOP_set_param, 2, &p, sizeof(p)), 0);
 	}
+	if (b_what == CB_SEND) {
+		struct evtchn_bind_ipi ipi = { .vcpu = 1 };
+
+		assert_int_equal(cb_call(&x, 1, __HYPERVISOR_event_channel_op,
+					 EVTCHNOP_bind_ipi, 1, &ipi,
+					 sizeof(ipi)), 0);
+		assert_int_equal(ipi.port, 1);
+	}
 	x.calls = 0;
 	start_blocked(&x, &b.tid, cb_job_main, &b);
 	assert_int_equal(pthread_create(&a.tid, NULL, cb_job_main, &a), 0);
@@ -722,6 +754,108 @@ static void callback_outside_locks_set_callback_via(void **state)
 	(void)state;
 	callback_case(CB_SET_VIA, CB_BIND_IPI, true);
 	callback_case(CB_SET_VIA, CB_STATUS, true);
+}
+
+/* B's callback blocked, A waits for a grace period: a reset of the domain
+ * (every port closed), a close of the port B sent on.  Against a library
+ * that made the callback inside the sender's read-side section, A never
+ * finishes. */
+static void callback_outside_read_side_reset(void **state)
+{
+	(void)state;
+	callback_case(CB_SEND, CB_RESET_SELF, false);
+	callback_case(CB_BIND_INTERDOMAIN, CB_RESET_SELF, false);
+	callback_case(CB_SET_VIA, CB_RESET_SELF, true);
+}
+
+static void callback_outside_read_side_close(void **state)
+{
+	(void)state;
+	callback_case(CB_SEND, CB_CLOSE, false);
+}
+
+/* The upcall callback (no irq_cb) of a send, blocked on the VMM mutex,
+ * while another thread destroys the domain: destroy returns only after
+ * the callback has ended, and the callback may still use its domain. */
+struct dx {
+	pthread_mutex_t vmm;
+	_Atomic int in_cb, cb_done, destroyed;
+	struct evtchn_domain *d;
+	uint32_t port;
+};
+
+static void dx_upcall(struct evtchn_domain *d, uint32_t vcpu, void *opaque)
+{
+	struct dx *x = opaque;
+
+	(void)vcpu;
+	atomic_store(&x->in_cb, 1);
+	pthread_mutex_lock(&x->vmm);
+	pthread_mutex_unlock(&x->vmm);
+	/* still alive: ASan reports a use after free otherwise */
+	assert_int_equal(evtchn_domain_id(d), 1);
+	assert_int_equal(atomic_load(&x->destroyed), 0);
+	atomic_store(&x->cb_done, 1);
+}
+
+static void *dx_send_main(void *arg)
+{
+	struct dx *x = arg;
+
+	assert_int_equal(evtchn_port_raise(x->d, x->port), 0);
+	return NULL;
+}
+
+static void *dx_destroy_main(void *arg)
+{
+	struct dx *x = arg;
+
+	assert_int_equal(evtchn_domain_destroy(x->d), 0);
+	atomic_store(&x->destroyed, 1);
+	return NULL;
+}
+
+static void callback_ends_before_destroy(void **state)
+{
+	struct dx x = { .vmm = PTHREAD_MUTEX_INITIALIZER };
+	static unsigned char mem[4 * EVTCHN_PAGE_SIZE];
+	struct evtchn_domain_config cfg = { .domid = 1, .nr_vcpus = 1,
+					    .upcall_cb = dx_upcall,
+					    .opaque = &x };
+	struct evtchn_host *h;
+	pthread_t s, k;
+
+	(void)state;
+	evtchn_guest_mem_flat(&cfg.mem, mem, sizeof(mem));
+	assert_int_equal(evtchn_host_create(&h), 0);
+	assert_int_equal(evtchn_domain_create(h, &cfg, &x.d), 0);
+	{
+		struct evtchn_bind_ipi b = { .vcpu = 0 };
+		const uint64_t a[6] = { EVTCHNOP_bind_ipi, EVTCHN_PAGE_SIZE };
+
+		memcpy(mem + EVTCHN_PAGE_SIZE, &b, sizeof(b));
+		assert_int_equal(evtchn_hypercall(x.d, 0,
+						  __HYPERVISOR_event_channel_op,
+						  a), 0);
+		memcpy(&b, mem + EVTCHN_PAGE_SIZE, sizeof(b));
+		x.port = b.port;
+	}
+	pthread_mutex_lock(&x.vmm);
+	assert_int_equal(pthread_create(&s, NULL, dx_send_main, &x), 0);
+	for (int i = 0; i < 5000 && !atomic_load(&x.in_cb); i++)
+		usleep(1000);
+	assert_true(atomic_load(&x.in_cb));
+	assert_int_equal(pthread_create(&k, NULL, dx_destroy_main, &x), 0);
+	/* destroy waits for the callback (a bounded look: it must not
+	 * have returned after 100 ms) */
+	usleep(100000);
+	assert_int_equal(atomic_load(&x.destroyed), 0);
+	pthread_mutex_unlock(&x.vmm);
+	pthread_join(s, NULL);
+	pthread_join(k, NULL);
+	assert_int_equal(atomic_load(&x.cb_done), 1);
+	assert_int_equal(atomic_load(&x.destroyed), 1);
+	assert_int_equal(evtchn_host_destroy(h), 0);
 }
 
 /*
@@ -1129,6 +1263,9 @@ int main(void)
 		FX_TEST(lone_grace_waits_for_another_reader),
 		cmocka_unit_test(callback_outside_locks_bind_interdomain),
 		cmocka_unit_test(callback_outside_locks_set_callback_via),
+		cmocka_unit_test(callback_outside_read_side_reset),
+		cmocka_unit_test(callback_outside_read_side_close),
+		cmocka_unit_test(callback_ends_before_destroy),
 		cmocka_unit_test(map_outside_locks_register_vcpu_info),
 		cmocka_unit_test(map_outside_locks_init_control),
 		cmocka_unit_test(map_outside_locks_expand_array),

@@ -81,15 +81,13 @@ EVTCHN_API void evtchn_guest_mem_flat(struct evtchn_guest_mem *mem, void *base,
  * Upcall callback: vCPU @vcpu of @d must get the event channel upcall (its
  * vcpu_info.evtchn_upcall_pending went from 0 to 1).  Called from whatever
  * thread raised the event (a vCPU thread, a backend, a timer), possibly
- * several at once for different vCPUs, never under a lock of the library,
- * but inside its RCU read-side section (the section of the send that set
- * the event): it may take the VMM's own locks, but must not wait for a
- * thread inside a library call that waits for a grace period, nor make
- * such a call.  Those calls: EVTCHNOP_close, EVTCHNOP_reset,
- * EVTCHNOP_bind_interdomain (to a port whose last channel just closed),
- * EVTCHNOP_init_control (the first) and EVTCHNOP_expand_array; a route
- * table change, a backend handle's unbind or close, KVM detach and domain
- * destroy.  docs/api.md says why.
+ * several at once for different vCPUs, before the library call that raised
+ * it returns, under no lock of the library and outside its RCU read-side
+ * section: it may take any lock of the VMM's, even one a vCPU thread holds
+ * while it is inside any library call, and may itself call the library.
+ * One exception: evtchn_domain_destroy() of @d waits for the callbacks of
+ * @d being made, so the callback must not wait for a thread inside that
+ * destroy, nor destroy @d itself.  docs/api.md says more.
  */
 typedef void (*evtchn_upcall_cb)(struct evtchn_domain *d, uint32_t vcpu,
 				 void *opaque);
