@@ -379,6 +379,29 @@ static void gsi_level_race(void **state)
 
 /* Other parameters and HVMOPs are the VMM's; another domain's callback
  * needs privilege. */
+/* A control domain sets another domain's callback (Xen: XSM_TARGET) while
+ * that domain's vCPU 0 upcall is pending: the new GSI line rises, told on
+ * the caller's thread with no lock of the library held (test builds trap
+ * at a callback under one). */
+static void gsi_callback_set_by_control_domain(void **state)
+{
+	U;
+	struct th_domain ctl;
+	struct th_domain_opts o = { .domid = 0, .nr_vcpus = 1,
+				    .privileged = true };
+	long a0 = th_bind_ipi(&u->d, 0);
+
+	assert_int_equal(th_domain_create(u->h, &ctl, &o), 0);
+	assert_int_equal(th_send(&u->d, 0, a0), 0); /* no callback yet */
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 0);
+	assert_int_equal(set_via(&ctl, 1, 28), 0);
+	assert_int_equal(atomic_load(&u->d.nr_irqs), 1);
+	assert_int_equal(u->d.irqs[0].method, EVTCHN_UPCALL_GSI);
+	assert_int_equal(u->d.irqs[0].gsi, 28);
+	assert_true(u->d.irqs[0].level);
+	th_domain_destroy(&ctl);
+}
+
 static void hvm_op_scope(void **state)
 {
 	U;
@@ -407,6 +430,7 @@ int main(void)
 		T(pci_intx_callback),
 		T(per_vcpu_vector),
 		T(gsi_level_race),
+		T(gsi_callback_set_by_control_domain),
 		T(hvm_op_scope),
 	};
 
