@@ -16,11 +16,11 @@
 #                        on the same nested KVM (FIFO, 2-level, back end,
 #                        saved and restored; 2 and 4 vCPUs)
 #   ./run.sh fuzz [SEC] [ARG]  run the libFuzzer target fuzz-hypercall
-#                        (clang) for SEC seconds from its corpus
-#                        (tests/corpus/hypercall; new inputs go to
-#                        build-fuzz/corpus-hypercall); ARG go to libFuzzer;
-#                        FUZZ_SANITIZE=undefined: the library without ASan
-#                        (build-fuzz-undefined), the campaigns' build
+#                        (clang, the library under UBSan) for SEC seconds
+#                        from its corpus (tests/corpus/hypercall; new
+#                        inputs go to build-fuzz-undefined/corpus-hypercall);
+#                        ARG go to libFuzzer; FUZZ_SANITIZE=address,undefined:
+#                        under ASan too (build-fuzz)
 #   ./run.sh fuzz-restore [SEC] [ARG]  the same for hostile snapshot
 #                        images (fuzz-restore, tests/corpus/restore)
 #   ./run.sh bench [ARG] install gnuplot, build optimised (build-bench), run
@@ -172,20 +172,24 @@ run_qemu() {
 	esac
 }
 
-# The libFuzzer targets (clang): build-fuzz, those two only, the library
-# under ASan+UBSan.  FUZZ_SANITIZE=undefined: build-fuzz-undefined, the
-# library under UBSan alone, about 1.6 times the inputs a second (ASan's
-# allocator and shadow checks); what it keeps is replayed under ASan by
-# the suite's fuzz-corpus test once committed (docs/reliability.md).
-FUZZ_SANITIZE=${FUZZ_SANITIZE:-address,undefined}
-case $FUZZ_SANITIZE in
-address,undefined) FUZZ_DIR=build-fuzz ;;
-undefined) FUZZ_DIR=build-fuzz-undefined ;;
-*)
-	echo "FUZZ_SANITIZE: address,undefined or undefined" >&2
-	exit 2
-	;;
-esac
+# The libFuzzer targets (clang), those two only.  fuzz_config SANITIZERS:
+# the library under them, in a build directory of their own.  undefined
+# (UBSan alone, build-fuzz-undefined) is ./run.sh fuzz's default: about
+# 1.6 times the inputs a second of address,undefined (build-fuzz; ASan's
+# allocator and shadow checks), and what it keeps is run under ASan by the
+# suite's fuzz-corpus test once committed.  The smoke runs of ./run.sh
+# test use address,undefined (docs/reliability.md, "Fuzzing").
+fuzz_config() {
+	FUZZ_SANITIZE=$1
+	case $FUZZ_SANITIZE in
+	address,undefined) FUZZ_DIR=build-fuzz ;;
+	undefined) FUZZ_DIR=build-fuzz-undefined ;;
+	*)
+		echo "FUZZ_SANITIZE: undefined or address,undefined" >&2
+		exit 2
+		;;
+	esac
+}
 build_fuzz() {
 	if [ ! -f "$FUZZ_DIR/build.ninja" ]; then
 		CC=clang meson setup "$FUZZ_DIR" -Dfuzz=true \
@@ -234,6 +238,7 @@ fuzz_smoke() {
 }
 
 fuzz_smoke_start() {
+	fuzz_config address,undefined
 	FUZZ_STATUS=$(mktemp)
 	fuzz_smoke >"$FUZZ_STATUS" &
 	FUZZ_PID=$!
@@ -326,6 +331,7 @@ fuzz | fuzz-restore)
 	sec=${1:-60}
 	[ $# -eq 0 ] || shift
 	install_deps
+	fuzz_config "${FUZZ_SANITIZE:-undefined}"
 	build_fuzz
 	fuzz_run "$target" "$sec" "$@"
 	;;
