@@ -170,7 +170,7 @@ for run in $RUNS; do
 	2level) cmd="\$cmd xen.fifo_events=0" ;;
 	migrate) cmd="\$cmd xen.fifo_events=0"; args="$OFFLOAD --save /snap" ;;
 	esac
-	vmm="/bin/evtchn-vmm --memory $GUEST_MEMORY --vcpus \$vcpus --timeout 90"
+	vmm="/bin/evtchn-vmm --memory $GUEST_MEMORY --vcpus \$vcpus --timeout 70"
 	tries=0
 	while :; do
 		echo "@@EVTCHN-LINUX-BEGIN \$run@@"
