@@ -323,12 +323,12 @@ void domain_unref(struct evtchn_domain *d);
  * for a grace period.  The upcall and irq callbacks of a send are made
  * when the sender's outermost read-side section ends (upcall.c); the
  * memory (map, unmap) and clock callbacks are made outside it.  Test
- * builds count the locks a thread holds and its read-side depth (rcu.h),
- * and trap at a callback made under either.
+ * builds count the locks a thread holds and its read-side depth
+ * (evtchn_rcu_depth: include rcu.h), and trap at a callback made under
+ * either.
  */
 #ifdef EVTCHN_PARK
 extern __thread int evtchn_locks_held;
-extern __thread int evtchn_rcu_depth __attribute__((tls_model("initial-exec")));
 #define LOCK_NOTE(n) (evtchn_locks_held += (n))
 #define ASSERT_NO_LOCK_HELD()                                               \
 	do {                                                                \

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rcu.h"
 
 void evtchn_guest_mem_flat(struct evtchn_guest_mem *mem, void *base,
 			   uint64_t size)

@@ -228,13 +228,9 @@ bool upcall_raise(struct evtchn_domain *d, struct evtchn_vcpu *v)
 			upcall_owe(v);
 		return true;
 	}
-	if (atomic_load(&v->upcall_vector)) {
-		upcall_owe(v);
-		return true;
-	}
 	/* pairs with the release store in set_callback_via() */
 	via = atomic_load_explicit(&d->callback_via, memory_order_acquire);
-	if (via >> 56 == VIA_VECTOR) {
+	if (atomic_load(&v->upcall_vector) || via >> 56 == VIA_VECTOR) {
 		upcall_owe(v);
 		return true;
 	}

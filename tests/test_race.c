@@ -778,84 +778,73 @@ static void callback_outside_read_side_close(void **state)
  * while another thread destroys the domain: destroy returns only after
  * the callback has ended, and the callback may still use its domain. */
 struct dx {
-	pthread_mutex_t vmm;
-	_Atomic int in_cb, cb_done, destroyed;
-	struct evtchn_domain *d;
+	struct cbx x;
+	_Atomic int cb_done, destroyed;
 	uint32_t port;
 };
 
 static void dx_upcall(struct evtchn_domain *d, uint32_t vcpu, void *opaque)
 {
-	struct dx *x = opaque;
+	struct dx *dx = opaque;
 
 	(void)vcpu;
-	atomic_store(&x->in_cb, 1);
-	pthread_mutex_lock(&x->vmm);
-	pthread_mutex_unlock(&x->vmm);
+	atomic_store(&dx->x.in_cb, 1);
+	pthread_mutex_lock(&dx->x.vmm);
+	pthread_mutex_unlock(&dx->x.vmm);
 	/* still alive: ASan reports a use after free otherwise */
 	assert_int_equal(evtchn_domain_id(d), 1);
-	assert_int_equal(atomic_load(&x->destroyed), 0);
-	atomic_store(&x->cb_done, 1);
+	assert_int_equal(atomic_load(&dx->destroyed), 0);
+	atomic_store(&dx->cb_done, 1);
 }
 
 static void *dx_send_main(void *arg)
 {
-	struct dx *x = arg;
+	struct dx *dx = arg;
 
-	assert_int_equal(evtchn_port_raise(x->d, x->port), 0);
+	assert_int_equal(evtchn_port_raise(dx->x.d, dx->port), 0);
 	return NULL;
 }
 
 static void *dx_destroy_main(void *arg)
 {
-	struct dx *x = arg;
+	struct dx *dx = arg;
 
-	assert_int_equal(evtchn_domain_destroy(x->d), 0);
-	atomic_store(&x->destroyed, 1);
+	assert_int_equal(evtchn_domain_destroy(dx->x.d), 0);
+	atomic_store(&dx->destroyed, 1);
 	return NULL;
 }
 
 static void callback_ends_before_destroy(void **state)
 {
-	struct dx x = { .vmm = PTHREAD_MUTEX_INITIALIZER };
-	static unsigned char mem[4 * EVTCHN_PAGE_SIZE];
+	struct dx dx = { .x.vmm = PTHREAD_MUTEX_INITIALIZER };
 	struct evtchn_domain_config cfg = { .domid = 1, .nr_vcpus = 1,
 					    .upcall_cb = dx_upcall,
-					    .opaque = &x };
-	struct evtchn_host *h;
+					    .opaque = &dx };
+	struct evtchn_bind_ipi b = { .vcpu = 0 };
 	pthread_t s, k;
 
 	(void)state;
-	evtchn_guest_mem_flat(&cfg.mem, mem, sizeof(mem));
-	assert_int_equal(evtchn_host_create(&h), 0);
-	assert_int_equal(evtchn_domain_create(h, &cfg, &x.d), 0);
-	{
-		struct evtchn_bind_ipi b = { .vcpu = 0 };
-		const uint64_t a[6] = { EVTCHNOP_bind_ipi, EVTCHN_PAGE_SIZE };
-
-		memcpy(mem + EVTCHN_PAGE_SIZE, &b, sizeof(b));
-		assert_int_equal(evtchn_hypercall(x.d, 0,
-						  __HYPERVISOR_event_channel_op,
-						  a), 0);
-		memcpy(&b, mem + EVTCHN_PAGE_SIZE, sizeof(b));
-		x.port = b.port;
-	}
-	pthread_mutex_lock(&x.vmm);
-	assert_int_equal(pthread_create(&s, NULL, dx_send_main, &x), 0);
-	for (int i = 0; i < 5000 && !atomic_load(&x.in_cb); i++)
-		usleep(1000);
-	assert_true(atomic_load(&x.in_cb));
-	assert_int_equal(pthread_create(&k, NULL, dx_destroy_main, &x), 0);
+	dx.x.mem = calloc(1, CB_MEM);
+	assert_non_null(dx.x.mem);
+	evtchn_guest_mem_flat(&cfg.mem, dx.x.mem, CB_MEM);
+	assert_int_equal(evtchn_host_create(&dx.x.h), 0);
+	assert_int_equal(evtchn_domain_create(dx.x.h, &cfg, &dx.x.d), 0);
+	assert_int_equal(cb_call(&dx.x, 0, __HYPERVISOR_event_channel_op,
+				 EVTCHNOP_bind_ipi, 1, &b, sizeof(b)), 0);
+	dx.port = b.port;
+	start_blocked(&dx.x, &s, dx_send_main, &dx);
+	assert_int_equal(pthread_create(&k, NULL, dx_destroy_main, &dx), 0);
 	/* destroy waits for the callback (a bounded look: it must not
 	 * have returned after 100 ms) */
 	usleep(100000);
-	assert_int_equal(atomic_load(&x.destroyed), 0);
-	pthread_mutex_unlock(&x.vmm);
+	assert_int_equal(atomic_load(&dx.destroyed), 0);
+	pthread_mutex_unlock(&dx.x.vmm);
 	pthread_join(s, NULL);
 	pthread_join(k, NULL);
-	assert_int_equal(atomic_load(&x.cb_done), 1);
-	assert_int_equal(atomic_load(&x.destroyed), 1);
-	assert_int_equal(evtchn_host_destroy(h), 0);
+	assert_int_equal(atomic_load(&dx.cb_done), 1);
+	assert_int_equal(atomic_load(&dx.destroyed), 1);
+	assert_int_equal(evtchn_host_destroy(dx.x.h), 0);
+	free(dx.x.mem);
 }
 
 /*

@@ -377,8 +377,6 @@ static void gsi_level_race(void **state)
 		assert_true(u->d.last_irq.level);
 }
 
-/* Other parameters and HVMOPs are the VMM's; another domain's callback
- * needs privilege. */
 /* A control domain sets another domain's callback (Xen: XSM_TARGET) while
  * that domain's vCPU 0 upcall is pending: the new GSI line rises, told on
  * the caller's thread with no lock of the library held (test builds trap
@@ -402,6 +400,8 @@ static void gsi_callback_set_by_control_domain(void **state)
 	th_domain_destroy(&ctl);
 }
 
+/* Other parameters and HVMOPs are the VMM's; another domain's callback
+ * needs privilege. */
 static void hvm_op_scope(void **state)
 {
 	U;
